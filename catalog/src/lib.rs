@@ -174,8 +174,9 @@ impl Catalog {
         resource: &str,
         action: &str,
     ) -> Option<CatalogOperation<'_>> {
-        self.operations()
-            .find(|op| op.integration == integration && op.resource == resource && op.action == action)
+        self.operations().find(|op| {
+            op.integration == integration && op.resource == resource && op.action == action
+        })
     }
 
     /// Looks a provider up by id.
@@ -226,8 +227,10 @@ mod tests {
 
     #[test]
     fn missing_required_field_names_its_path() {
-        let err = Catalog::from_slice(br#"{"providers":[{"id":"x","name":"X","resources":[{"operations":{}}]}]}"#)
-            .unwrap_err();
+        let err = Catalog::from_slice(
+            br#"{"providers":[{"id":"x","name":"X","resources":[{"operations":{}}]}]}"#,
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("providers[0].resources[0]"), "{text}");
         assert!(text.contains("name"), "{text}");

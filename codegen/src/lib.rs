@@ -1,1 +1,395 @@
-//! (being written)
+//! # passage-codegen
+//!
+//! Turns the Passage provider catalog (`GET /v1/providers`) into the Rust source of the
+//! `passage-generated` crate. A pure function: catalog bytes + [`Settings`] → files, per-operation
+//! snapshots and warnings. It does no I/O; `cargo xtask regen` reads and writes the files.
+//!
+//! Pipeline, one step per module, data flowing forward only:
+//! catalog ([`passage_catalog`]) → [`normalize`] (JSON Schema → typify-friendly draft-07) →
+//! `typify_driver` (one `TypeSpace` per distinct schema, panics contained) → `postprocess`
+//! (tolerant reader: open enums, union catch-alls) → `emit` (registry, result enum, decoder,
+//! Cargo features; `syn`/`quote`) → `prettyplease`.
+//!
+//! ```
+//! let catalog = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../catalog/providers.json")).unwrap();
+//! let generated = passage_codegen::generate(&catalog, &passage_codegen::Settings::default()).unwrap();
+//! assert!(generated.files.contains_key("src/lib.rs"));
+//! assert!(generated.files["src/lib.rs"].contains("@generated"));
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use passage_catalog::{Catalog, CatalogError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub mod diff;
+mod emit;
+pub mod naming;
+pub mod normalize;
+mod postprocess;
+mod typify_driver;
+
+pub use normalize::SchemaRole;
+
+/// The typify version the output is produced with; `Cargo.toml` pins it (`=0.8.0`).
+pub const TYPIFY_VERSION: &str = "0.8.0";
+/// This generator's version, recorded in every generated file.
+pub const CODEGEN_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Errors that stop generation as a whole. A single bad schema never does: it becomes a
+/// [`Warning`] and `serde_json::Value`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodegenError {
+    /// The catalog envelope is not what the model expects.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The generated code did not parse back as Rust: a generator bug.
+    #[error("generated code for `{file}` is not valid Rust: {message}")]
+    InvalidOutput {
+        /// The file being emitted.
+        file: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// Generation settings. Choices that affect the output live here, in one place.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    catalog_label: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            catalog_label: "catalog/providers.json".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// How the catalog is named in generated headers (default `catalog/providers.json`).
+    pub fn with_catalog_label(mut self, label: impl Into<String>) -> Self {
+        self.catalog_label = label.into();
+        self
+    }
+}
+
+/// Where the generated files came from; written into every header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// Lowercase hex SHA-256 of the catalog bytes.
+    pub catalog_sha256: String,
+    /// [`CODEGEN_VERSION`].
+    pub codegen_version: String,
+    /// [`TYPIFY_VERSION`].
+    pub typify_version: String,
+}
+
+impl Provenance {
+    /// Reads the provenance lines back from a generated file's header, if present.
+    pub fn parse_header(text: &str) -> Option<Provenance> {
+        let find = |key: &str| {
+            text.lines().take(12).find_map(|line| {
+                line.split_once(key)
+                    .map(|(_, rest)| rest.trim().to_string())
+            })
+        };
+        Some(Provenance {
+            catalog_sha256: find("catalog sha256:")?,
+            codegen_version: find("passage-codegen:")?,
+            typify_version: find("typify:")?,
+        })
+    }
+}
+
+/// A schema problem that generation worked around.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Integrations whose operation uses the schema.
+    pub integrations: Vec<String>,
+    /// The operation's resource.
+    pub resource: String,
+    /// The operation's action.
+    pub action: String,
+    /// Result or arguments schema.
+    pub role: SchemaRole,
+    /// JSON pointer into the (normalized) schema; empty for the root.
+    pub pointer: String,
+    /// What happened there.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role = match self.role {
+            SchemaRole::Result => "result",
+            SchemaRole::Arguments => "arguments",
+        };
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(
+            f,
+            "{} {}/{} {role} schema at {pointer}: {}",
+            self.integrations.join(","),
+            self.resource,
+            self.action,
+            self.message
+        )
+    }
+}
+
+/// The generated code of one operation, for snapshot review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationSnapshot {
+    /// `integration__resource__action`.
+    pub name: String,
+    /// The operation's result and arguments types, formatted, without the provenance header.
+    pub code: String,
+}
+
+/// Everything one generation produces.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// Files of the `generated/` crate, keyed by path relative to it (`src/lib.rs`, `Cargo.toml`, ...).
+    pub files: BTreeMap<String, String>,
+    /// One snapshot per operation.
+    pub snapshots: Vec<OperationSnapshot>,
+    /// Schema problems worked around.
+    pub warnings: Vec<Warning>,
+    /// What the files were made from.
+    pub provenance: Provenance,
+}
+
+/// One distinct schema: shared by every integration that publishes it byte-for-byte (after
+/// normalization) for the same resource, action and role.
+#[derive(Debug, Clone)]
+pub(crate) struct SchemaUnit {
+    pub role: SchemaRole,
+    pub resource: String,
+    pub action: String,
+    pub integrations: Vec<String>,
+    pub module: String,
+    pub type_name: String,
+    pub normalized: Value,
+    pub notes: Vec<normalize::NormalizeNote>,
+    /// Filled by typing.
+    pub code: String,
+}
+
+/// One catalog operation with the units that type it.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedOperation {
+    pub integration: String,
+    pub integration_name: String,
+    pub resource: String,
+    pub action: String,
+    pub description: String,
+    pub result_schema: Option<String>,
+    pub arguments_schema: Option<String>,
+    pub result_unit: Option<usize>,
+    pub arguments_unit: Option<usize>,
+}
+
+/// Generates the `passage-generated` crate from catalog bytes.
+pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, CodegenError> {
+    let catalog = Catalog::from_slice(catalog_bytes)?;
+    let provenance = Provenance {
+        catalog_sha256: hex::encode(Sha256::digest(catalog_bytes)),
+        codegen_version: CODEGEN_VERSION.into(),
+        typify_version: TYPIFY_VERSION.into(),
+    };
+    let (mut units, operations) = plan(&catalog);
+    let mut warnings = Vec::new();
+    for unit in &mut units {
+        type_unit(unit, &mut warnings)?;
+    }
+    let files = emit::emit_crate(&units, &operations, &provenance, settings)?;
+    let snapshots = operations
+        .iter()
+        .map(|op| {
+            let mut code = String::new();
+            for (label, unit) in [("result", op.result_unit), ("arguments", op.arguments_unit)] {
+                match unit {
+                    Some(i) => {
+                        code.push_str(&format!(
+                            "// {label}: types::{} (shared by: {})\n{}\n",
+                            units[i].module,
+                            units[i].integrations.join(", "),
+                            units[i].code
+                        ));
+                    }
+                    None if label == "result" => code
+                        .push_str("// result: no schema published; typed as serde_json::Value\n\n"),
+                    None => code.push_str("// arguments: none\n"),
+                }
+            }
+            OperationSnapshot {
+                name: format!("{}__{}__{}", op.integration, op.resource, op.action),
+                code,
+            }
+        })
+        .collect();
+    Ok(Generated {
+        files,
+        snapshots,
+        warnings,
+        provenance,
+    })
+}
+
+/// Decides the distinct schemas and names them; deterministic.
+fn plan(catalog: &Catalog) -> (Vec<SchemaUnit>, Vec<PlannedOperation>) {
+    let mut ops: Vec<_> = catalog.operations().collect();
+    ops.sort_by(|a, b| {
+        (a.integration, a.resource, a.action).cmp(&(b.integration, b.resource, b.action))
+    });
+    let mut units: Vec<SchemaUnit> = Vec::new();
+    let mut by_key: BTreeMap<(u8, String, String, String), usize> = BTreeMap::new();
+    let mut planned = Vec::new();
+    for op in ops {
+        let mut unit_for = |schema: &Option<Value>, role: SchemaRole| -> Option<usize> {
+            let schema = schema.as_ref()?;
+            let suffix = match role {
+                SchemaRole::Result => "Result",
+                SchemaRole::Arguments => "Arguments",
+            };
+            let type_name = format!(
+                "{}{}{suffix}",
+                naming::pascal(op.resource),
+                naming::pascal(op.action)
+            );
+            let mut normalized = normalize::normalize(schema, &type_name, role);
+            if let Value::Object(map) = &mut normalized.schema {
+                if !map.contains_key("description") {
+                    let text = format!(
+                        "{} of `{}`/`{}`.",
+                        if role == SchemaRole::Result {
+                            "Result"
+                        } else {
+                            "Arguments"
+                        },
+                        op.resource,
+                        op.action
+                    );
+                    map.insert("description".into(), Value::String(text));
+                }
+            }
+            let canonical = serde_json::to_string(&normalized.schema).unwrap_or_default();
+            let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+            let key = (
+                role as u8,
+                op.resource.to_string(),
+                op.action.to_string(),
+                hash.clone(),
+            );
+            if let Some(&i) = by_key.get(&key) {
+                units[i].integrations.push(op.integration.to_string());
+                return Some(i);
+            }
+            units.push(SchemaUnit {
+                role,
+                resource: op.resource.to_string(),
+                action: op.action.to_string(),
+                integrations: vec![op.integration.to_string()],
+                module: String::new(),
+                type_name,
+                normalized: normalized.schema,
+                notes: normalized.notes,
+                code: String::new(),
+            });
+            by_key.insert(key, units.len() - 1);
+            Some(units.len() - 1)
+        };
+        let result_unit = unit_for(&op.spec.result, SchemaRole::Result);
+        let arguments_unit = unit_for(&op.spec.arguments, SchemaRole::Arguments);
+        planned.push(PlannedOperation {
+            integration: op.integration.to_string(),
+            integration_name: op.integration_name.to_string(),
+            resource: op.resource.to_string(),
+            action: op.action.to_string(),
+            description: op.spec.description.clone().unwrap_or_default(),
+            result_schema: op.spec.result.as_ref().map(Value::to_string),
+            arguments_schema: op.spec.arguments.as_ref().map(Value::to_string),
+            result_unit,
+            arguments_unit,
+        });
+    }
+    name_modules(&mut units);
+    (units, planned)
+}
+
+/// `mobile_billing_statement_read_result` when one schema serves every integration, else
+/// prefixed by the first integration using each variant (`verizon_mobile_...`).
+fn name_modules(units: &mut [SchemaUnit]) {
+    let mut group_sizes: BTreeMap<(u8, String, String), usize> = BTreeMap::new();
+    for unit in units.iter() {
+        *group_sizes
+            .entry((unit.role as u8, unit.resource.clone(), unit.action.clone()))
+            .or_default() += 1;
+    }
+    let mut taken = std::collections::BTreeSet::new();
+    for unit in units.iter_mut() {
+        let role = match unit.role {
+            SchemaRole::Result => "result",
+            SchemaRole::Arguments => "arguments",
+        };
+        let base = format!(
+            "{}_{}_{role}",
+            naming::snake(&unit.resource),
+            naming::snake(&unit.action)
+        );
+        let shared =
+            group_sizes[&(unit.role as u8, unit.resource.clone(), unit.action.clone())] == 1;
+        let mut name = if shared {
+            base
+        } else {
+            format!("{}_{base}", naming::snake(&unit.integrations[0]))
+        };
+        let stem = name.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) {
+            name = format!("{stem}_{n}");
+            n += 1;
+        }
+        unit.module = name;
+    }
+}
+
+fn type_unit(unit: &mut SchemaUnit, warnings: &mut Vec<Warning>) -> Result<(), CodegenError> {
+    let typed = typify_driver::type_schema(&unit.normalized);
+    let mut file = typed.file;
+    postprocess::make_tolerant(&mut file);
+    let warn = |pointer: String, message: String| Warning {
+        integrations: unit.integrations.clone(),
+        resource: unit.resource.clone(),
+        action: unit.action.clone(),
+        role: unit.role,
+        pointer,
+        message,
+    };
+    for note in &unit.notes {
+        warnings.push(warn(note.pointer.clone(), note.message.clone()));
+    }
+    for (pointer, reason) in typed.fallbacks {
+        warnings.push(warn(
+            pointer,
+            format!("typed as serde_json::Value: {reason}"),
+        ));
+    }
+    // Round-trip through the parser so a generator bug surfaces here, not in the crate build.
+    let text = prettyplease::unparse(&file);
+    syn::parse_file(&text).map_err(|err| CodegenError::InvalidOutput {
+        file: format!("src/types/{}.rs", unit.module),
+        message: err.to_string(),
+    })?;
+    unit.code = text;
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Post-processing of typify's output with `syn`: makes the generated types tolerant readers.
+//!
+//! - String enums become *open* enums: a value the schema does not list decodes into an
+//!   `Unknown(String)` variant that keeps it, and re-serializes unchanged. Single-value enums that
+//!   tag the variants of a union stay closed, so that the union can still tell its variants apart.
+//! - Unions (untagged or tagged enums) get a last `Unknown(serde_json::Value)` variant, so a variant
+//!   Passage adds later is kept raw instead of failing the whole decode.
+//! - `deny_unknown_fields` is removed wherever typify put it.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::{Attribute, Fields, Item, ItemEnum, Meta};
+
+/// Rewrites typify's output in place.
+pub(crate) fn make_tolerant(file: &mut syn::File) {
+    strip_deny_unknown_fields(file);
+    let union_tags = union_tag_types(file);
+    let open: Vec<(syn::Ident, Vec<(syn::Ident, String, Vec<Attribute>)>)> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Enum(e) if !union_tags.contains(&e.ident.to_string()) => {
+                string_enum_variants(e).map(|v| (e.ident.clone(), v))
+            }
+            _ => None,
+        })
+        .collect();
+    let open_names: BTreeSet<String> = open.iter().map(|(name, _)| name.to_string()).collect();
+    // Drop typify's impls that match exhaustively on the closed variants; ours replace them.
+    file.items.retain(|item| match item {
+        Item::Impl(imp) => {
+            let self_name = type_name(&imp.self_ty);
+            let trait_name = imp
+                .trait_
+                .as_ref()
+                .and_then(|(_, path, _)| path.segments.last())
+                .map(|s| s.ident.to_string());
+            !(open_names.contains(&self_name)
+                && matches!(
+                    trait_name.as_deref(),
+                    Some("Display" | "FromStr" | "TryFrom")
+                ))
+        }
+        _ => true,
+    });
+    let mut new_items = Vec::with_capacity(file.items.len());
+    for item in std::mem::take(&mut file.items) {
+        match item {
+            Item::Enum(e) if open_names.contains(&e.ident.to_string()) => {
+                let variants = open
+                    .iter()
+                    .find(|(name, _)| *name == e.ident)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let tokens = open_enum(&e, &variants);
+                let parsed: syn::File = syn::parse2(tokens).expect("open enum tokens parse");
+                new_items.extend(parsed.items);
+            }
+            Item::Enum(mut e) if is_union(&e) => {
+                add_unknown_variant(&mut e);
+                new_items.push(Item::Enum(e));
+            }
+            other => new_items.push(other),
+        }
+    }
+    file.items = new_items;
+}
+
+fn type_name(ty: &syn::Type) -> String {
+    match ty {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn serde_args(attr: &Attribute) -> Option<String> {
+    if !attr.path().is_ident("serde") {
+        return None;
+    }
+    match &attr.meta {
+        Meta::List(list) => Some(list.tokens.to_string()),
+        _ => None,
+    }
+}
+
+fn is_union(e: &ItemEnum) -> bool {
+    let container = e
+        .attrs
+        .iter()
+        .filter_map(serde_args)
+        .collect::<Vec<_>>()
+        .join(",");
+    let tagged = container.contains("untagged") || container.contains("tag =");
+    tagged || e.variants.iter().any(|v| !matches!(v.fields, Fields::Unit))
+}
+
+/// Types used as fields of union variants: their single-value enums are discriminator tags.
+fn union_tag_types(file: &syn::File) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for item in &file.items {
+        if let Item::Enum(e) = item {
+            if !is_union(e) {
+                continue;
+            }
+            for variant in &e.variants {
+                for field in variant.fields.iter() {
+                    out.insert(type_name(&field.ty));
+                }
+            }
+        }
+    }
+    // Only single-value enums can be tags.
+    out.retain(|name| {
+        file.items.iter().any(|item| match item {
+            Item::Enum(e) => e.ident == name.as_str() && e.variants.len() == 1,
+            _ => false,
+        })
+    });
+    out
+}
+
+/// `Some(variants)` when every variant is a unit variant naming a string value.
+fn string_enum_variants(e: &ItemEnum) -> Option<Vec<(syn::Ident, String, Vec<Attribute>)>> {
+    if e.variants.is_empty() || is_union(e) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for variant in &e.variants {
+        if !matches!(variant.fields, Fields::Unit) {
+            return None;
+        }
+        let mut value = variant.ident.to_string();
+        for attr in &variant.attrs {
+            if let Some(args) = serde_args(attr) {
+                let rename: Option<syn::LitStr> = attr
+                    .parse_args_with(|input: syn::parse::ParseStream| {
+                        let mut found = None;
+                        while !input.is_empty() {
+                            let key: syn::Ident = input.parse()?;
+                            if input.peek(syn::Token![=]) {
+                                input.parse::<syn::Token![=]>()?;
+                                let lit: syn::LitStr = input.parse()?;
+                                if key == "rename" {
+                                    found = Some(lit);
+                                }
+                            }
+                            if input.peek(syn::Token![,]) {
+                                input.parse::<syn::Token![,]>()?;
+                            }
+                        }
+                        Ok(found)
+                    })
+                    .ok()
+                    .flatten();
+                match rename {
+                    Some(lit) => value = lit.value(),
+                    None if args.contains("rename") => return None,
+                    None => {}
+                }
+            }
+        }
+        let docs = variant
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect();
+        out.push((variant.ident.clone(), value, docs));
+    }
+    Some(out)
+}
+
+fn open_enum(e: &ItemEnum, variants: &[(syn::Ident, String, Vec<Attribute>)]) -> TokenStream {
+    let name = &e.ident;
+    let docs: Vec<&Attribute> = e
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .collect();
+    let catch_all = if variants.iter().any(|(ident, _, _)| ident == "Unknown") {
+        syn::Ident::new("Unlisted", Span::call_site())
+    } else {
+        format_ident!("Unknown")
+    };
+    let idents: Vec<&syn::Ident> = variants.iter().map(|(i, _, _)| i).collect();
+    let values: Vec<&String> = variants.iter().map(|(_, v, _)| v).collect();
+    let variant_docs: Vec<TokenStream> = variants
+        .iter()
+        .map(|(_, value, docs)| {
+            if docs.is_empty() {
+                let text = format!("`{value}`");
+                quote!(#[doc = #text])
+            } else {
+                quote!(#(#docs)*)
+            }
+        })
+        .collect();
+    quote! {
+        #(#docs)*
+        ///
+        /// Open enum: a value the schema does not list is kept in the catch-all variant.
+        #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        pub enum #name {
+            #( #variant_docs #idents, )*
+            /// A value this version of the schema does not list (Passage added it later); kept as sent.
+            #catch_all(::std::string::String),
+        }
+
+        impl #name {
+            /// The value as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #( Self::#idents => #values, )*
+                    Self::#catch_all(value) => value.as_str(),
+                }
+            }
+
+            /// Whether the schema lists this value.
+            pub fn is_known(&self) -> bool {
+                !matches!(self, Self::#catch_all(_))
+            }
+        }
+
+        impl ::std::convert::From<&str> for #name {
+            fn from(value: &str) -> Self {
+                match value {
+                    #( #values => Self::#idents, )*
+                    other => Self::#catch_all(other.to_owned()),
+                }
+            }
+        }
+
+        impl ::std::convert::From<::std::string::String> for #name {
+            fn from(value: ::std::string::String) -> Self {
+                match value.as_str() {
+                    #( #values => Self::#idents, )*
+                    _ => Self::#catch_all(value),
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for #name {
+            type Err = ::std::convert::Infallible;
+            fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                Ok(Self::from(value))
+            }
+        }
+
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                crate::__private::deserialize_open_enum(deserializer)
+            }
+        }
+    }
+}
+
+fn add_unknown_variant(e: &mut ItemEnum) {
+    if e.variants.iter().any(|v| v.ident == "Unknown") {
+        return;
+    }
+    let container = e
+        .attrs
+        .iter()
+        .filter_map(serde_args)
+        .collect::<Vec<_>>()
+        .join(",");
+    let variant: syn::Variant = if container.contains("untagged") {
+        syn::parse_quote! {
+            /// A shape this version of the schema does not describe; kept as raw JSON.
+            Unknown(::serde_json::Value)
+        }
+    } else {
+        syn::parse_quote! {
+            /// A shape this version of the schema does not describe; kept as raw JSON.
+            #[serde(untagged)]
+            Unknown(::serde_json::Value)
+        }
+    };
+    e.variants.push(variant);
+    // `serde_json::Value` is neither Copy nor Eq/Hash/Ord.
+    for attr in &mut e.attrs {
+        if attr.path().is_ident("derive") {
+            if let Ok(list) = attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            ) {
+                let kept: Vec<syn::Path> = list
+                    .into_iter()
+                    .filter(|p| {
+                        let last = p
+                            .segments
+                            .last()
+                            .map(|s| s.ident.to_string())
+                            .unwrap_or_default();
+                        !matches!(last.as_str(), "Copy" | "Eq" | "Hash" | "Ord" | "PartialOrd")
+                    })
+                    .collect();
+                *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+            }
+        }
+    }
+}
+
+fn strip_deny_unknown_fields(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    struct Strip;
+    impl VisitMut for Strip {
+        fn visit_attribute_mut(&mut self, attr: &mut Attribute) {
+            if !attr.path().is_ident("serde") {
+                return;
+            }
+            let Meta::List(list) = &attr.meta else { return };
+            if !list.tokens.to_string().contains("deny_unknown_fields") {
+                return;
+            }
+            let parsed = attr.parse_args_with(
+                syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
+            );
+            if let Ok(items) = parsed {
+                let kept: Vec<Meta> = items
+                    .into_iter()
+                    .filter(|m| !m.path().is_ident("deny_unknown_fields"))
+                    .collect();
+                *attr = if kept.is_empty() {
+                    syn::parse_quote!(#[serde()])
+                } else {
+                    syn::parse_quote!(#[serde(#(#kept),*)])
+                };
+            }
+        }
+    }
+    Strip.visit_file_mut(file);
+}

@@ -1,0 +1,56 @@
+//! Fails when the committed `generated/` crate is not what the generator makes from the pinned
+//! catalog (rust-analyzer's habit: the check is a plain test, and its message says the fix).
+
+use std::path::Path;
+
+#[test]
+fn generated_crate_is_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let catalog = std::fs::read(root.join("catalog/providers.json")).unwrap();
+    let generated =
+        passage_codegen::generate(&catalog, &passage_codegen::Settings::default()).unwrap();
+    let mut stale = Vec::new();
+    for (path, contents) in &generated.files {
+        let on_disk =
+            std::fs::read_to_string(root.join("generated").join(path)).unwrap_or_default();
+        if on_disk != *contents {
+            stale.push(path.clone());
+        }
+    }
+    for entry in std::fs::read_dir(root.join("generated/src/types")).unwrap() {
+        let name = format!("src/types/{}", entry.unwrap().file_name().to_string_lossy());
+        if !generated.files.contains_key(&name) {
+            stale.push(format!("{name} (no longer generated)"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "generated/ is stale: {stale:?}\nfix: run `cargo xtask regen` and commit the result"
+    );
+}
+
+#[test]
+fn identical_schemas_generate_one_type() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let catalog = std::fs::read(root.join("catalog/providers.json")).unwrap();
+    let generated =
+        passage_codegen::generate(&catalog, &passage_codegen::Settings::default()).unwrap();
+    // tmobile and att publish the same billing schema; verizon's differs.
+    let billing: Vec<&String> = generated
+        .files
+        .keys()
+        .filter(|p| p.contains("mobile_billing_statement_read_result"))
+        .collect();
+    assert_eq!(billing.len(), 2, "{billing:?}");
+    let lib = &generated.files["src/lib.rs"];
+    assert!(lib.contains("pub type MobileBillingStatementReadResult = crate::types::att_mobile_billing_statement_read_result::MobileBillingStatementReadResult"));
+    // The three carriers share one paymentMethod/write arguments type.
+    assert_eq!(
+        generated
+            .files
+            .keys()
+            .filter(|p| p.contains("payment_method_write_arguments"))
+            .count(),
+        1
+    );
+}

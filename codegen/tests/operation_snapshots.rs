@@ -1,0 +1,14 @@
+//! One insta snapshot per catalog operation of its generated Rust, so a provider schema change
+//! shows up in review (`cargo insta review`) as a readable diff of the types it produces.
+//! `cargo xtask regen` writes pending `.snap.new` files for changed operations.
+
+#[test]
+fn every_operation_matches_its_reviewed_snapshot() {
+    let catalog = include_bytes!("../../catalog/providers.json");
+    let generated =
+        passage_codegen::generate(catalog, &passage_codegen::Settings::default()).unwrap();
+    assert!(!generated.snapshots.is_empty());
+    for snapshot in &generated.snapshots {
+        insta::assert_snapshot!(snapshot.name.clone(), &snapshot.code);
+    }
+}

@@ -1,0 +1,4 @@
+//! (being written)
+/// Placeholder until the client lands.
+#[derive(Debug)]
+pub struct Error;
