@@ -110,6 +110,7 @@ pub(crate) fn emit_crate(
         };
         let text = format!(
             "{}//! Types of the `{}`/`{}` {role} schema, as published by: {}.\n\
+             #![cfg_attr(rustfmt, rustfmt::skip)]\n\
              #![allow(clippy::all, missing_docs, dead_code, unused_imports)]\n\n{}",
             header(provenance, settings, "//"),
             unit.resource,
@@ -344,6 +345,7 @@ fn emit_lib(
         //!
         //! Tolerant reader: result structs keep unknown fields in `extra`, string enums keep
         //! unknown values, unions keep unknown shapes as raw JSON.
+        #![cfg_attr(rustfmt, rustfmt::skip)]
         #![allow(clippy::all, missing_docs, unused_imports, unreachable_patterns)]
         #![forbid(unsafe_code)]
 

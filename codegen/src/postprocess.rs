@@ -28,6 +28,17 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
         })
         .collect();
     let open_names: BTreeSet<String> = open.iter().map(|(name, _)| name.to_string()).collect();
+    let tag_values: std::collections::BTreeMap<String, syn::Ident> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Enum(e) if union_tags.contains(&e.ident.to_string()) => e
+                .variants
+                .first()
+                .map(|v| (e.ident.to_string(), v.ident.clone())),
+            _ => None,
+        })
+        .collect();
     // Drop typify's impls that match exhaustively on the closed variants; ours replace them.
     file.items.retain(|item| match item {
         Item::Impl(imp) => {
@@ -59,6 +70,7 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
                 new_items.extend(parsed.items);
             }
             Item::Enum(mut e) if is_union(&e) => {
+                name_union_variants(&mut e, &union_tags, &tag_values);
                 add_unknown_variant(&mut e);
                 new_items.push(Item::Enum(e));
             }
@@ -269,6 +281,66 @@ fn open_enum(e: &ItemEnum, variants: &[(syn::Ident, String, Vec<Attribute>)]) ->
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
                 crate::__private::deserialize_open_enum(deserializer)
             }
+        }
+    }
+}
+
+/// Replaces typify's `Variant0`, `Variant1`... by names users can read: the variant's tag value
+/// (`Delivery`), or else the one required field only that variant has (`DryRun`).
+fn name_union_variants(
+    e: &mut ItemEnum,
+    union_tags: &BTreeSet<String>,
+    tag_values: &std::collections::BTreeMap<String, syn::Ident>,
+) {
+    let generic = |ident: &syn::Ident| {
+        ident
+            .to_string()
+            .strip_prefix("Variant")
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+    };
+    if !e.variants.iter().all(|v| generic(&v.ident)) {
+        return;
+    }
+    let field_names = |v: &syn::Variant| -> Vec<String> {
+        v.fields
+            .iter()
+            .filter(|f| !type_name(&f.ty).starts_with("Option"))
+            .filter_map(|f| f.ident.as_ref().map(|i| i.to_string()))
+            .filter(|n| n != "extra")
+            .collect()
+    };
+    let all_fields: Vec<Vec<String>> = e.variants.iter().map(field_names).collect();
+    let mut names = Vec::new();
+    for (i, variant) in e.variants.iter().enumerate() {
+        let tag = variant
+            .fields
+            .iter()
+            .map(|f| type_name(&f.ty))
+            .find(|t| union_tags.contains(t))
+            .and_then(|t| tag_values.get(&t).cloned());
+        let name = tag.map(|t| t.to_string()).or_else(|| {
+            all_fields[i]
+                .iter()
+                .find(|field| {
+                    all_fields
+                        .iter()
+                        .enumerate()
+                        .all(|(j, other)| j == i || !other.contains(field))
+                })
+                .map(|field| crate::naming::pascal(field))
+        });
+        names.push(name);
+    }
+    let unique: BTreeSet<&String> = names.iter().flatten().collect();
+    if names.iter().any(Option::is_none)
+        || unique.len() != names.len()
+        || unique.contains(&"Unknown".to_string())
+    {
+        return;
+    }
+    for (variant, name) in e.variants.iter_mut().zip(names) {
+        if let Some(name) = name {
+            variant.ident = syn::Ident::new(&name, Span::call_site());
         }
     }
 }

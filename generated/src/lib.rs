@@ -15,6 +15,7 @@
 //!
 //! Tolerant reader: result structs keep unknown fields in `extra`, string enums keep
 //! unknown values, unions keep unknown shapes as raw JSON.
+#![cfg_attr(rustfmt, rustfmt::skip)]
 #![allow(clippy::all, missing_docs, unused_imports, unreachable_patterns)]
 #![forbid(unsafe_code)]
 /// SHA-256 of the catalog these types were generated from.
@@ -25,33 +26,33 @@ pub const CODEGEN_VERSION: &str = "0.1.0";
 pub const TYPIFY_VERSION: &str = "0.8.0";
 /// One module per distinct schema; integrations that publish the same schema share it.
 pub mod types {
-    ///`mobileBillingStatement`/`read` result types (integrations: att, tmobile).
-    #[cfg(any(feature = "att", feature = "tmobile"))]
-    pub mod att_mobile_billing_statement_read_result;
-    ///`orderHistory`/`read` result types (integrations: doordash).
-    #[cfg(feature = "doordash")]
-    pub mod doordash_order_history_read_result;
-    ///`mobileBillingStatement`/`read` arguments types (integrations: att, tmobile, verizon).
-    #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
-    pub mod mobile_billing_statement_read_arguments;
-    ///`orderHistory`/`read` arguments types (integrations: doordash, ubereats).
-    #[cfg(any(feature = "doordash", feature = "ubereats"))]
-    pub mod order_history_read_arguments;
-    ///`paymentMethod`/`read` result types (integrations: att, tmobile, verizon).
-    #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
-    pub mod payment_method_read_result;
-    ///`paymentMethod`/`write` arguments types (integrations: att, tmobile, verizon).
-    #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
-    pub mod payment_method_write_arguments;
-    ///`paymentMethod`/`write` result types (integrations: att, tmobile, verizon).
-    #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
-    pub mod payment_method_write_result;
-    ///`readHistory`/`read` arguments types (integrations: apple-review).
-    #[cfg(feature = "apple-review")]
-    pub mod read_history_read_arguments;
     ///`readHistory`/`read` result types (integrations: apple-review).
     #[cfg(feature = "apple-review")]
     pub mod read_history_read_result;
+    ///`readHistory`/`read` arguments types (integrations: apple-review).
+    #[cfg(feature = "apple-review")]
+    pub mod read_history_read_arguments;
+    ///`mobileBillingStatement`/`read` result types (integrations: att, tmobile).
+    #[cfg(any(feature = "att", feature = "tmobile"))]
+    pub mod att_mobile_billing_statement_read_result;
+    ///`mobileBillingStatement`/`read` arguments types (integrations: att, tmobile, verizon).
+    #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
+    pub mod mobile_billing_statement_read_arguments;
+    ///`paymentMethod`/`read` result types (integrations: att, tmobile, verizon).
+    #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
+    pub mod payment_method_read_result;
+    ///`paymentMethod`/`write` result types (integrations: att, tmobile, verizon).
+    #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
+    pub mod payment_method_write_result;
+    ///`paymentMethod`/`write` arguments types (integrations: att, tmobile, verizon).
+    #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
+    pub mod payment_method_write_arguments;
+    ///`orderHistory`/`read` result types (integrations: doordash).
+    #[cfg(feature = "doordash")]
+    pub mod doordash_order_history_read_result;
+    ///`orderHistory`/`read` arguments types (integrations: doordash, ubereats).
+    #[cfg(any(feature = "doordash", feature = "ubereats"))]
+    pub mod order_history_read_arguments;
     ///`orderHistory`/`read` result types (integrations: ubereats).
     #[cfg(feature = "ubereats")]
     pub mod ubereats_order_history_read_result;
@@ -65,66 +66,51 @@ pub mod apple_review {
     ///Result of `readHistory`/`read` on Apple Review (`apple-review`). Read the reviewer's reading history.
     pub type ReadHistoryReadResult = crate::types::read_history_read_result::ReadHistoryReadResult;
     ///Arguments of `readHistory`/`read` on Apple Review.
-    pub type ReadHistoryReadArguments =
-        crate::types::read_history_read_arguments::ReadHistoryReadArguments;
+    pub type ReadHistoryReadArguments = crate::types::read_history_read_arguments::ReadHistoryReadArguments;
 }
 ///Types of AT&T (`att`): one alias per operation. Cargo feature `att`.
 #[cfg(feature = "att")]
 pub mod att {
     ///Result of `mobileBillingStatement`/`read` on AT&T (`att`). Read the account's billing statements.
-    pub type MobileBillingStatementReadResult =
-        crate::types::att_mobile_billing_statement_read_result::MobileBillingStatementReadResult;
+    pub type MobileBillingStatementReadResult = crate::types::att_mobile_billing_statement_read_result::MobileBillingStatementReadResult;
     ///Arguments of `mobileBillingStatement`/`read` on AT&T.
-    pub type MobileBillingStatementReadArguments =
-        crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
+    pub type MobileBillingStatementReadArguments = crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
     ///Result of `paymentMethod`/`read` on AT&T (`att`). Read the payment methods saved on the account.
-    pub type PaymentMethodReadResult =
-        crate::types::payment_method_read_result::PaymentMethodReadResult;
+    pub type PaymentMethodReadResult = crate::types::payment_method_read_result::PaymentMethodReadResult;
     ///Result of `paymentMethod`/`write` on AT&T (`att`). Add a card to the account.
-    pub type PaymentMethodWriteResult =
-        crate::types::payment_method_write_result::PaymentMethodWriteResult;
+    pub type PaymentMethodWriteResult = crate::types::payment_method_write_result::PaymentMethodWriteResult;
     ///Arguments of `paymentMethod`/`write` on AT&T.
-    pub type PaymentMethodWriteArguments =
-        crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
+    pub type PaymentMethodWriteArguments = crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
 }
 ///Types of DoorDash (`doordash`): one alias per operation. Cargo feature `doordash`.
 #[cfg(feature = "doordash")]
 pub mod doordash {
     ///Result of `orderHistory`/`read` on DoorDash (`doordash`). Read past orders.
-    pub type OrderHistoryReadResult =
-        crate::types::doordash_order_history_read_result::OrderHistoryReadResult;
+    pub type OrderHistoryReadResult = crate::types::doordash_order_history_read_result::OrderHistoryReadResult;
     ///Arguments of `orderHistory`/`read` on DoorDash.
-    pub type OrderHistoryReadArguments =
-        crate::types::order_history_read_arguments::OrderHistoryReadArguments;
+    pub type OrderHistoryReadArguments = crate::types::order_history_read_arguments::OrderHistoryReadArguments;
 }
 ///Types of T-Mobile (`tmobile`): one alias per operation. Cargo feature `tmobile`.
 #[cfg(feature = "tmobile")]
 pub mod tmobile {
     ///Result of `mobileBillingStatement`/`read` on T-Mobile (`tmobile`). Read the account's billing statements.
-    pub type MobileBillingStatementReadResult =
-        crate::types::att_mobile_billing_statement_read_result::MobileBillingStatementReadResult;
+    pub type MobileBillingStatementReadResult = crate::types::att_mobile_billing_statement_read_result::MobileBillingStatementReadResult;
     ///Arguments of `mobileBillingStatement`/`read` on T-Mobile.
-    pub type MobileBillingStatementReadArguments =
-        crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
+    pub type MobileBillingStatementReadArguments = crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
     ///Result of `paymentMethod`/`read` on T-Mobile (`tmobile`). Read the payment methods saved on the account.
-    pub type PaymentMethodReadResult =
-        crate::types::payment_method_read_result::PaymentMethodReadResult;
+    pub type PaymentMethodReadResult = crate::types::payment_method_read_result::PaymentMethodReadResult;
     ///Result of `paymentMethod`/`write` on T-Mobile (`tmobile`). Add a card to the account.
-    pub type PaymentMethodWriteResult =
-        crate::types::payment_method_write_result::PaymentMethodWriteResult;
+    pub type PaymentMethodWriteResult = crate::types::payment_method_write_result::PaymentMethodWriteResult;
     ///Arguments of `paymentMethod`/`write` on T-Mobile.
-    pub type PaymentMethodWriteArguments =
-        crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
+    pub type PaymentMethodWriteArguments = crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
 }
 ///Types of Uber Eats (`ubereats`): one alias per operation. Cargo feature `ubereats`.
 #[cfg(feature = "ubereats")]
 pub mod ubereats {
     ///Result of `orderHistory`/`read` on Uber Eats (`ubereats`). Read past orders.
-    pub type OrderHistoryReadResult =
-        crate::types::ubereats_order_history_read_result::OrderHistoryReadResult;
+    pub type OrderHistoryReadResult = crate::types::ubereats_order_history_read_result::OrderHistoryReadResult;
     ///Arguments of `orderHistory`/`read` on Uber Eats.
-    pub type OrderHistoryReadArguments =
-        crate::types::order_history_read_arguments::OrderHistoryReadArguments;
+    pub type OrderHistoryReadArguments = crate::types::order_history_read_arguments::OrderHistoryReadArguments;
 }
 ///Types of Verizon (`verizon`): one alias per operation. Cargo feature `verizon`.
 #[cfg(feature = "verizon")]
@@ -132,46 +118,38 @@ pub mod verizon {
     ///Result of `mobileBillingStatement`/`read` on Verizon (`verizon`). Read the account's billing statements.
     pub type MobileBillingStatementReadResult = crate::types::verizon_mobile_billing_statement_read_result::MobileBillingStatementReadResult;
     ///Arguments of `mobileBillingStatement`/`read` on Verizon.
-    pub type MobileBillingStatementReadArguments =
-        crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
+    pub type MobileBillingStatementReadArguments = crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
     ///Result of `paymentMethod`/`read` on Verizon (`verizon`). Read the payment methods saved on the account.
-    pub type PaymentMethodReadResult =
-        crate::types::payment_method_read_result::PaymentMethodReadResult;
+    pub type PaymentMethodReadResult = crate::types::payment_method_read_result::PaymentMethodReadResult;
     ///Result of `paymentMethod`/`write` on Verizon (`verizon`). Add a card to the account.
-    pub type PaymentMethodWriteResult =
-        crate::types::payment_method_write_result::PaymentMethodWriteResult;
+    pub type PaymentMethodWriteResult = crate::types::payment_method_write_result::PaymentMethodWriteResult;
     ///Arguments of `paymentMethod`/`write` on Verizon.
-    pub type PaymentMethodWriteArguments =
-        crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
+    pub type PaymentMethodWriteArguments = crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
 }
 #[cfg(feature = "apple-review")]
 impl crate::OperationArguments
-    for crate::types::read_history_read_arguments::ReadHistoryReadArguments
-{
+for crate::types::read_history_read_arguments::ReadHistoryReadArguments {
     const RESOURCE: &'static str = "readHistory";
     const ACTION: &'static str = "read";
     const INTEGRATIONS: &'static [&'static str] = &["apple-review"];
 }
 #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
 impl crate::OperationArguments
-    for crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments
-{
+for crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments {
     const RESOURCE: &'static str = "mobileBillingStatement";
     const ACTION: &'static str = "read";
     const INTEGRATIONS: &'static [&'static str] = &["att", "tmobile", "verizon"];
 }
 #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
 impl crate::OperationArguments
-    for crate::types::payment_method_write_arguments::PaymentMethodWriteArguments
-{
+for crate::types::payment_method_write_arguments::PaymentMethodWriteArguments {
     const RESOURCE: &'static str = "paymentMethod";
     const ACTION: &'static str = "write";
     const INTEGRATIONS: &'static [&'static str] = &["att", "tmobile", "verizon"];
 }
 #[cfg(any(feature = "doordash", feature = "ubereats"))]
 impl crate::OperationArguments
-    for crate::types::order_history_read_arguments::OrderHistoryReadArguments
-{
+for crate::types::order_history_read_arguments::OrderHistoryReadArguments {
     const RESOURCE: &'static str = "orderHistory";
     const ACTION: &'static str = "read";
     const INTEGRATIONS: &'static [&'static str] = &["doordash", "ubereats"];
@@ -422,7 +400,10 @@ pub fn find_operation(
 ) -> ::std::option::Option<&'static OperationInfo> {
     OPERATIONS
         .iter()
-        .find(|op| op.integration == integration && op.resource == resource && op.action == action)
+        .find(|op| {
+            op.integration == integration && op.resource == resource
+                && op.action == action
+        })
 }
 /// One operation's data, decoded into its generated type.
 #[derive(Debug, Clone)]
@@ -430,10 +411,14 @@ pub fn find_operation(
 pub enum OperationResult {
     ///`apple-review` `readHistory`/`read`.
     #[cfg(feature = "apple-review")]
-    AppleReviewReadHistoryRead(::std::boxed::Box<crate::apple_review::ReadHistoryReadResult>),
+    AppleReviewReadHistoryRead(
+        ::std::boxed::Box<crate::apple_review::ReadHistoryReadResult>,
+    ),
     ///`att` `mobileBillingStatement`/`read`.
     #[cfg(feature = "att")]
-    AttMobileBillingStatementRead(::std::boxed::Box<crate::att::MobileBillingStatementReadResult>),
+    AttMobileBillingStatementRead(
+        ::std::boxed::Box<crate::att::MobileBillingStatementReadResult>,
+    ),
     ///`att` `paymentMethod`/`read`.
     #[cfg(feature = "att")]
     AttPaymentMethodRead(::std::boxed::Box<crate::att::PaymentMethodReadResult>),
@@ -453,7 +438,9 @@ pub enum OperationResult {
     TmobilePaymentMethodRead(::std::boxed::Box<crate::tmobile::PaymentMethodReadResult>),
     ///`tmobile` `paymentMethod`/`write`.
     #[cfg(feature = "tmobile")]
-    TmobilePaymentMethodWrite(::std::boxed::Box<crate::tmobile::PaymentMethodWriteResult>),
+    TmobilePaymentMethodWrite(
+        ::std::boxed::Box<crate::tmobile::PaymentMethodWriteResult>,
+    ),
     ///`ubereats` `orderHistory`/`read`.
     #[cfg(feature = "ubereats")]
     UbereatsOrderHistoryRead(::std::boxed::Box<crate::ubereats::OrderHistoryReadResult>),
@@ -467,7 +454,9 @@ pub enum OperationResult {
     VerizonPaymentMethodRead(::std::boxed::Box<crate::verizon::PaymentMethodReadResult>),
     ///`verizon` `paymentMethod`/`write`.
     #[cfg(feature = "verizon")]
-    VerizonPaymentMethodWrite(::std::boxed::Box<crate::verizon::PaymentMethodWriteResult>),
+    VerizonPaymentMethodWrite(
+        ::std::boxed::Box<crate::verizon::PaymentMethodWriteResult>,
+    ),
     /// An operation this build does not type (unknown to the catalog, or its integration's
     /// feature is off); the data is kept byte for byte.
     Unknown {
@@ -593,9 +582,13 @@ impl ::serde::Serialize for OperationResult {
                 ::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(feature = "att")]
-            Self::AttPaymentMethodRead(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::AttPaymentMethodRead(value) => {
+                ::serde::Serialize::serialize(value, serializer)
+            }
             #[cfg(feature = "att")]
-            Self::AttPaymentMethodWrite(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::AttPaymentMethodWrite(value) => {
+                ::serde::Serialize::serialize(value, serializer)
+            }
             #[cfg(feature = "doordash")]
             Self::DoordashOrderHistoryRead(value) => {
                 ::serde::Serialize::serialize(value, serializer)
@@ -636,50 +629,56 @@ impl ::std::cmp::PartialEq for OperationResult {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             #[cfg(feature = "apple-review")]
-            (Self::AppleReviewReadHistoryRead(a), Self::AppleReviewReadHistoryRead(b)) => a == b,
+            (
+                Self::AppleReviewReadHistoryRead(a),
+                Self::AppleReviewReadHistoryRead(b),
+            ) => a == b,
             #[cfg(feature = "att")]
-            (Self::AttMobileBillingStatementRead(a), Self::AttMobileBillingStatementRead(b)) => {
-                a == b
-            }
+            (
+                Self::AttMobileBillingStatementRead(a),
+                Self::AttMobileBillingStatementRead(b),
+            ) => a == b,
             #[cfg(feature = "att")]
             (Self::AttPaymentMethodRead(a), Self::AttPaymentMethodRead(b)) => a == b,
             #[cfg(feature = "att")]
             (Self::AttPaymentMethodWrite(a), Self::AttPaymentMethodWrite(b)) => a == b,
             #[cfg(feature = "doordash")]
-            (Self::DoordashOrderHistoryRead(a), Self::DoordashOrderHistoryRead(b)) => a == b,
+            (Self::DoordashOrderHistoryRead(a), Self::DoordashOrderHistoryRead(b)) => {
+                a == b
+            }
             #[cfg(feature = "tmobile")]
             (
                 Self::TmobileMobileBillingStatementRead(a),
                 Self::TmobileMobileBillingStatementRead(b),
             ) => a == b,
             #[cfg(feature = "tmobile")]
-            (Self::TmobilePaymentMethodRead(a), Self::TmobilePaymentMethodRead(b)) => a == b,
+            (Self::TmobilePaymentMethodRead(a), Self::TmobilePaymentMethodRead(b)) => {
+                a == b
+            }
             #[cfg(feature = "tmobile")]
-            (Self::TmobilePaymentMethodWrite(a), Self::TmobilePaymentMethodWrite(b)) => a == b,
+            (Self::TmobilePaymentMethodWrite(a), Self::TmobilePaymentMethodWrite(b)) => {
+                a == b
+            }
             #[cfg(feature = "ubereats")]
-            (Self::UbereatsOrderHistoryRead(a), Self::UbereatsOrderHistoryRead(b)) => a == b,
+            (Self::UbereatsOrderHistoryRead(a), Self::UbereatsOrderHistoryRead(b)) => {
+                a == b
+            }
             #[cfg(feature = "verizon")]
             (
                 Self::VerizonMobileBillingStatementRead(a),
                 Self::VerizonMobileBillingStatementRead(b),
             ) => a == b,
             #[cfg(feature = "verizon")]
-            (Self::VerizonPaymentMethodRead(a), Self::VerizonPaymentMethodRead(b)) => a == b,
+            (Self::VerizonPaymentMethodRead(a), Self::VerizonPaymentMethodRead(b)) => {
+                a == b
+            }
             #[cfg(feature = "verizon")]
-            (Self::VerizonPaymentMethodWrite(a), Self::VerizonPaymentMethodWrite(b)) => a == b,
+            (Self::VerizonPaymentMethodWrite(a), Self::VerizonPaymentMethodWrite(b)) => {
+                a == b
+            }
             (
-                Self::Unknown {
-                    integration: ia,
-                    resource: ra,
-                    action: aa,
-                    data: da,
-                },
-                Self::Unknown {
-                    integration: ib,
-                    resource: rb,
-                    action: ab,
-                    data: db,
-                },
+                Self::Unknown { integration: ia, resource: ra, action: aa, data: da },
+                Self::Unknown { integration: ib, resource: rb, action: ab, data: db },
             ) => ia == ib && ra == rb && aa == ab && da.get() == db.get(),
             _ => false,
         }
@@ -705,9 +704,8 @@ pub struct DecodeError {
 impl ::std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         write!(
-            f,
-            "{} {}/{}: at `{}`: {}",
-            self.integration, self.resource, self.action, self.path, self.message
+            f, "{} {}/{}: at `{}`: {}", self.integration, self.resource, self.action,
+            self.path, self.message
         )
     }
 }
@@ -725,86 +723,110 @@ pub fn decode_result(
 ) -> ::std::result::Result<OperationResult, DecodeError> {
     let outcome = match (integration, resource, action) {
         #[cfg(feature = "apple-review")]
-        ("apple-review", "readHistory", "read") => __private::decode::<
-            crate::apple_review::ReadHistoryReadResult,
-        >(data)
-        .map(|value| OperationResult::AppleReviewReadHistoryRead(::std::boxed::Box::new(value))),
+        ("apple-review", "readHistory", "read") => {
+            __private::decode::<crate::apple_review::ReadHistoryReadResult>(data)
+                .map(|value| OperationResult::AppleReviewReadHistoryRead(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "att")]
-        ("att", "mobileBillingStatement", "read") => __private::decode::<
-            crate::att::MobileBillingStatementReadResult,
-        >(data)
-        .map(|value| OperationResult::AttMobileBillingStatementRead(::std::boxed::Box::new(value))),
+        ("att", "mobileBillingStatement", "read") => {
+            __private::decode::<crate::att::MobileBillingStatementReadResult>(data)
+                .map(|value| OperationResult::AttMobileBillingStatementRead(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "att")]
         ("att", "paymentMethod", "read") => {
             __private::decode::<crate::att::PaymentMethodReadResult>(data)
-                .map(|value| OperationResult::AttPaymentMethodRead(::std::boxed::Box::new(value)))
+                .map(|value| OperationResult::AttPaymentMethodRead(
+                    ::std::boxed::Box::new(value),
+                ))
         }
         #[cfg(feature = "att")]
         ("att", "paymentMethod", "write") => {
             __private::decode::<crate::att::PaymentMethodWriteResult>(data)
-                .map(|value| OperationResult::AttPaymentMethodWrite(::std::boxed::Box::new(value)))
+                .map(|value| OperationResult::AttPaymentMethodWrite(
+                    ::std::boxed::Box::new(value),
+                ))
         }
         #[cfg(feature = "doordash")]
-        ("doordash", "orderHistory", "read") => __private::decode::<
-            crate::doordash::OrderHistoryReadResult,
-        >(data)
-        .map(|value| OperationResult::DoordashOrderHistoryRead(::std::boxed::Box::new(value))),
+        ("doordash", "orderHistory", "read") => {
+            __private::decode::<crate::doordash::OrderHistoryReadResult>(data)
+                .map(|value| OperationResult::DoordashOrderHistoryRead(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "tmobile")]
-        ("tmobile", "mobileBillingStatement", "read") => __private::decode::<
-            crate::tmobile::MobileBillingStatementReadResult,
-        >(data)
-        .map(|value| {
-            OperationResult::TmobileMobileBillingStatementRead(::std::boxed::Box::new(value))
-        }),
+        ("tmobile", "mobileBillingStatement", "read") => {
+            __private::decode::<crate::tmobile::MobileBillingStatementReadResult>(data)
+                .map(|value| OperationResult::TmobileMobileBillingStatementRead(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "tmobile")]
-        ("tmobile", "paymentMethod", "read") => __private::decode::<
-            crate::tmobile::PaymentMethodReadResult,
-        >(data)
-        .map(|value| OperationResult::TmobilePaymentMethodRead(::std::boxed::Box::new(value))),
+        ("tmobile", "paymentMethod", "read") => {
+            __private::decode::<crate::tmobile::PaymentMethodReadResult>(data)
+                .map(|value| OperationResult::TmobilePaymentMethodRead(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "tmobile")]
-        ("tmobile", "paymentMethod", "write") => __private::decode::<
-            crate::tmobile::PaymentMethodWriteResult,
-        >(data)
-        .map(|value| OperationResult::TmobilePaymentMethodWrite(::std::boxed::Box::new(value))),
+        ("tmobile", "paymentMethod", "write") => {
+            __private::decode::<crate::tmobile::PaymentMethodWriteResult>(data)
+                .map(|value| OperationResult::TmobilePaymentMethodWrite(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "ubereats")]
-        ("ubereats", "orderHistory", "read") => __private::decode::<
-            crate::ubereats::OrderHistoryReadResult,
-        >(data)
-        .map(|value| OperationResult::UbereatsOrderHistoryRead(::std::boxed::Box::new(value))),
+        ("ubereats", "orderHistory", "read") => {
+            __private::decode::<crate::ubereats::OrderHistoryReadResult>(data)
+                .map(|value| OperationResult::UbereatsOrderHistoryRead(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "verizon")]
-        ("verizon", "mobileBillingStatement", "read") => __private::decode::<
-            crate::verizon::MobileBillingStatementReadResult,
-        >(data)
-        .map(|value| {
-            OperationResult::VerizonMobileBillingStatementRead(::std::boxed::Box::new(value))
-        }),
+        ("verizon", "mobileBillingStatement", "read") => {
+            __private::decode::<crate::verizon::MobileBillingStatementReadResult>(data)
+                .map(|value| OperationResult::VerizonMobileBillingStatementRead(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "verizon")]
-        ("verizon", "paymentMethod", "read") => __private::decode::<
-            crate::verizon::PaymentMethodReadResult,
-        >(data)
-        .map(|value| OperationResult::VerizonPaymentMethodRead(::std::boxed::Box::new(value))),
+        ("verizon", "paymentMethod", "read") => {
+            __private::decode::<crate::verizon::PaymentMethodReadResult>(data)
+                .map(|value| OperationResult::VerizonPaymentMethodRead(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
         #[cfg(feature = "verizon")]
-        ("verizon", "paymentMethod", "write") => __private::decode::<
-            crate::verizon::PaymentMethodWriteResult,
-        >(data)
-        .map(|value| OperationResult::VerizonPaymentMethodWrite(::std::boxed::Box::new(value))),
-        _ => __private::decode::<::std::boxed::Box<::serde_json::value::RawValue>>(data).map(
-            |data| OperationResult::Unknown {
-                integration: integration.to_owned(),
-                resource: resource.to_owned(),
-                action: action.to_owned(),
-                data,
-            },
-        ),
+        ("verizon", "paymentMethod", "write") => {
+            __private::decode::<crate::verizon::PaymentMethodWriteResult>(data)
+                .map(|value| OperationResult::VerizonPaymentMethodWrite(
+                    ::std::boxed::Box::new(value),
+                ))
+        }
+        _ => {
+            __private::decode::<::std::boxed::Box<::serde_json::value::RawValue>>(data)
+                .map(|data| {
+                    OperationResult::Unknown {
+                        integration: integration.to_owned(),
+                        resource: resource.to_owned(),
+                        action: action.to_owned(),
+                        data,
+                    }
+                })
+        }
     };
-    outcome.map_err(|(path, message)| DecodeError {
-        integration: integration.to_owned(),
-        resource: resource.to_owned(),
-        action: action.to_owned(),
-        path,
-        message,
-        raw: ::std::string::String::from_utf8_lossy(data).into_owned(),
-    })
+    outcome
+        .map_err(|(path, message)| DecodeError {
+            integration: integration.to_owned(),
+            resource: resource.to_owned(),
+            action: action.to_owned(),
+            path,
+            message,
+            raw: ::std::string::String::from_utf8_lossy(data).into_owned(),
+        })
 }
 #[doc(hidden)]
 pub mod __private {
@@ -814,34 +836,45 @@ pub mod __private {
         data: &[u8],
     ) -> ::std::result::Result<T, (::std::string::String, ::std::string::String)> {
         let mut de = ::serde_json::Deserializer::from_slice(data);
-        let value: T = ::serde_path_to_error::deserialize(&mut de).map_err(|err| {
-            let path = err.path().to_string();
-            let path = if path.is_empty() || path == "." {
-                "$".to_owned()
-            } else {
-                path
-            };
-            (path, err.into_inner().to_string())
-        })?;
+        let value: T = ::serde_path_to_error::deserialize(&mut de)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let path = if path.is_empty() || path == "." {
+                    "$".to_owned()
+                } else {
+                    path
+                };
+                (path, err.into_inner().to_string())
+            })?;
         de.end().map_err(|err| ("$".to_owned(), err.to_string()))?;
         Ok(value)
     }
     /// Deserializes an open string enum without allocating for listed values.
-    pub fn deserialize_open_enum<'de, D, T>(deserializer: D) -> ::std::result::Result<T, D::Error>
+    pub fn deserialize_open_enum<'de, D, T>(
+        deserializer: D,
+    ) -> ::std::result::Result<T, D::Error>
     where
         D: ::serde::Deserializer<'de>,
-        T: for<'a> ::std::convert::From<&'a str> + ::std::convert::From<::std::string::String>,
+        T: for<'a> ::std::convert::From<&'a str>
+            + ::std::convert::From<::std::string::String>,
     {
         struct Visitor<T>(::std::marker::PhantomData<T>);
         impl<'de, T> ::serde::de::Visitor<'de> for Visitor<T>
         where
-            T: for<'a> ::std::convert::From<&'a str> + ::std::convert::From<::std::string::String>,
+            T: for<'a> ::std::convert::From<&'a str>
+                + ::std::convert::From<::std::string::String>,
         {
             type Value = T;
-            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_str<E: ::serde::de::Error>(self, value: &str) -> ::std::result::Result<T, E> {
+            fn visit_str<E: ::serde::de::Error>(
+                self,
+                value: &str,
+            ) -> ::std::result::Result<T, E> {
                 Ok(T::from(value))
             }
             fn visit_string<E: ::serde::de::Error>(

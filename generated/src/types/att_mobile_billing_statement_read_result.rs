@@ -4,6 +4,7 @@
 // passage-codegen: 0.1.0
 // typify: 0.8.0
 //! Types of the `mobileBillingStatement`/`read` result schema, as published by: att, tmobile.
+#![cfg_attr(rustfmt, rustfmt::skip)]
 #![allow(clippy::all, missing_docs, dead_code, unused_imports)]
 
 ///Result of `mobileBillingStatement`/`read`.
@@ -24,15 +25,12 @@ pub struct MobileBillingStatementReadResultBillingItem {
     pub currency: ::std::string::String,
     /**Payment due date (MM/DD/YYYY).
 
-    Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
-    #[serde(
-        rename = "dueDate",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
+    #[serde(rename = "dueDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub due_date: ::std::option::Option<::std::string::String>,
     /**Last day of the billing period (MM/DD/YYYY).
 
-    Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
+Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
     #[serde(
         rename = "periodEnd",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -40,7 +38,7 @@ pub struct MobileBillingStatementReadResultBillingItem {
     pub period_end: ::std::option::Option<::std::string::String>,
     /**First day of the billing period (MM/DD/YYYY).
 
-    Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
+Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
     #[serde(rename = "periodStart")]
     pub period_start: ::std::string::String,
     #[serde(
@@ -57,12 +55,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }

@@ -4,6 +4,7 @@
 // passage-codegen: 0.1.0
 // typify: 0.8.0
 //! Types of the `orderHistory`/`read` result schema, as published by: doordash.
+#![cfg_attr(rustfmt, rustfmt::skip)]
 #![allow(clippy::all, missing_docs, dead_code, unused_imports)]
 
 ///`Item`
@@ -51,7 +52,7 @@ pub struct Order {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]
 pub enum OrderFulfillment {
-    Variant0 {
+    Delivery {
         address: ::std::string::String,
         #[serde(
             rename = "deliveredAt",
@@ -62,7 +63,7 @@ pub enum OrderFulfillment {
         #[serde(flatten)]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
-    Variant1 {
+    Pickup {
         kind: OrderFulfillmentVariant1Kind,
         ///Constraints (not enforced when decoding): format: `date-time`.
         #[serde(rename = "readyAt")]
@@ -84,7 +85,7 @@ pub enum OrderFulfillment {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum OrderFulfillmentVariant0Kind {
     #[serde(rename = "delivery")]
@@ -99,7 +100,9 @@ impl ::std::fmt::Display for OrderFulfillmentVariant0Kind {
 }
 impl ::std::str::FromStr for OrderFulfillmentVariant0Kind {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "delivery" => Ok(Self::Delivery),
             _ => Err("invalid value".into()),
@@ -108,7 +111,9 @@ impl ::std::str::FromStr for OrderFulfillmentVariant0Kind {
 }
 impl ::std::convert::TryFrom<&str> for OrderFulfillmentVariant0Kind {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -131,7 +136,7 @@ impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentVariant0
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum OrderFulfillmentVariant1Kind {
     #[serde(rename = "pickup")]
@@ -146,7 +151,9 @@ impl ::std::fmt::Display for OrderFulfillmentVariant1Kind {
 }
 impl ::std::str::FromStr for OrderFulfillmentVariant1Kind {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "pickup" => Ok(Self::Pickup),
             _ => Err("invalid value".into()),
@@ -155,7 +162,9 @@ impl ::std::str::FromStr for OrderFulfillmentVariant1Kind {
 }
 impl ::std::convert::TryFrom<&str> for OrderFulfillmentVariant1Kind {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -193,12 +202,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }

@@ -4,6 +4,7 @@
 // passage-codegen: 0.1.0
 // typify: 0.8.0
 //! Types of the `mobileBillingStatement`/`read` arguments schema, as published by: att, tmobile, verizon.
+#![cfg_attr(rustfmt, rustfmt::skip)]
 #![allow(clippy::all, missing_docs, dead_code, unused_imports)]
 
 ///Arguments of `mobileBillingStatement`/`read`.
@@ -11,7 +12,7 @@
 pub struct MobileBillingStatementReadArguments {
     /**How many statements to read, newest first.
 
-    Constraints (not enforced when decoding): `exclusiveMinimum`: `0`, `maximum`: `9007199254740991`.*/
+Constraints (not enforced when decoding): `exclusiveMinimum`: `0`, `maximum`: `9007199254740991`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<i64>,
 }
@@ -21,12 +22,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }

@@ -4,6 +4,7 @@
 // passage-codegen: 0.1.0
 // typify: 0.8.0
 //! Types of the `orderHistory`/`read` arguments schema, as published by: doordash, ubereats.
+#![cfg_attr(rustfmt, rustfmt::skip)]
 #![allow(clippy::all, missing_docs, dead_code, unused_imports)]
 
 ///Arguments of `orderHistory`/`read`.
@@ -19,12 +20,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }

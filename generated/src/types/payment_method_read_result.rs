@@ -4,6 +4,7 @@
 // passage-codegen: 0.1.0
 // typify: 0.8.0
 //! Types of the `paymentMethod`/`read` result schema, as published by: att, tmobile, verizon.
+#![cfg_attr(rustfmt, rustfmt::skip)]
 #![allow(clippy::all, missing_docs, dead_code, unused_imports)]
 
 ///Result of `paymentMethod`/`read`.
@@ -45,7 +46,7 @@ pub struct PaymentMethodReadResultPaymentMethodsItem {
     pub nickname: ::std::option::Option<::std::string::String>,
     /**Position in the account's list.
 
-    Constraints (not enforced when decoding): `maximum`: `9007199254740991`, `minimum`: `-9007199254740991`.*/
+Constraints (not enforced when decoding): `maximum`: `9007199254740991`, `minimum`: `-9007199254740991`.*/
     pub order: i64,
     ///The provider's record, unparsed.
     pub raw: ::serde_json::Value,
@@ -100,7 +101,8 @@ impl ::std::convert::From<&str> for PaymentMethodReadResultPaymentMethodsItemTyp
         }
     }
 }
-impl ::std::convert::From<::std::string::String> for PaymentMethodReadResultPaymentMethodsItemType {
+impl ::std::convert::From<::std::string::String>
+for PaymentMethodReadResultPaymentMethodsItemType {
     fn from(value: ::std::string::String) -> Self {
         match value.as_str() {
             "credit_card" => Self::CreditCard,
@@ -143,12 +145,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }

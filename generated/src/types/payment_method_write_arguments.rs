@@ -4,6 +4,7 @@
 // passage-codegen: 0.1.0
 // typify: 0.8.0
 //! Types of the `paymentMethod`/`write` arguments schema, as published by: att, tmobile, verizon.
+#![cfg_attr(rustfmt, rustfmt::skip)]
 #![allow(clippy::all, missing_docs, dead_code, unused_imports)]
 
 ///Arguments of `paymentMethod`/`write`.
@@ -13,13 +14,15 @@ pub struct PaymentMethodWriteArguments {
         rename = "billingAddress",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub billing_address: ::std::option::Option<PaymentMethodWriteArgumentsBillingAddress>,
+    pub billing_address: ::std::option::Option<
+        PaymentMethodWriteArgumentsBillingAddress,
+    >,
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{5}(-[0-9]{4})?$`.
     #[serde(rename = "billingZip")]
     pub billing_zip: ::std::string::String,
     /**Card number, digits only.
 
-    Constraints (not enforced when decoding): pattern: `^[0-9]{12,19}$`.*/
+Constraints (not enforced when decoding): pattern: `^[0-9]{12,19}$`.*/
     #[serde(rename = "cardNumber")]
     pub card_number: ::std::string::String,
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{3,4}$`.
@@ -29,7 +32,7 @@ pub struct PaymentMethodWriteArguments {
     pub dry_run: bool,
     /**MM/YY
 
-    Constraints (not enforced when decoding): pattern: `^(0[1-9]|1[0-2])/[0-9]{2}$`.*/
+Constraints (not enforced when decoding): pattern: `^(0[1-9]|1[0-2])/[0-9]{2}$`.*/
     #[serde(rename = "expirationDate")]
     pub expiration_date: ::std::string::String,
     ///Constraints (not enforced when decoding): `minLength`: `1`.
@@ -40,7 +43,9 @@ pub struct PaymentMethodWriteArguments {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodWriteArgumentsBillingAddress {
     pub city: ::std::string::String,
-    #[serde(default = "defaults::payment_method_write_arguments_billing_address_country")]
+    #[serde(
+        default = "defaults::payment_method_write_arguments_billing_address_country"
+    )]
     pub country: ::std::string::String,
     ///Constraints (not enforced when decoding): `minLength`: `1`.
     pub line1: ::std::string::String,
@@ -50,8 +55,7 @@ pub struct PaymentMethodWriteArgumentsBillingAddress {
 }
 /// Generation of default values for serde.
 pub mod defaults {
-    pub(super) fn payment_method_write_arguments_billing_address_country() -> ::std::string::String
-    {
+    pub(super) fn payment_method_write_arguments_billing_address_country() -> ::std::string::String {
         "US".to_string()
     }
 }
@@ -61,12 +65,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }

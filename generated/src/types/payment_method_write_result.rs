@@ -4,13 +4,14 @@
 // passage-codegen: 0.1.0
 // typify: 0.8.0
 //! Types of the `paymentMethod`/`write` result schema, as published by: att, tmobile, verizon.
+#![cfg_attr(rustfmt, rustfmt::skip)]
 #![allow(clippy::all, missing_docs, dead_code, unused_imports)]
 
 ///Result of `paymentMethod`/`write`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]
 pub enum PaymentMethodWriteResult {
-    Variant0 {
+    DryRun {
         card: PaymentMethodWriteResultVariant0Card,
         ///Constraints (not enforced when decoding): always `true`.
         #[serde(rename = "dryRun")]
@@ -18,7 +19,7 @@ pub enum PaymentMethodWriteResult {
         #[serde(flatten)]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
-    Variant1 {
+    Success {
         card: PaymentMethodWriteResultVariant1Card,
         ///Constraints (not enforced when decoding): always `true`.
         success: bool,
@@ -52,12 +53,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }
