@@ -87,24 +87,28 @@ struct FieldShape {
     enum_values: Option<BTreeSet<String>>,
 }
 
+/// (integration, resource, action).
+type OperationKey = (String, String, String);
+/// (result schema, arguments schema).
+type SchemaPair = (Option<Value>, Option<Value>);
+
 /// Compares two catalogs.
 pub fn compare(old: &Catalog, new: &Catalog) -> ChangeReport {
-    let index =
-        |catalog: &Catalog| -> BTreeMap<(String, String, String), (Option<Value>, Option<Value>)> {
-            catalog
-                .operations()
-                .map(|op| {
+    let index = |catalog: &Catalog| -> BTreeMap<OperationKey, SchemaPair> {
+        catalog
+            .operations()
+            .map(|op| {
+                (
                     (
-                        (
-                            op.integration.to_string(),
-                            op.resource.to_string(),
-                            op.action.to_string(),
-                        ),
-                        (op.spec.result.clone(), op.spec.arguments.clone()),
-                    )
-                })
-                .collect()
-        };
+                        op.integration.to_string(),
+                        op.resource.to_string(),
+                        op.action.to_string(),
+                    ),
+                    (op.spec.result.clone(), op.spec.arguments.clone()),
+                )
+            })
+            .collect()
+    };
     let old_ops = index(old);
     let new_ops = index(new);
     let mut changes = Vec::new();

@@ -211,10 +211,16 @@ fn rewrite(
             }
             "properties" => {
                 let mut props = Map::new();
-                if let Value::Object(p) = value {
-                    for (name, prop) in p {
-                        props.insert(name.clone(), rewrite(prop, &child(name), role, notes));
+                match value {
+                    Value::Object(p) => {
+                        for (name, prop) in p {
+                            props.insert(name.clone(), rewrite(prop, &child(name), role, notes));
+                        }
                     }
+                    other => notes.push(NormalizeNote {
+                        pointer: format!("{pointer}/properties"),
+                        message: format!("`properties` is not an object ({other}); ignored"),
+                    }),
                 }
                 out.insert("properties".into(), Value::Object(props));
             }
@@ -297,6 +303,11 @@ fn rewrite(
                     })
                     .unwrap_or_default();
                 out.insert(key.clone(), Value::Array(members));
+            }
+            "default" if role == SchemaRole::Result => {
+                // A reader must not invent data: a missing field stays missing (and is not
+                // re-serialized), so a decode/encode round trip changes nothing.
+                doc_notes.push(format!("default: `{value}`"));
             }
             "required" | "title" | "description" | "default" => {
                 out.insert(key.clone(), value.clone());

@@ -13,11 +13,15 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{Attribute, Fields, Item, ItemEnum, Meta};
 
+/// A unit variant of a string enum: its identifier, wire value and doc attributes.
+type EnumValue = (syn::Ident, String, Vec<Attribute>);
+
 /// Rewrites typify's output in place.
 pub(crate) fn make_tolerant(file: &mut syn::File) {
     strip_deny_unknown_fields(file);
+    keep_empty_collections(file);
     let union_tags = union_tag_types(file);
-    let open: Vec<(syn::Ident, Vec<(syn::Ident, String, Vec<Attribute>)>)> = file
+    let open: Vec<(syn::Ident, Vec<EnumValue>)> = file
         .items
         .iter()
         .filter_map(|item| match item {
@@ -139,7 +143,7 @@ fn union_tag_types(file: &syn::File) -> BTreeSet<String> {
 }
 
 /// `Some(variants)` when every variant is a unit variant naming a string value.
-fn string_enum_variants(e: &ItemEnum) -> Option<Vec<(syn::Ident, String, Vec<Attribute>)>> {
+fn string_enum_variants(e: &ItemEnum) -> Option<Vec<EnumValue>> {
     if e.variants.is_empty() || is_union(e) {
         return None;
     }
@@ -189,7 +193,7 @@ fn string_enum_variants(e: &ItemEnum) -> Option<Vec<(syn::Ident, String, Vec<Att
     Some(out)
 }
 
-fn open_enum(e: &ItemEnum, variants: &[(syn::Ident, String, Vec<Attribute>)]) -> TokenStream {
+fn open_enum(e: &ItemEnum, variants: &[EnumValue]) -> TokenStream {
     let name = &e.ident;
     let docs: Vec<&Attribute> = e
         .attrs
@@ -389,6 +393,49 @@ fn add_unknown_variant(e: &mut ItemEnum) {
             }
         }
     }
+}
+
+/// typify types an optional array or map as a bare collection that defaults to empty and is
+/// skipped when empty, so `"items": []` would come back absent. An `Option` keeps the
+/// difference between absent and empty, and a round trip changes nothing.
+fn keep_empty_collections(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    struct Wrap;
+    impl VisitMut for Wrap {
+        fn visit_field_mut(&mut self, field: &mut syn::Field) {
+            let mut wrapped = false;
+            for attr in &mut field.attrs {
+                let Some(args) = serde_args(attr) else {
+                    continue;
+                };
+                if !(args.contains("is_empty") && args.contains("skip_serializing_if")) {
+                    continue;
+                }
+                let Ok(items) = attr.parse_args_with(
+                    syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
+                ) else {
+                    continue;
+                };
+                let kept: Vec<TokenStream> = items
+                    .into_iter()
+                    .map(|meta| {
+                        if meta.path().is_ident("skip_serializing_if") {
+                            quote!(skip_serializing_if = "::std::option::Option::is_none")
+                        } else {
+                            quote!(#meta)
+                        }
+                    })
+                    .collect();
+                *attr = syn::parse_quote!(#[serde(#(#kept),*)]);
+                wrapped = true;
+            }
+            if wrapped {
+                let ty = &field.ty;
+                field.ty = syn::parse_quote!(::std::option::Option<#ty>);
+            }
+        }
+    }
+    Wrap.visit_file_mut(file);
 }
 
 fn strip_deny_unknown_fields(file: &mut syn::File) {

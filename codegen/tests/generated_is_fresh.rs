@@ -54,3 +54,20 @@ fn identical_schemas_generate_one_type() {
         1
     );
 }
+
+#[test]
+fn recorded_typify_version_is_the_one_cargo_lock_pins() {
+    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock"))
+        .unwrap();
+    let pinned = lock
+        .split("[[package]]")
+        .find(|entry| entry.contains("name = \"typify\"\n"))
+        .and_then(|entry| entry.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .expect("typify is in Cargo.lock");
+    assert_eq!(
+        pinned,
+        passage_codegen::TYPIFY_VERSION,
+        "update TYPIFY_VERSION and run `cargo xtask regen`"
+    );
+}

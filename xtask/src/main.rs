@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use passage_catalog::Catalog;
 use passage_codegen::{diff, Generated, Provenance, Settings};
 
+mod bench;
 mod synth;
 mod test;
 
@@ -35,6 +36,8 @@ enum Task {
     Regen(RegenArgs),
     /// Write a synthetic catalog with N operations (for the codegen benchmark).
     SynthCatalog(synth::Args),
+    /// Measure regen time at 200 and 2,000 operations and the generated crate's build time.
+    BenchCodegen(bench::Args),
     /// Run every check CI runs: fmt, clippy, regen --check, the test suite.
     Test(test::Args),
 }
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Task::Regen(args) => regen(args),
         Task::SynthCatalog(args) => synth::run(args).map(|()| true),
         Task::Test(args) => test::run(args),
+        Task::BenchCodegen(args) => bench::run(args),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -11,13 +11,13 @@
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Item {
     ///Options chosen for this item; themselves items.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub modifiers: ::std::vec::Vec<Item>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub modifiers: ::std::option::Option<::std::vec::Vec<Item>>,
     pub name: ::std::string::String,
     pub price: f64,
-    ///Constraints (not enforced when decoding): `maximum`: `9007199254740991`, `minimum`: `1`.
-    #[serde(default = "defaults::default_u64::<i64, 1>")]
-    pub quantity: i64,
+    ///Constraints (not enforced when decoding): default: `1`, `maximum`: `9007199254740991`, `minimum`: `1`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub quantity: ::std::option::Option<i64>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -30,11 +30,10 @@ pub struct Order {
     )]
     pub courier_note: ::std::option::Option<::std::string::String>,
     ///Fees by name (service, delivery, ...).
-    #[serde(
-        default,
-        skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
-    )]
-    pub fees: ::std::collections::BTreeMap<::std::string::String, f64>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub fees: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, f64>,
+    >,
     pub fulfillment: OrderFulfillment,
     ///Constraints (not enforced when decoding): format: `uuid`, pattern: `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`.
     pub id: ::std::string::String,
@@ -185,16 +184,6 @@ pub struct OrderHistoryReadResult {
     pub orders: ::std::vec::Vec<Order>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-}
-/// Generation of default values for serde.
-pub mod defaults {
-    pub(super) fn default_u64<T, const V: u64>() -> T
-    where
-        T: ::std::convert::TryFrom<u64>,
-        <T as ::std::convert::TryFrom<u64>>::Error: ::std::fmt::Debug,
-    {
-        T::try_from(V).unwrap()
-    }
 }
 /// Error types.
 pub mod error {

@@ -22,9 +22,11 @@ pub struct PaymentMethodReadResultPaymentMethodsItem {
     #[serde(
         rename = "billingAddress",
         default,
-        skip_serializing_if = "::serde_json::Map::is_empty"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub billing_address: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub billing_address: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
     #[serde(
         rename = "billingZip",
         skip_serializing_if = "::std::option::Option::is_none"

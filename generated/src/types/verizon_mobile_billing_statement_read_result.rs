@@ -40,9 +40,9 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
     #[serde(
         rename = "lineItems",
         default,
-        skip_serializing_if = "::std::vec::Vec::is_empty"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub line_items: ::std::vec::Vec<(::std::string::String, f64)>,
+    pub line_items: ::std::option::Option<::std::vec::Vec<(::std::string::String, f64)>>,
     ///Constraints (not enforced when decoding): format: `uri`.
     #[serde(rename = "pdfUrl", skip_serializing_if = "::std::option::Option::is_none")]
     pub pdf_url: ::std::option::Option<::std::string::String>,
