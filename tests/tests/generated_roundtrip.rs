@@ -40,7 +40,9 @@ fn valid_instances_of_every_operation_round_trip() {
     let catalog = support::pinned_catalog();
     let mut checked = 0;
     for op in catalog.operations() {
-        let Some(schema) = &op.spec.result else { continue };
+        let Some(schema) = &op.spec.result else {
+            continue;
+        };
         let validator = validator(schema);
         for seed in 0..SEEDS {
             let instance = sample(schema, seed).unwrap();
@@ -55,7 +57,10 @@ fn valid_instances_of_every_operation_round_trip() {
             checked += 1;
         }
     }
-    assert!(checked >= 12 * SEEDS as usize, "only {checked} instances checked");
+    assert!(
+        checked >= 12 * SEEDS as usize,
+        "only {checked} instances checked"
+    );
 }
 
 #[test]
@@ -68,7 +73,9 @@ fn drifted_instances_still_decode_and_keep_what_they_added() {
         ..SampleOptions::default()
     };
     for op in catalog.operations() {
-        let Some(schema) = &op.spec.result else { continue };
+        let Some(schema) = &op.spec.result else {
+            continue;
+        };
         for seed in 0..SEEDS {
             let instance = sample_with(schema, seed, &options).unwrap();
             round_trip(op.integration, op.resource, op.action, &instance);
@@ -81,14 +88,23 @@ fn seed_payloads_of_the_api_docs_decode() {
     // From the API facts: GET /v1/links/{id} and webhook examples.
     let billing = br#"{"billing":[{"periodStart":"01/15/2025","periodEnd":"02/14/2025","amountDue":85.0,"currency":"USD"}]}"#;
     for integration in ["tmobile", "att", "verizon"] {
-        let decoded = passage_generated::decode_result(integration, "mobileBillingStatement", "read", billing).unwrap();
+        let decoded = passage_generated::decode_result(
+            integration,
+            "mobileBillingStatement",
+            "read",
+            billing,
+        )
+        .unwrap();
         let json = serde_json::to_value(&decoded).unwrap();
         assert_eq!(json["billing"][0]["periodStart"], "01/15/2025");
         assert_eq!(json["billing"][0]["amountDue"], 85.0);
         assert_eq!(json["billing"][0]["currency"], "USD");
     }
-    let decoded = passage_generated::decode_result("tmobile", "mobileBillingStatement", "read", billing).unwrap();
-    let passage_generated::OperationResult::TmobileMobileBillingStatementRead(result) = decoded else {
+    let decoded =
+        passage_generated::decode_result("tmobile", "mobileBillingStatement", "read", billing)
+            .unwrap();
+    let passage_generated::OperationResult::TmobileMobileBillingStatementRead(result) = decoded
+    else {
         panic!("wrong variant: {decoded:?}");
     };
     assert_eq!(result.billing[0].period_start, "01/15/2025");
@@ -98,13 +114,15 @@ fn seed_payloads_of_the_api_docs_decode() {
     // The docs' paymentMethod example omits order, vendorId and raw: a documented payload
     // that our (stricter) schema requires. It must fail with a path, not panic or default.
     let short = br#"{"paymentMethods":[{"last4":"4242","type":"credit_card","isDefault":true}]}"#;
-    let err = passage_generated::decode_result("tmobile", "paymentMethod", "read", short).unwrap_err();
+    let err =
+        passage_generated::decode_result("tmobile", "paymentMethod", "read", short).unwrap_err();
     assert_eq!(err.path, "paymentMethods[0]");
     assert!(err.message.contains("order"), "{}", err.message);
     assert_eq!(err.raw.as_bytes(), short);
 
     let orders = br#"{"orderCount":2,"orders":[{"id":"o1","total":12.5},{"id":"o2"}]}"#;
-    let decoded = passage_generated::decode_result("ubereats", "orderHistory", "read", orders).unwrap();
+    let decoded =
+        passage_generated::decode_result("ubereats", "orderHistory", "read", orders).unwrap();
     let back = serde_json::to_value(&decoded).unwrap();
     let orders: Value = serde_json::from_slice(orders).unwrap();
     assert_eq!(support::semantic_diff(&orders, &back, "$"), None);
@@ -113,29 +131,54 @@ fn seed_payloads_of_the_api_docs_decode() {
 #[test]
 fn unknown_enum_value_is_kept_in_the_catch_all() {
     let data = br#"{"paymentMethods":[{"order":1,"vendorId":"v","last4":"4242","type":"crypto_wallet","isDefault":false,"raw":null}]}"#;
-    let decoded = passage_generated::decode_result("verizon", "paymentMethod", "read", data).unwrap();
+    let decoded =
+        passage_generated::decode_result("verizon", "paymentMethod", "read", data).unwrap();
     let passage_generated::OperationResult::VerizonPaymentMethodRead(result) = &decoded else {
         panic!("wrong variant")
     };
     assert!(!result.payment_methods[0].type_.is_known());
     assert_eq!(result.payment_methods[0].type_.as_str(), "crypto_wallet");
-    assert!(serde_json::to_string(&decoded).unwrap().contains(r#""type":"crypto_wallet""#));
+    assert!(serde_json::to_string(&decoded)
+        .unwrap()
+        .contains(r#""type":"crypto_wallet""#));
 }
 
 #[test]
 fn numbers_keep_their_exact_value() {
-    for amount in ["39.383789990097284", "0.1", "1e300", "9007199254740993", "-0.0", "5e-324"] {
-        let data = format!(r#"{{"billing":[{{"periodStart":"01/15/2025","amountDue":{amount},"currency":"USD"}}]}}"#);
-        let decoded = passage_generated::decode_result("att", "mobileBillingStatement", "read", data.as_bytes()).unwrap();
+    for amount in [
+        "39.383789990097284",
+        "0.1",
+        "1e300",
+        "9007199254740993",
+        "-0.0",
+        "5e-324",
+    ] {
+        let data = format!(
+            r#"{{"billing":[{{"periodStart":"01/15/2025","amountDue":{amount},"currency":"USD"}}]}}"#
+        );
+        let decoded = passage_generated::decode_result(
+            "att",
+            "mobileBillingStatement",
+            "read",
+            data.as_bytes(),
+        )
+        .unwrap();
         let text = serde_json::to_string(&decoded).unwrap();
         let back: Value = serde_json::from_str(&text).unwrap();
         let expected: f64 = amount.parse().unwrap();
-        assert_eq!(back["billing"][0]["amountDue"].as_f64().unwrap().to_bits(), expected.to_bits(), "{amount} -> {text}");
+        assert_eq!(
+            back["billing"][0]["amountDue"].as_f64().unwrap().to_bits(),
+            expected.to_bits(),
+            "{amount} -> {text}"
+        );
     }
     // Integers beyond 2^53 in an untyped field are kept exactly (no detour through f64).
     let data = br#"{"orderCount":1,"orders":{"id":12345678901234567890}}"#;
-    let decoded = passage_generated::decode_result("ubereats", "orderHistory", "read", data).unwrap();
-    assert!(serde_json::to_string(&decoded).unwrap().contains("12345678901234567890"));
+    let decoded =
+        passage_generated::decode_result("ubereats", "orderHistory", "read", data).unwrap();
+    assert!(serde_json::to_string(&decoded)
+        .unwrap()
+        .contains("12345678901234567890"));
 }
 
 #[test]
@@ -144,17 +187,26 @@ fn bad_input_is_an_error_with_a_path_never_a_panic() {
         (b"", "$"),
         (b"not json", "$"),
         (br#"{"billing":"nope"}"#, "billing"),
-        (br#"{"billing":[{"periodStart":1,"amountDue":1,"currency":"USD"}]}"#, "billing[0].periodStart"),
+        (
+            br#"{"billing":[{"periodStart":1,"amountDue":1,"currency":"USD"}]}"#,
+            "billing[0].periodStart",
+        ),
         (br#"{"billing":[]} trailing"#, "$"),
-        (br#"{"billing":[{"periodStart":"x","amountDue":1e999,"currency":"USD"}]}"#, "billing[0].amountDue"),
+        (
+            br#"{"billing":[{"periodStart":"x","amountDue":1e999,"currency":"USD"}]}"#,
+            "billing[0].amountDue",
+        ),
     ];
     for (data, path) in cases {
-        let err = passage_generated::decode_result("tmobile", "mobileBillingStatement", "read", data).unwrap_err();
+        let err =
+            passage_generated::decode_result("tmobile", "mobileBillingStatement", "read", data)
+                .unwrap_err();
         assert_eq!(err.path, *path, "{}: {err}", String::from_utf8_lossy(data));
         assert_eq!(err.raw.as_bytes(), *data);
     }
     // An operation the catalog does not know is kept raw, not rejected.
-    let decoded = passage_generated::decode_result("newco", "thing", "read", br#"{"a":1}"#).unwrap();
+    let decoded =
+        passage_generated::decode_result("newco", "thing", "read", br#"{"a":1}"#).unwrap();
     assert!(decoded.is_unknown());
     assert_eq!(serde_json::to_string(&decoded).unwrap(), r#"{"a":1}"#);
 }
