@@ -85,8 +85,9 @@ pub struct Resource {
 /// One operation's description and schemas.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationSpec {
-    /// What the operation does. Absent in some entries: treated as no description.
-    #[serde(default)]
+    /// What the operation does. Absent in some entries: treated as no description (and left
+    /// absent when written back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// JSON Schema of the operation's `arguments`; `null` when it takes none.
     #[serde(default)]

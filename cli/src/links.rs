@@ -1,14 +1,477 @@
-//! (being written)
-use std::process::ExitCode;
+//! `passage links create|get|wait|list`: links from the command line, over
+//! `passage_connect::client`.
+//!
+//! Contract (acceptance checks rely on it):
+//! - `passage links create --integration I --operation resource:action ... [--arguments JSON ...]
+//!   [--webhook-url U] [--return-url U] [--external-user-id X] [--expires-in S]`
+//! - `passage links get ID`, `passage links wait ID [--timeout S]`, `passage links list`
+//! - every command takes `--base-url URL` (or `PASSAGE_BASE_URL`) and `--pretty`; the key comes
+//!   from `PASSAGE_API_KEY` and is never printed.
+//! - stdout: JSON (one line) by default, a readable table with `--pretty`. `wait` shows a spinner
+//!   on stderr when stderr is a terminal, and exits 0 when the link completed, 3 when it failed,
+//!   4 when it expired, 5 when `--timeout` passed first. Other errors exit 1.
 
-/// Subcommands (being written).
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Placeholder.
-    Placeholder,
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{ArgMatches, FromArgMatches};
+use passage_connect::client::{ApiKey, Client, Link, WaitOptions, PRODUCTION_URL};
+use passage_connect::link::LinkStatus;
+use passage_connect::Error;
+use serde_json::Value;
+
+/// Where the API is and the key to use, shared by `links` and `providers`.
+#[derive(Debug, clap::Args)]
+pub struct Connection {
+    /// Base URL of the API (e.g. `http://127.0.0.1:4010` for `passage mock`).
+    #[arg(long, env = "PASSAGE_BASE_URL", default_value = PRODUCTION_URL)]
+    base_url: String,
+    /// The API key. Prefer the environment variable: a flag's value is visible to other processes.
+    #[arg(
+        long = "api-key",
+        env = "PASSAGE_API_KEY",
+        hide_env_values = true,
+        value_parser = parse_key
+    )]
+    api_key: Option<ApiKey>,
 }
 
-/// Runs the subcommand.
-pub async fn run(_cmd: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet available")
+fn parse_key(text: &str) -> Result<ApiKey, String> {
+    Ok(ApiKey::new(text.trim()))
+}
+
+/// Builds the client from the connection flags.
+pub(crate) fn connect(connection: &Connection) -> anyhow::Result<Client> {
+    let Some(key) = connection
+        .api_key
+        .clone()
+        .filter(|k| !k.expose_secret().is_empty())
+    else {
+        bail!("no API key: set PASSAGE_API_KEY");
+    };
+    Ok(Client::builder(key)
+        .base_url(connection.base_url.clone())
+        .build()?)
+}
+
+/// `passage links` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create a link (POST /v1/links) and print it, with its appClipUrl.
+    Create(CreateArgs),
+    /// Get a link (GET /v1/links/{id}) with its status, error and result.
+    Get(GetArgs),
+    /// Poll a link until it completes, fails or expires (exit 0 / 3 / 4; 5 on --timeout).
+    Wait(WaitArgs),
+    /// List the organization's links (GET /v1/links).
+    List(ListArgs),
+}
+
+/// Flags of `passage links create` as clap parses them.
+#[derive(Debug, clap::Args)]
+struct CreateFlags {
+    #[command(flatten)]
+    connection: Connection,
+    /// Integration id, e.g. `tmobile`, `apple-review`.
+    #[arg(long)]
+    integration: String,
+    /// An operation as `resource:action` (repeat for several; run in order).
+    #[arg(
+        id = "operation",
+        long = "operation",
+        value_name = "RESOURCE:ACTION",
+        required = true
+    )]
+    operations: Vec<String>,
+    /// Arguments JSON (or `@file.json`) of the `--operation` written just before it.
+    #[arg(id = "arguments", long = "arguments", value_name = "JSON")]
+    arguments: Vec<String>,
+    /// Where the completion webhook is POSTed.
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// Where the user goes after the session (https:// or a custom scheme).
+    #[arg(long)]
+    return_url: Option<String>,
+    /// Your own id for the end user.
+    #[arg(long)]
+    external_user_id: Option<String>,
+    /// Link lifetime in seconds (the server's default is 14400).
+    #[arg(long, value_name = "SECONDS")]
+    expires_in: Option<u64>,
+    /// Debug mode for this link.
+    #[arg(long)]
+    debug: bool,
+    /// Send operations this SDK's catalog does not know (the server still validates them).
+    #[arg(long)]
+    allow_unknown_operations: bool,
+    /// Print a readable table instead of JSON.
+    #[arg(long)]
+    pretty: bool,
+}
+
+/// Arguments of `passage links create`. Each `--arguments` belongs to the `--operation` written
+/// just before it (so `--operation paymentMethod:read --operation paymentMethod:write
+/// --arguments '{..}'` gives the arguments to the write); when that leaves an operation with two,
+/// and there are as many `--arguments` as `--operation`, they pair by position.
+#[derive(Debug)]
+pub struct CreateArgs {
+    flags: CreateFlags,
+    operation_positions: Vec<usize>,
+    arguments_positions: Vec<usize>,
+}
+
+impl FromArgMatches for CreateArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let flags = CreateFlags::from_arg_matches(matches)?;
+        let positions = |id: &str| -> Vec<usize> {
+            matches
+                .indices_of(id)
+                .map(|i| i.collect())
+                .unwrap_or_default()
+        };
+        Ok(CreateArgs {
+            operation_positions: positions("operation"),
+            arguments_positions: positions("arguments"),
+            flags,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = CreateArgs::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for CreateArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        <CreateFlags as clap::Args>::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        <CreateFlags as clap::Args>::augment_args_for_update(cmd)
+    }
+}
+
+/// Arguments of `passage links get`.
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The link id.
+    id: String,
+    /// Print a readable table instead of JSON.
+    #[arg(long)]
+    pretty: bool,
+}
+
+/// Arguments of `passage links wait`.
+#[derive(Debug, clap::Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The link id.
+    id: String,
+    /// Give up after this many seconds (exit 5).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    timeout: u64,
+    /// Print a readable table instead of JSON.
+    #[arg(long)]
+    pretty: bool,
+}
+
+/// Arguments of `passage links list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Print a readable table instead of JSON.
+    #[arg(long)]
+    pretty: bool,
+}
+
+/// Runs a `passage links` subcommand.
+pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Create(args) => create(args).await,
+        Command::Get(args) => {
+            let client = connect(&args.connection)?;
+            let link = client.links().get(&args.id).await?;
+            print_link(&link, args.pretty)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Wait(args) => wait(args).await,
+        Command::List(args) => {
+            let client = connect(&args.connection)?;
+            let list = client.links().list().await?;
+            if args.pretty {
+                let mut rows = vec![[
+                    "ID".to_string(),
+                    "INTEGRATION".to_string(),
+                    "STATUS".to_string(),
+                    "OPERATIONS".to_string(),
+                    "EXTERNAL USER".to_string(),
+                    "CREATED (UTC ms)".to_string(),
+                ]];
+                for link in &list.links {
+                    rows.push([
+                        link.id.clone(),
+                        link.integration_id.clone(),
+                        link.status.to_string(),
+                        operations_text(link),
+                        link.external_user_id.clone().unwrap_or_default(),
+                        link.created_at.map(|t| t.to_string()).unwrap_or_default(),
+                    ]);
+                }
+                print!("{}", table(&rows));
+            } else {
+                println!("{}", serde_json::to_string(&list)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Pairs each `--arguments` with an operation index (see [`CreateArgs`]).
+fn pair_arguments(
+    operation_positions: &[usize],
+    arguments_positions: &[usize],
+) -> anyhow::Result<Vec<Option<usize>>> {
+    let mut owner: Vec<Option<usize>> = vec![None; operation_positions.len()];
+    let mut conflict = false;
+    for (arg_index, &at) in arguments_positions.iter().enumerate() {
+        let Some(op_index) = operation_positions.iter().rposition(|&op_at| op_at < at) else {
+            bail!("--arguments #{} comes before any --operation: write it after the operation it belongs to", arg_index + 1);
+        };
+        if owner[op_index].is_some() {
+            conflict = true;
+        }
+        owner[op_index] = Some(arg_index);
+    }
+    if conflict {
+        if arguments_positions.len() == operation_positions.len() {
+            return Ok((0..operation_positions.len()).map(Some).collect());
+        }
+        bail!("two --arguments follow the same --operation: write each --arguments right after its --operation");
+    }
+    Ok(owner)
+}
+
+fn read_arguments(text: &str, which: usize) -> anyhow::Result<Value> {
+    let (source, json) = match text.strip_prefix('@') {
+        Some(path) => (
+            path.to_string(),
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?,
+        ),
+        None => (format!("--arguments #{which}"), text.to_string()),
+    };
+    serde_json::from_str(&json).with_context(|| format!("{source} is not valid JSON"))
+}
+
+async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let flags = &args.flags;
+    let client = connect(&flags.connection)?;
+    let owners = pair_arguments(&args.operation_positions, &args.arguments_positions)?;
+    let mut request = client.links().create(flags.integration.clone());
+    for (index, operation) in flags.operations.iter().enumerate() {
+        let Some((resource, action)) = operation.split_once(':') else {
+            bail!("--operation `{operation}` is not `resource:action` (e.g. paymentMethod:read)");
+        };
+        request = match owners.get(index).copied().flatten() {
+            Some(arg_index) => {
+                let text = flags
+                    .arguments
+                    .get(arg_index)
+                    .context("internal: --arguments index out of range")?;
+                let value = read_arguments(text, arg_index + 1)?;
+                request.operation_with_json_arguments(resource, action, value)
+            }
+            None => request.operation(resource, action),
+        };
+    }
+    if let Some(url) = &flags.webhook_url {
+        request = request.webhook_url(url.clone());
+    }
+    if let Some(url) = &flags.return_url {
+        request = request.return_url(url.clone());
+    }
+    if let Some(id) = &flags.external_user_id {
+        request = request.external_user_id(id.clone());
+    }
+    if let Some(seconds) = flags.expires_in {
+        request = request.expires_in(Duration::from_secs(seconds));
+    }
+    if flags.debug {
+        request = request.debug(true);
+    }
+    if flags.allow_unknown_operations {
+        request = request.allow_unknown_operations();
+    }
+    let link = request.send().await?;
+    print_link(&link, flags.pretty)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connection)?;
+    let status = Arc::new(Mutex::new(String::from("polling")));
+    let seen = status.clone();
+    let options = WaitOptions::default()
+        .timeout(Duration::from_secs(args.timeout))
+        .on_poll(move |link| {
+            if let Ok(mut text) = seen.lock() {
+                *text = link.status.to_string();
+            }
+        });
+    let spinner = std::io::stderr()
+        .is_terminal()
+        .then(|| tokio::spawn(spin(args.id.clone(), status)));
+    let outcome = client.links().wait_with(&args.id, &options).await;
+    if let Some(task) = spinner {
+        task.abort();
+        eprint!("\r\x1b[2K");
+    }
+    match outcome {
+        Ok(link) => {
+            print_link(&link, args.pretty)?;
+            Ok(match link.status {
+                LinkStatus::Complete => ExitCode::SUCCESS,
+                LinkStatus::Failed => ExitCode::from(3),
+                LinkStatus::Expired => ExitCode::from(4),
+                _ => ExitCode::from(1),
+            })
+        }
+        Err(err @ Error::Timeout { .. }) => {
+            eprintln!("error: {err}");
+            Ok(ExitCode::from(5))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A plain-text spinner on stderr with the last status seen.
+async fn spin(id: String, status: Arc<Mutex<String>>) {
+    const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+    let mut tick = tokio::time::interval(Duration::from_millis(120));
+    let mut frame = 0usize;
+    loop {
+        tick.tick().await;
+        let text = status.lock().map(|s| s.clone()).unwrap_or_default();
+        eprint!(
+            "\r\x1b[2K{} waiting for {id}: {text}",
+            FRAMES[frame % FRAMES.len()]
+        );
+        frame += 1;
+    }
+}
+
+fn operations_text(link: &Link) -> String {
+    link.operations
+        .iter()
+        .map(|op| format!("{}:{}", op.resource, op.action))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_link(link: &Link, pretty: bool) -> anyhow::Result<()> {
+    if !pretty {
+        println!("{}", serde_json::to_string(link)?);
+        return Ok(());
+    }
+    let mut rows: Vec<[String; 2]> = Vec::new();
+    let mut row = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            rows.push([key.to_string(), value]);
+        }
+    };
+    row("id", Some(link.id.clone()));
+    row("integration", Some(link.integration_id.clone()));
+    row("status", Some(link.status.to_string()));
+    row("operations", Some(operations_text(link)));
+    row("app clip url", link.app_clip_url.clone());
+    row("claim code", link.claim_code.clone());
+    row("return url", link.return_url.clone());
+    row("external user", link.external_user_id.clone());
+    row("session", link.current_session_id.clone());
+    row("created at (ms)", link.created_at.map(|t| t.to_string()));
+    row("updated at (ms)", link.updated_at.map(|t| t.to_string()));
+    row("expires at (ms)", link.expires_at.map(|t| t.to_string()));
+    row("error", link.error.as_ref().map(|e| e.to_string()));
+    print!("{}", table(&rows));
+    match link.results() {
+        None => {}
+        Some(Err(err)) => println!("result: cannot be split per operation: {err}"),
+        Some(Ok(results)) => {
+            for (index, entry) in results.iter().enumerate() {
+                println!("\nresult {index} ({}):", entry.operation);
+                match &entry.outcome {
+                    Ok(data) => println!("{}", serde_json::to_string_pretty(data)?),
+                    Err(err) => println!("does not fit its type: {err}"),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[i] - cell.chars().count() + 2,
+                ));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_belong_to_the_operation_before_them() {
+        // --operation a (1) --operation b (3) --arguments x (5)
+        assert_eq!(pair_arguments(&[1, 3], &[5]).unwrap(), [None, Some(0)]);
+        // --operation a (1) --arguments x (3) --operation b (5) --arguments y (7)
+        assert_eq!(
+            pair_arguments(&[1, 5], &[3, 7]).unwrap(),
+            [Some(0), Some(1)]
+        );
+        // --operation a --operation b --arguments x --arguments y: by position.
+        assert_eq!(
+            pair_arguments(&[1, 3], &[5, 7]).unwrap(),
+            [Some(0), Some(1)]
+        );
+        assert!(pair_arguments(&[3], &[1]).is_err());
+        assert!(pair_arguments(&[1, 3, 5], &[7, 9]).is_err());
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let text = table(&[
+            ["a".to_string(), "bb".to_string()],
+            ["ccc".to_string(), "d".to_string()],
+        ]);
+        assert_eq!(text, "a    bb\nccc  d\n");
+    }
 }

@@ -1,4 +1,519 @@
-//! (being written)
-/// Placeholder until the client lands.
-#[derive(Debug)]
-pub struct Error;
+//! The SDK's one error type, [`Error`], and the pieces it carries ([`Issue`], [`ApiErrorBody`]).
+//!
+//! Every failure of the HTTP client maps to a variant a caller can match on and act on: fix the
+//! request ([`Error::Validation`]), fix the key ([`Error::Unauthorized`]), back off
+//! ([`Error::RateLimited`]), check whether a link was created ([`Error::Indeterminate`]), and so
+//! on. Server error bodies come in two forms (`{"error":"Link not found"}` and the older
+//! `{"error":{"code":"not_found","message":"..."}}`); both map to the same variants, and the raw
+//! body is always kept in [`ApiErrorBody::raw`].
+//!
+//! Invariant: no variant ever holds the API key. URLs are kept (they carry link ids, never the
+//! key: the key travels only in the `Authorization` header).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::link::LinkStatus;
+
+/// One validation problem: a dot-separated field path (`operations.1.arguments.cvv`) and what is
+/// wrong there. The same shape for the server's `issues` and for local validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    /// Dot-separated path of the field, e.g. `webhookUrl` or `operations.1.arguments.cvv`.
+    /// Empty when the problem is not tied to one field.
+    #[serde(default)]
+    pub path: String,
+    /// What is wrong, e.g. `must be a valid URL`. Never repeats the offending value.
+    #[serde(default)]
+    pub message: String,
+    /// Other fields of the issue as the server sent them (zod adds `code`, `expected`...).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Issue {
+    /// An issue at `path`.
+    ///
+    /// ```
+    /// let issue = passage_connect::error::Issue::new("webhookUrl", "must be a valid URL");
+    /// assert_eq!(issue.to_string(), "webhookUrl: must be a valid URL");
+    /// ```
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Where a [`Error::Validation`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationSource {
+    /// Checked in this process before sending: nothing reached the server.
+    Local,
+    /// The server answered `400 Bad Request`.
+    Server,
+}
+
+/// An error answer of the API, as received: status, the message and code parsed from either
+/// body form, and the raw body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiErrorBody {
+    /// The HTTP status.
+    pub status: u16,
+    /// The request's method and URL (never the key), e.g. `GET https://.../v1/links/link_1`.
+    pub request: String,
+    /// The message: `error` when it is a string, `error.message` in the nested form, or a
+    /// description of the status when the body is neither.
+    pub message: String,
+    /// `error.code` of the nested form (`not_found`, `validation_error`...), if present.
+    pub code: Option<String>,
+    /// The whole body as received (lossy UTF-8), so nothing is lost when it is neither form.
+    pub raw: String,
+}
+
+impl fmt::Display for ApiErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.request, self.status, self.message)?;
+        if let Some(code) = &self.code {
+            write!(f, " [{code}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong calling the Passage API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request is invalid: found locally before sending, or answered `400` by the server.
+    /// Fix the fields named by each issue's path.
+    #[error("validation failed ({}): {}", match .origin { ValidationSource::Local => "checked locally, nothing was sent", ValidationSource::Server => "answered by the server" }, join_issues(.issues))]
+    Validation {
+        /// Each problem with its dot path.
+        issues: Vec<Issue>,
+        /// Local or server.
+        origin: ValidationSource,
+        /// The server's answer, for a server-side validation error.
+        response: Option<Box<ApiErrorBody>>,
+    },
+    /// `401`: the API key is missing, malformed or revoked. Check `PASSAGE_API_KEY`.
+    #[error("unauthorized: the API key was refused: {response}")]
+    Unauthorized {
+        /// The server's answer.
+        response: Box<ApiErrorBody>,
+    },
+    /// `403`: the key's organization has no access to this resource.
+    #[error("forbidden: {response}")]
+    Forbidden {
+        /// The server's answer.
+        response: Box<ApiErrorBody>,
+    },
+    /// `404`: no such link (or route) for this organization.
+    #[error("not found: {response}")]
+    NotFound {
+        /// The server's answer.
+        response: Box<ApiErrorBody>,
+    },
+    /// `409`: conflicting state (a completed link, a concurrent claim).
+    #[error("conflict: {response}")]
+    Conflict {
+        /// The server's answer.
+        response: Box<ApiErrorBody>,
+    },
+    /// `410`: the link has expired.
+    #[error("expired: {response}")]
+    Expired {
+        /// The server's answer.
+        response: Box<ApiErrorBody>,
+    },
+    /// `429`: too many requests, still refused after the retry policy gave up (or the server asked
+    /// for a longer pause than the policy allows). Wait `retry_after` before trying again.
+    #[error("rate limited{}: {response}", match .retry_after { Some(d) => format!(" (retry after {} s)", d.as_secs_f64()), None => String::new() })]
+    RateLimited {
+        /// The server's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+        /// The server's answer.
+        response: Box<ApiErrorBody>,
+    },
+    /// A `5xx` answer, still failing after retries (for GETs) or at once (for a create, which is
+    /// never repeated once it may have reached the server).
+    #[error("server error {status}: {message}")]
+    Server {
+        /// The HTTP status (500, 502, 503...).
+        status: u16,
+        /// The server's message.
+        message: String,
+        /// The server's answer.
+        response: Box<ApiErrorBody>,
+    },
+    /// Any other non-success status (e.g. `405`, `413`), kept whole.
+    #[error("unexpected HTTP status: {response}")]
+    UnexpectedStatus {
+        /// The server's answer.
+        response: Box<ApiErrorBody>,
+    },
+    /// The request did not get an answer: DNS, connection refused, TLS, reset, request timeout.
+    /// For GETs this is returned only after retries; a create is retried only when the
+    /// connection was never established (see [`Error::Indeterminate`] otherwise).
+    #[error("transport error on {method} {url}: {source}")]
+    Transport {
+        /// HTTP method.
+        method: String,
+        /// The URL (no key: the key travels only in a header).
+        url: String,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// `POST /v1/links` was sent but no answer came back (connection dropped, timeout): the link
+    /// **may or may not** exist. It was not sent again, so that no duplicate link is made. Look for
+    /// it with `client.links().list()` (e.g. by `externalUserId`) before creating another.
+    #[error("outcome unknown for {method} {url}: the request may have reached the server and was not repeated (to avoid a duplicate); check before retrying: {source}")]
+    Indeterminate {
+        /// HTTP method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Waiting for a link reached its deadline before the link completed, failed or expired.
+    #[error("timed out after {} s waiting for link {link_id} (last status: {})", .waited.as_secs_f64(), match .last_status { Some(s) => s.as_str(), None => "never fetched" })]
+    Timeout {
+        /// The link waited for.
+        link_id: String,
+        /// How long the wait lasted.
+        waited: Duration,
+        /// The last status seen, if any poll succeeded.
+        last_status: Option<LinkStatus>,
+    },
+    /// A success answer whose body does not have the expected shape.
+    #[error("cannot decode the answer to {request}: at `{path}`: {message}")]
+    Decode {
+        /// The request's method and URL.
+        request: String,
+        /// JSON path of the problem (`$` for the root, e.g. `links[2].status`).
+        path: String,
+        /// What was wrong.
+        message: String,
+        /// The body as received (lossy UTF-8).
+        body: String,
+    },
+    /// The client is misconfigured: a bad base URL, a key that cannot be sent in a header, a
+    /// missing `PASSAGE_API_KEY`, a TLS backend that fails to start.
+    #[error("client configuration: {message}")]
+    Config {
+        /// What is wrong (never includes the key).
+        message: String,
+    },
+}
+
+fn join_issues(issues: &[Issue]) -> String {
+    if issues.is_empty() {
+        return "no details".to_string();
+    }
+    issues
+        .iter()
+        .map(Issue::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// The HTTP status of an error answer, if this error is one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) {
+    /// if let Err(err) = client.links().get("link_x").await {
+    ///     eprintln!("HTTP status: {:?}", err.status());
+    /// }
+    /// # }
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        self.response().map(|r| r.status)
+    }
+
+    /// The server's error answer, if this error is one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) {
+    /// if let Err(err) = client.links().get("link_x").await {
+    ///     if let Some(answer) = err.response() { eprintln!("raw body: {}", answer.raw); }
+    /// }
+    /// # }
+    /// ```
+    pub fn response(&self) -> Option<&ApiErrorBody> {
+        match self {
+            Error::Validation { response, .. } => response.as_deref(),
+            Error::Unauthorized { response }
+            | Error::Forbidden { response }
+            | Error::NotFound { response }
+            | Error::Conflict { response }
+            | Error::Expired { response }
+            | Error::RateLimited { response, .. }
+            | Error::Server { response, .. }
+            | Error::UnexpectedStatus { response } => Some(response),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same call again later may succeed (429, 5xx, transport errors).
+    /// Never true for [`Error::Indeterminate`]: repeating a create may duplicate the link.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) {
+    /// match client.links().list().await {
+    ///     Err(err) if err.is_transient() => eprintln!("try again later: {err}"),
+    ///     other => { let _ = other; }
+    /// }
+    /// # }
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::RateLimited { .. } | Error::Server { .. } | Error::Transport { .. } => true,
+            Error::UnexpectedStatus { response } => response.status == 408,
+            _ => false,
+        }
+    }
+
+    /// Builds the error for a non-success answer from its status, `Retry-After` and body.
+    pub(crate) fn from_response(
+        status: u16,
+        request: String,
+        retry_after: Option<Duration>,
+        body: &[u8],
+    ) -> Error {
+        let parsed = ParsedBody::parse(body);
+        let response = Box::new(ApiErrorBody {
+            status,
+            request,
+            message: parsed
+                .message
+                .unwrap_or_else(|| default_message(status).to_string()),
+            code: parsed.code,
+            raw: String::from_utf8_lossy(body).into_owned(),
+        });
+        let code = response.code.as_deref();
+        match (status, code) {
+            (400, _) | (_, Some("validation_error")) if status < 500 => Error::Validation {
+                issues: parsed.issues,
+                origin: ValidationSource::Server,
+                response: Some(response),
+            },
+            (401, _) => Error::Unauthorized { response },
+            (403, _) => Error::Forbidden { response },
+            (404, _) => Error::NotFound { response },
+            (409, _) => Error::Conflict { response },
+            (410, _) => Error::Expired { response },
+            (429, _) => Error::RateLimited {
+                retry_after,
+                response,
+            },
+            (500..=599, _) => Error::Server {
+                status,
+                message: response.message.clone(),
+                response,
+            },
+            _ => Error::UnexpectedStatus { response },
+        }
+    }
+}
+
+fn default_message(status: u16) -> &'static str {
+    match status {
+        400 => "bad request (no error message in the body)",
+        401 => "unauthorized (no error message in the body)",
+        403 => "forbidden (no error message in the body)",
+        404 => "not found (no error message in the body)",
+        409 => "conflict (no error message in the body)",
+        410 => "gone (no error message in the body)",
+        429 => "too many requests (no error message in the body)",
+        500..=599 => "server error (the body is not a Passage error body)",
+        _ => "unexpected status (the body is not a Passage error body)",
+    }
+}
+
+/// What could be read from an error body of either form.
+#[derive(Default)]
+struct ParsedBody {
+    message: Option<String>,
+    code: Option<String>,
+    issues: Vec<Issue>,
+}
+
+impl ParsedBody {
+    fn parse(body: &[u8]) -> ParsedBody {
+        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+            return ParsedBody::default();
+        };
+        let mut parsed = ParsedBody::default();
+        match map.get("error") {
+            Some(Value::String(message)) => parsed.message = Some(message.clone()),
+            Some(Value::Object(nested)) => {
+                parsed.message = nested
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                parsed.code = nested
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                if let Some(issues) = nested.get("issues") {
+                    parsed.issues = parse_issues(issues);
+                }
+            }
+            _ => {}
+        }
+        if parsed.message.is_none() {
+            parsed.message = map
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        if let Some(issues) = map.get("issues") {
+            parsed.issues = parse_issues(issues);
+        }
+        parsed
+    }
+}
+
+/// Reads `issues` tolerantly: entries that are not objects become an issue with an empty path
+/// whose message is the entry's JSON; a `path` given as an array (zod's native form) is joined
+/// with dots.
+fn parse_issues(value: &Value) -> Vec<Issue> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Object(map) => {
+                let mut extra = map.clone();
+                let path = match extra.remove("path") {
+                    Some(Value::String(s)) => s,
+                    Some(Value::Array(parts)) => parts
+                        .iter()
+                        .map(|p| match p {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("."),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                let message = match extra.remove("message") {
+                    Some(Value::String(s)) => s,
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                Issue {
+                    path,
+                    message,
+                    extra,
+                }
+            }
+            Value::String(s) => Issue::new("", s.clone()),
+            other => Issue::new("", other.to_string()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, body: &str) -> Error {
+        Error::from_response(
+            status,
+            "GET http://x/v1/links/l".into(),
+            None,
+            body.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn both_body_forms_map_to_the_same_variant() {
+        let flat = err(404, r#"{"error":"Link not found"}"#);
+        let nested = err(
+            404,
+            r#"{"error":{"code":"not_found","message":"Link not found"}}"#,
+        );
+        for e in [&flat, &nested] {
+            match e {
+                Error::NotFound { response } => assert_eq!(response.message, "Link not found"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            nested.response().unwrap().code.as_deref(),
+            Some("not_found")
+        );
+    }
+
+    #[test]
+    fn validation_issues_are_parsed_in_both_forms() {
+        let flat = err(
+            400,
+            r#"{"error":"Validation failed","issues":[{"path":"webhookUrl","message":"must be a valid URL"}]}"#,
+        );
+        let nested = err(
+            400,
+            r#"{"error":{"code":"validation_error","message":"Validation failed"},"issues":[{"path":["operations",1,"arguments","cvv"],"message":"Required","code":"invalid_type"}]}"#,
+        );
+        let Error::Validation { issues, origin, .. } = flat else {
+            panic!()
+        };
+        assert_eq!(origin, ValidationSource::Server);
+        assert_eq!(
+            issues,
+            vec![Issue::new("webhookUrl", "must be a valid URL")]
+        );
+        let Error::Validation { issues, .. } = nested else {
+            panic!()
+        };
+        assert_eq!(issues[0].path, "operations.1.arguments.cvv");
+        assert_eq!(issues[0].extra["code"], "invalid_type");
+    }
+
+    #[test]
+    fn unknown_bodies_are_kept_raw() {
+        let e = err(502, "<html>Bad gateway</html>");
+        let Error::Server {
+            status, response, ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(*status, 502);
+        assert_eq!(response.raw, "<html>Bad gateway</html>");
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn every_status_has_its_variant() {
+        assert!(matches!(err(401, "{}"), Error::Unauthorized { .. }));
+        assert!(matches!(err(403, "{}"), Error::Forbidden { .. }));
+        assert!(matches!(err(409, "{}"), Error::Conflict { .. }));
+        assert!(matches!(err(410, "{}"), Error::Expired { .. }));
+        assert!(matches!(err(429, "{}"), Error::RateLimited { .. }));
+        assert!(matches!(err(418, "{}"), Error::UnexpectedStatus { .. }));
+    }
+}

@@ -4,6 +4,10 @@
 //! ([`client`]), webhook verification and typed webhook events ([`webhook`]), redelivery dedupe
 //! ([`dedupe`]), and dispatch of link results into the generated per-operation types
 //! ([`link`], re-exported from `passage-generated` as [`types`]).
+//!
+//! The crate README follows; its examples are compiled as doc tests.
+//!
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 pub mod client;
@@ -12,6 +16,7 @@ pub mod error;
 pub mod link;
 pub mod webhook;
 
+pub use client::{Client, WaitOptions};
 pub use error::Error;
 /// The provider catalog model shared with the code generator.
 pub use passage_catalog as catalog;

@@ -1,7 +1,10 @@
 //! `cargo xtask test`: the whole check suite CI runs, in one command (README's test command).
 //!
 //! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on every target and feature,
-//! `regen --check` (generated code and snapshots up to date), then the workspace's tests.
+//! `regen --check` (generated code and snapshots up to date), the workspace's tests with every
+//! feature, then a short bounded run of the `cargo fuzz` targets (`fuzz/run-ci.sh`). Without
+//! cargo-fuzz installed the fuzz step is skipped with a message, except under `CI=true`, where
+//! it fails: CI must not silently test less.
 
 use std::process::Command;
 
@@ -12,6 +15,12 @@ pub struct Args {
     /// Skip fmt and clippy (quicker local runs).
     #[arg(long)]
     no_lint: bool,
+    /// Skip the fuzz step.
+    #[arg(long)]
+    no_fuzz: bool,
+    /// Seconds each fuzz target runs.
+    #[arg(long, default_value_t = 30)]
+    fuzz_seconds: u64,
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
@@ -53,5 +62,36 @@ pub fn run(args: Args) -> Result<bool> {
         bail!("generated/ is stale: run `cargo xtask regen`");
     }
     cargo(&["test", "--workspace", "--all-features"])?;
+    if !args.no_fuzz {
+        fuzz(args.fuzz_seconds)?;
+    }
     Ok(true)
+}
+
+fn fuzz(seconds: u64) -> Result<()> {
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !installed {
+        if in_ci {
+            bail!("cargo-fuzz is not installed (CI=true): `cargo install cargo-fuzz --locked`");
+        }
+        eprintln!(
+            "==> fuzz: skipped (cargo-fuzz not installed: `cargo install cargo-fuzz --locked`)"
+        );
+        return Ok(());
+    }
+    eprintln!("==> fuzz/run-ci.sh ({seconds} s per target)");
+    let status = Command::new("bash")
+        .arg(crate::workspace_root().join("fuzz/run-ci.sh"))
+        .env("FUZZ_SECONDS", seconds.to_string())
+        .status()
+        .context("running fuzz/run-ci.sh")?;
+    if !status.success() {
+        bail!("fuzzing failed ({status}): see fuzz/artifacts/");
+    }
+    Ok(())
 }

@@ -1,0 +1,147 @@
+//! [`MockConfig`]: everything the emulator can be started with, as one struct with `with_*` builders.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use passage_catalog::Catalog;
+use passage_connect::webhook::signing::WebhookSigningKey;
+
+/// The API key accepted when none is configured.
+pub const DEFAULT_API_KEY: &str = "psg_test_mock";
+
+/// The catalog pinned in the repository (`catalog/providers.json`), served by default.
+pub const PINNED_CATALOG_JSON: &str = include_str!("../../catalog/providers.json");
+
+/// How to start a [`MockServer`](crate::MockServer).
+///
+/// ```
+/// use std::time::Duration;
+/// let config = passage_mock::MockConfig::default()
+///     .with_api_key("psg_test_other")
+///     .with_seed(7)
+///     .with_webhook_retry_delays(vec![Duration::from_millis(50), Duration::from_millis(50)]);
+/// assert_eq!(config.api_keys, ["psg_test_mock", "psg_test_other"]);
+/// ```
+pub struct MockConfig {
+    /// Where to listen. Default `127.0.0.1:0` (a free port; see [`MockServer::base_url`](crate::MockServer::base_url)).
+    pub addr: SocketAddr,
+    /// Accepted `Authorization: Bearer` keys on `/v1/*`. Default `["psg_test_mock"]`. Must not be empty.
+    pub api_keys: Vec<String>,
+    /// The catalog served by `GET /v1/providers` and used to validate links. Default: the pinned one.
+    pub catalog: Catalog,
+    /// The webhook signing key; `None` generates a fresh P-256 key at start.
+    pub signing_key: Option<WebhookSigningKey>,
+    /// Seed of the sample data generator: same seed + same link id gives the same sample results.
+    pub seed: u64,
+    /// Pauses before each webhook retry. Default `[1s, 5s]` (3 attempts, as Passage documents).
+    pub webhook_retry_delays: Vec<Duration>,
+    /// Base URL put in `appClipUrl` and `websocketUrl` when the emulator is reached through another
+    /// address (a container, a tunnel). Default: the bound address, `http://127.0.0.1:PORT`.
+    pub public_url: Option<String>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            api_keys: vec![DEFAULT_API_KEY.to_string()],
+            catalog: pinned_catalog(),
+            signing_key: None,
+            seed: 0,
+            webhook_retry_delays: vec![Duration::from_secs(1), Duration::from_secs(5)],
+            public_url: None,
+        }
+    }
+}
+
+/// Parses the pinned catalog compiled into this crate.
+pub fn pinned_catalog() -> Catalog {
+    // The file is checked in and parsed by `passage-catalog`'s own tests: failing here is a build bug.
+    Catalog::from_slice(PINNED_CATALOG_JSON.as_bytes()).expect("the pinned catalog parses")
+}
+
+impl MockConfig {
+    /// Listens on `addr` instead of a free port on 127.0.0.1.
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Accepts one more API key.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_keys.push(key.into());
+        self
+    }
+
+    /// Replaces the accepted API keys (the first is [`MockServer::api_key`](crate::MockServer::api_key)).
+    pub fn with_api_keys(mut self, keys: Vec<String>) -> Self {
+        self.api_keys = keys;
+        self
+    }
+
+    /// Serves and validates against another catalog.
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = catalog;
+        self
+    }
+
+    /// Signs webhooks with this key instead of a generated one.
+    pub fn with_signing_key(mut self, key: WebhookSigningKey) -> Self {
+        self.signing_key = Some(key);
+        self
+    }
+
+    /// Sets the sample data seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the pauses before webhook retries (one retry per entry; empty = a single attempt).
+    pub fn with_webhook_retry_delays(mut self, delays: Vec<Duration>) -> Self {
+        self.webhook_retry_delays = delays;
+        self
+    }
+
+    /// Sets the externally visible base URL used in `appClipUrl` and `websocketUrl`.
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+}
+
+impl fmt::Debug for MockConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // API keys and the signing key are secrets: only their count / presence is shown.
+        f.debug_struct("MockConfig")
+            .field("addr", &self.addr)
+            .field(
+                "api_keys",
+                &format_args!("[{} redacted]", self.api_keys.len()),
+            )
+            .field("catalog_providers", &self.catalog.providers.len())
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("seed", &self.seed)
+            .field("webhook_retry_delays", &self.webhook_retry_delays)
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_api_keys() {
+        let config = MockConfig::default().with_api_key("psg_live_secret");
+        let text = format!("{config:?}");
+        assert!(!text.contains("psg_live_secret"), "{text}");
+        assert!(!text.contains(DEFAULT_API_KEY), "{text}");
+        assert!(text.contains("2 redacted"), "{text}");
+    }
+}

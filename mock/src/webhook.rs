@@ -1,0 +1,238 @@
+//! Signed webhook delivery: the documented `link.complete` / `link.failed` body, POSTed to the
+//! link's `webhookUrl` immediately and then after each configured retry delay until the receiver
+//! answers 2xx; every attempt is logged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::state::Shared;
+use crate::store::now_ms;
+
+/// Which webhook event a link produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    Complete,
+    Failed,
+}
+
+/// The webhook body in the documented field order (serde keeps struct field order).
+#[derive(Serialize)]
+struct WebhookBody<'a> {
+    event: &'static str,
+    #[serde(rename = "linkId")]
+    link_id: &'a str,
+    status: &'static str,
+    /// Only `link.complete` carries `result`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a Value>,
+    error: &'a Value,
+    timestamp: u64,
+}
+
+/// The exact bytes of a webhook body.
+pub(crate) fn webhook_body(
+    event: Event,
+    link_id: &str,
+    result: Option<&Value>,
+    error: Option<&Value>,
+    timestamp: u64,
+) -> String {
+    let null = Value::Null;
+    let body = match event {
+        Event::Complete => WebhookBody {
+            event: "link.complete",
+            link_id,
+            status: "complete",
+            result: Some(result.unwrap_or(&null)),
+            error: &null,
+            timestamp,
+        },
+        Event::Failed => WebhookBody {
+            event: "link.failed",
+            link_id,
+            status: "failed",
+            result: None,
+            error: error.unwrap_or(&null),
+            timestamp,
+        },
+    };
+    // Serializing borrowed JSON values and strings cannot fail.
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// What one delivery attempt got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliveryOutcome {
+    /// The receiver answered with this HTTP status.
+    Status(u16),
+    /// No HTTP answer: connection refused, timeout, ... (the error text).
+    Error(String),
+}
+
+/// One logged webhook delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// The link the event is about.
+    pub link_id: String,
+    /// `link.complete` or `link.failed`.
+    pub event: String,
+    /// Where it was POSTed (the link's `webhookUrl`).
+    pub url: String,
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub attempt: u32,
+    /// The exact body sent (the same bytes on every attempt).
+    pub body: String,
+    /// The request headers sent, in order (`content-type`, `x-passage-signature`, `x-passage-timestamp`).
+    pub headers: Vec<(String, String)>,
+    /// The key id that signed this attempt.
+    pub key_id: String,
+    /// The receiver's status, or the transport error.
+    pub outcome: DeliveryOutcome,
+    /// When the attempt was sent, Unix ms.
+    pub sent_at: u64,
+}
+
+impl WebhookDelivery {
+    /// Whether the receiver accepted this attempt (answered 2xx).
+    pub fn succeeded(&self) -> bool {
+        matches!(self.outcome, DeliveryOutcome::Status(s) if (200..300).contains(&s))
+    }
+
+    /// The value of header `name` (case-insensitive), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The control API's JSON form (`GET /sandbox/webhooks`).
+    pub fn to_json(&self) -> Value {
+        let (status, error) = match &self.outcome {
+            DeliveryOutcome::Status(s) => (json!(s), Value::Null),
+            DeliveryOutcome::Error(e) => (Value::Null, json!(e)),
+        };
+        let headers: serde_json::Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        json!({
+            "linkId": self.link_id,
+            "event": self.event,
+            "url": self.url,
+            "attempt": self.attempt,
+            "body": self.body,
+            "headers": headers,
+            "keyId": self.key_id,
+            "status": status,
+            "error": error,
+            "sentAt": self.sent_at,
+        })
+    }
+}
+
+/// Starts delivering `body` to `url` in the background (attempts, retries, log).
+pub(crate) fn spawn_delivery(
+    shared: Arc<Shared>,
+    link_id: String,
+    event: Event,
+    url: String,
+    body: String,
+) {
+    let mut shutdown = shared.shutdown_signal();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = deliver(&shared, &link_id, event, &url, &body) => {}
+            _ = crate::serve::stopped(&mut shutdown) => {}
+        }
+    });
+}
+
+async fn deliver(shared: &Shared, link_id: &str, event: Event, url: &str, body: &str) {
+    let event_name = match event {
+        Event::Complete => "link.complete",
+        Event::Failed => "link.failed",
+    };
+    let delays: Vec<Duration> = shared.retry_delays.clone();
+    let attempts = 1 + delays.len();
+    for attempt in 1..=attempts {
+        if attempt > 1 {
+            tokio::time::sleep(delays[attempt - 2]).await;
+        }
+        let (key_id, signed) = shared.keys().sign(body.as_bytes(), now_ms() / 1000);
+        let headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("x-passage-signature".to_string(), signed.signature),
+            ("x-passage-timestamp".to_string(), signed.timestamp),
+        ];
+        let mut request = shared.http.post(url).body(body.to_string());
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        let sent_at = now_ms();
+        let outcome = match request.send().await {
+            Ok(response) => DeliveryOutcome::Status(response.status().as_u16()),
+            Err(err) => DeliveryOutcome::Error(error_chain(&err)),
+        };
+        let delivery = WebhookDelivery {
+            link_id: link_id.to_string(),
+            event: event_name.to_string(),
+            url: url.to_string(),
+            attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+            body: body.to_string(),
+            headers,
+            key_id,
+            outcome,
+            sent_at,
+        };
+        let done = delivery.succeeded();
+        tracing::debug!(link_id, event = event_name, attempt, outcome = ?delivery.outcome, "webhook attempt");
+        shared.record_delivery(delivery);
+        if done {
+            return;
+        }
+    }
+    tracing::info!(
+        link_id,
+        event = event_name,
+        attempts,
+        "webhook dropped after the last attempt"
+    );
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_follow_the_documented_shape() {
+        let result = json!({"billing": []});
+        let complete = webhook_body(Event::Complete, "link_1", Some(&result), None, 17);
+        assert_eq!(
+            complete,
+            r#"{"event":"link.complete","linkId":"link_1","status":"complete","result":{"billing":[]},"error":null,"timestamp":17}"#
+        );
+        let error = json!({"code": "AUTOMATION_ERROR", "message": "x"});
+        let failed = webhook_body(Event::Failed, "link_1", None, Some(&error), 18);
+        let parsed: Value = serde_json::from_str(&failed).unwrap();
+        assert_eq!(parsed["event"], "link.failed");
+        assert_eq!(parsed["error"]["code"], "AUTOMATION_ERROR");
+        assert!(parsed.get("result").is_none());
+    }
+}

@@ -1,0 +1,371 @@
+//! Signed webhooks over real HTTP: documented bodies and headers, retries until 2xx, the
+//! delivery log, and the signature checked by implementations independent of the signer
+//! (Python `cryptography`/OpenSSL, and the `p256` verifier).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use common::*;
+use p256::ecdsa::signature::Verifier as _;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey as _;
+use passage_mock::{DeliveryOutcome, MockServer};
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+
+fn webhook_link(receiver: &Receiver) -> Value {
+    let mut body = billing_link();
+    body["webhookUrl"] = json!(format!("{}/hook", receiver.url));
+    body
+}
+
+/// Fetches the key the webhook names through the public endpoint, as a receiver would.
+async fn fetch_key(mock: &MockServer, kid: &str) -> String {
+    let (status, body) = json_of(
+        client()
+            .post(format!("{}/webhook_verification_key/get", mock.base_url()))
+            .json(&json!({"key_id": kid}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["key"].as_str().unwrap().to_string()
+}
+
+/// Checks the signature with the RustCrypto verifier (independent of the emulator's code path).
+fn verify_with_p256(pem: &str, body: &[u8], jwt: &str, timestamp: &str, kid: &str) {
+    let key = VerifyingKey::from_public_key_pem(pem).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "{jwt}");
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header, json!({"alg":"ES256","typ":"JWT","kid":kid}));
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(
+        claims["request_body_sha256"],
+        hex::encode(Sha256::digest(body))
+    );
+    assert_eq!(claims["iat"].to_string(), timestamp);
+    let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .expect("signature verifies with p256");
+}
+
+/// Runs the Python `cryptography` (OpenSSL) check. `None` when python3 or the package is
+/// missing outside CI (under `CI=true` that is a test failure).
+fn python_check(
+    pem: &str,
+    body: &[u8],
+    jwt: &str,
+    timestamp: &str,
+    kid: &str,
+) -> Option<Result<(), String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let pem_file = dir.path().join("key.pem");
+    let body_file = dir.path().join("body.json");
+    std::fs::write(&pem_file, pem).unwrap();
+    std::fs::write(&body_file, body).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify_es256.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .arg(&pem_file)
+        .arg(&body_file)
+        .args([jwt, timestamp, kid])
+        .output();
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    match output {
+        Ok(out) if out.status.success() => {
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+            Some(Ok(()))
+        }
+        Ok(out) if out.status.code() == Some(3) => {
+            assert!(
+                !in_ci,
+                "CI=true but the python package `cryptography` is missing"
+            );
+            eprintln!("SKIPPED the Python check: `cryptography` is not installed (pip install cryptography)");
+            None
+        }
+        Ok(out) => Some(Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+        Err(err) => {
+            assert!(!in_ci, "CI=true but python3 cannot run: {err}");
+            eprintln!("SKIPPED the Python check: cannot run python3: {err}");
+            None
+        }
+    }
+}
+
+/// Checks the signature with Python's `cryptography` (OpenSSL), an implementation independent of
+/// the RustCrypto signer.
+fn verify_with_python(pem: &str, body: &[u8], jwt: &str, timestamp: &str, kid: &str) {
+    if let Some(Err(err)) = python_check(pem, body, jwt, timestamp, kid) {
+        panic!("python verification failed: {err}");
+    }
+}
+
+#[tokio::test]
+async fn the_python_check_rejects_tampering() {
+    let mock = start_mock().await;
+    let receiver = Receiver::start(vec![]).await;
+    let created = create_ok(&mock, &webhook_link(&receiver)).await;
+    mock.complete_link(created["linkId"].as_str().unwrap(), None)
+        .await
+        .unwrap();
+    let received = receiver.wait_for(1).await;
+    let jwt = received[0].headers["x-passage-signature"].to_str().unwrap();
+    let timestamp = received[0].headers["x-passage-timestamp"].to_str().unwrap();
+    let kid = mock.key_id();
+    let pem = mock.public_key_pem();
+    if python_check(&pem, &received[0].body, jwt, timestamp, &kid).is_none() {
+        return;
+    }
+    let mut body = received[0].body.to_vec();
+    body.push(b' ');
+    let err = python_check(&pem, &body, jwt, timestamp, &kid)
+        .unwrap()
+        .unwrap_err();
+    assert!(err.contains("request_body_sha256"), "{err}");
+    let err = python_check(&pem, &received[0].body, jwt, timestamp, "wsk_other")
+        .unwrap()
+        .unwrap_err();
+    assert!(err.contains("header"), "{err}");
+    let other = passage_mock::WebhookSigningKey::generate().public_key_pem();
+    let err = python_check(&other, &received[0].body, jwt, timestamp, &kid)
+        .unwrap()
+        .unwrap_err();
+    assert!(err.contains("does not verify"), "{err}");
+}
+
+#[tokio::test]
+async fn complete_webhook_is_signed_and_retried_until_2xx() {
+    let mock = start_mock().await;
+    let receiver = Receiver::start(vec![500, 500]).await;
+    let created = create_ok(&mock, &webhook_link(&receiver)).await;
+    let id = created["linkId"].as_str().unwrap();
+    let before_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    mock.complete_link(id, None).await.unwrap();
+
+    let received = receiver.wait_for(3).await;
+    // No fourth attempt after the 2xx.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 3);
+
+    let first_body = received[0].body.clone();
+    for request in &received {
+        assert_eq!(
+            request.body, first_body,
+            "every attempt carries the same body"
+        );
+        assert_eq!(request.headers["content-type"], "application/json");
+    }
+    let body: Value = serde_json::from_slice(&first_body).unwrap();
+    let (_, link) = get_link(&mock, id).await;
+    assert_eq!(body["event"], "link.complete");
+    assert_eq!(body["linkId"], id);
+    assert_eq!(body["status"], "complete");
+    assert_eq!(body["result"], link["result"]);
+    assert_eq!(body["error"], Value::Null);
+    assert!(body["timestamp"].as_u64().unwrap() >= before_secs * 1000);
+    assert_eq!(body.as_object().unwrap().len(), 6, "{body}");
+
+    let kid = mock.key_id();
+    let pem = fetch_key(&mock, &kid).await;
+    for request in &received {
+        let jwt = request.headers["x-passage-signature"].to_str().unwrap();
+        let timestamp = request.headers["x-passage-timestamp"].to_str().unwrap();
+        assert!(timestamp.parse::<u64>().unwrap() >= before_secs);
+        verify_with_p256(&pem, &request.body, jwt, timestamp, &kid);
+        verify_with_python(&pem, &request.body, jwt, timestamp, &kid);
+    }
+
+    // The log has the three attempts with their outcomes.
+    let log: Vec<_> = mock
+        .webhook_deliveries()
+        .into_iter()
+        .filter(|d| d.link_id == id)
+        .collect();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log.iter().map(|d| d.attempt).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        log.iter().map(|d| d.outcome.clone()).collect::<Vec<_>>(),
+        [
+            DeliveryOutcome::Status(500),
+            DeliveryOutcome::Status(500),
+            DeliveryOutcome::Status(200)
+        ]
+    );
+    assert!(log[2].succeeded() && !log[0].succeeded());
+    assert_eq!(log[0].url, format!("{}/hook", receiver.url));
+    assert_eq!(log[0].body.as_bytes(), &first_body[..]);
+    assert_eq!(log[0].event, "link.complete");
+    assert!(log[0].header("X-Passage-Signature").is_some());
+
+    // Over the control API too.
+    let (status, deliveries) = json_of(
+        client()
+            .get(format!("{}/sandbox/webhooks", mock.base_url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let entries = deliveries["deliveries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[2]["status"], 200);
+    assert_eq!(entries[0]["attempt"], 1);
+    assert_eq!(entries[0]["linkId"], id);
+    assert!(entries[0]["headers"]["x-passage-signature"].is_string());
+}
+
+#[tokio::test]
+async fn failed_then_completed_link_sends_both_events() {
+    let mock = start_mock().await;
+    let receiver = Receiver::start(vec![]).await;
+    let created = create_ok(&mock, &webhook_link(&receiver)).await;
+    let id = created["linkId"].as_str().unwrap();
+    let code = created["claimCode"].as_str().unwrap();
+
+    assert_eq!(claim(&mock, &json!({"code": code})).await.0, 200);
+    mock.fail_link(id, "CLIENT_TIMEOUT", "user walked away")
+        .await
+        .unwrap();
+    let received = receiver.wait_for(1).await;
+    let failed: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(failed["event"], "link.failed");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(
+        failed["error"],
+        json!({"code":"CLIENT_TIMEOUT","message":"user walked away"})
+    );
+    assert!(failed.get("result").is_none(), "{failed}");
+
+    assert_eq!(claim(&mock, &json!({"code": code})).await.0, 200);
+    let result =
+        json!({"billing":[{"periodStart":"01/15/2025","amountDue":85.0,"currency":"USD"}]});
+    mock.complete_link(id, Some(result.clone())).await.unwrap();
+    let received = receiver.wait_for(2).await;
+    let complete: Value = serde_json::from_slice(&received[1].body).unwrap();
+    assert_eq!(complete["event"], "link.complete");
+    assert_eq!(complete["result"], result);
+    // Distinct (linkId, event, timestamp) triples, so receivers can dedupe.
+    assert_ne!(
+        (failed["event"].clone(), failed["timestamp"].clone()),
+        (complete["event"].clone(), complete["timestamp"].clone())
+    );
+    let kid = mock.key_id();
+    let pem = fetch_key(&mock, &kid).await;
+    for request in &received {
+        let jwt = request.headers["x-passage-signature"].to_str().unwrap();
+        let timestamp = request.headers["x-passage-timestamp"].to_str().unwrap();
+        verify_with_python(&pem, &request.body, jwt, timestamp, &kid);
+    }
+}
+
+#[tokio::test]
+async fn delivery_stops_after_the_last_retry_and_logs_transport_errors() {
+    let mock = start_mock().await;
+    let receiver = Receiver::start(vec![503, 503, 503, 503]).await;
+    let created = create_ok(&mock, &webhook_link(&receiver)).await;
+    let id = created["linkId"].as_str().unwrap();
+    mock.complete_link(id, None).await.unwrap();
+    receiver.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        receiver.received().len(),
+        3,
+        "1 attempt + 2 retries, then dropped"
+    );
+    // The link is complete whatever the receiver said: polling is the fallback.
+    assert_eq!(get_link(&mock, id).await.1["status"], "complete");
+
+    // Nobody listening: every attempt is logged with the transport error.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let mut body = billing_link();
+    body["webhookUrl"] = json!(dead_url);
+    let created = create_ok(&mock, &body).await;
+    let id = created["linkId"].as_str().unwrap().to_string();
+    mock.fail_link(&id, "AUTOMATION_ERROR", "boom")
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    let log = loop {
+        let log: Vec<_> = mock
+            .webhook_deliveries()
+            .into_iter()
+            .filter(|d| d.link_id == id)
+            .collect();
+        if log.len() == 3 {
+            break log;
+        }
+        assert!(start.elapsed() < DEADLINE, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        log.iter()
+            .all(|d| matches!(&d.outcome, DeliveryOutcome::Error(e) if !e.is_empty())),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn rotation_signs_with_the_new_key_and_old_key_stays_fetchable() {
+    let mock = start_mock().await;
+    let receiver = Receiver::start(vec![]).await;
+    let old_kid = mock.key_id();
+    let old_pem = mock.public_key_pem();
+    let new_kid = mock.rotate_signing_key();
+    let created = create_ok(&mock, &webhook_link(&receiver)).await;
+    mock.complete_link(created["linkId"].as_str().unwrap(), None)
+        .await
+        .unwrap();
+    let received = receiver.wait_for(1).await;
+    let jwt = received[0].headers["x-passage-signature"].to_str().unwrap();
+    let timestamp = received[0].headers["x-passage-timestamp"].to_str().unwrap();
+    let pem = fetch_key(&mock, &new_kid).await;
+    verify_with_p256(&pem, &received[0].body, jwt, timestamp, &new_kid);
+    verify_with_python(&pem, &received[0].body, jwt, timestamp, &new_kid);
+    assert_eq!(fetch_key(&mock, &old_kid).await, old_pem);
+    // The old key must NOT verify the new signature.
+    let old = VerifyingKey::from_public_key_pem(&old_pem).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+    assert!(old
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .is_err());
+}
+
+#[tokio::test]
+async fn a_configured_signing_key_is_used() {
+    let key = passage_mock::WebhookSigningKey::generate();
+    let public = key.public_key_pem();
+    let mock = start_with(passage_mock::MockConfig::default().with_signing_key(key)).await;
+    assert_eq!(mock.public_key_pem(), public);
+    assert_eq!(fetch_key(&mock, &mock.key_id()).await, public);
+}
+
+#[tokio::test]
+async fn links_without_webhook_url_send_nothing() {
+    let mock = start_mock().await;
+    let created = create_ok(&mock, &billing_link()).await;
+    mock.complete_link(created["linkId"].as_str().unwrap(), None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(mock.webhook_deliveries().is_empty());
+}

@@ -1,0 +1,417 @@
+//! `client.links()`: create (with a builder validated locally), get, wait and list links.
+
+use std::time::Duration;
+
+use passage_generated::OperationArguments;
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::http::{decode_json, Repeat};
+use super::model::{Link, LinkList};
+use super::validate::{validate_request, PendingOperation};
+use super::wait::WaitOptions;
+use super::Client;
+use crate::error::{Error, ValidationSource};
+
+/// The links API of a [`Client`] (`client.links()`).
+#[derive(Debug, Clone, Copy)]
+pub struct Links<'a> {
+    client: &'a Client,
+}
+
+impl<'a> Links<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Self { client }
+    }
+
+    /// Starts a create-link request for an integration (e.g. `tmobile`, `apple-review`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// let link = client
+    ///     .links()
+    ///     .create("tmobile")
+    ///     .operation("paymentMethod", "read")
+    ///     .return_url("myapp://done")
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn create(&self, integration: impl Into<String>) -> CreateLink<'a> {
+        CreateLink::new(self.client, integration.into())
+    }
+
+    /// `GET /v1/links/{id}`: the link with its status, `error` and raw `result` (see
+    /// [`Link::results`]). Retried on 429/5xx/transport errors.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// let link = client.links().get("link_abc123").await?;
+    /// if let Some(failure) = &link.error {
+    ///     eprintln!("failed: {failure}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get(&self, id: &str) -> Result<Link, Error> {
+        if id.trim().is_empty() {
+            return Err(Error::Validation {
+                issues: vec![crate::error::Issue::new("linkId", "Required")],
+                origin: ValidationSource::Local,
+                response: None,
+            });
+        }
+        self.client
+            .get_json(self.client.url(&["v1", "links", id]))
+            .await
+    }
+
+    /// `GET /v1/links`: the organization's links, with any unknown top-level field (such as a
+    /// future cursor) kept in [`LinkList::extra`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// for link in client.links().list().await?.links {
+    ///     println!("{} {} {}", link.id, link.integration_id, link.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list(&self) -> Result<LinkList, Error> {
+        self.client
+            .get_json(self.client.url(&["v1", "links"]))
+            .await
+    }
+
+    /// Polls the link until it is `complete`, `failed` or `expired`, with the default
+    /// [`WaitOptions`] (10 minutes at most). Returns the link in that state (a failed link is
+    /// returned, not an error: check [`Link::status`] and [`Link::error`]). Cancel by dropping
+    /// the future.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// let link = client.links().wait("link_abc123").await?;
+    /// println!("{}", link.status);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait(&self, id: &str) -> Result<Link, Error> {
+        self.wait_with(id, &WaitOptions::default()).await
+    }
+
+    /// Like [`wait`](Self::wait) with explicit options (deadline, poll intervals, progress
+    /// callback).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// use std::time::Duration;
+    /// use passage_connect::client::WaitOptions;
+    /// let options = WaitOptions::default()
+    ///     .timeout(Duration::from_secs(300))
+    ///     .on_poll(|link| eprintln!("status: {}", link.status));
+    /// let link = client.links().wait_with("link_abc123", &options).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_with(&self, id: &str, options: &WaitOptions) -> Result<Link, Error> {
+        super::wait::wait(self, id, options).await
+    }
+}
+
+/// A `POST /v1/links` request being built. Always sent in the `operations` form.
+///
+/// Validated locally by [`send`](Self::send) before anything is sent: each operation must be in
+/// the generated registry (`passage_generated::find_operation`; opt out with
+/// [`allow_unknown_operations`](Self::allow_unknown_operations)), typed arguments must be for this
+/// integration, arguments must validate against the operation's JSON Schema (absent arguments are
+/// checked as `{}`, as the server does), URLs must parse and `expires_in` must be whole seconds.
+#[derive(Debug)]
+#[must_use = "a create request does nothing until `.send().await`"]
+pub struct CreateLink<'a> {
+    client: &'a Client,
+    integration: String,
+    operations: Vec<PendingOperation>,
+    webhook_url: Option<String>,
+    return_url: Option<String>,
+    external_user_id: Option<String>,
+    debug: Option<bool>,
+    expires_in: Option<Duration>,
+    allow_unknown_operations: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateLinkBody<'a> {
+    integration_id: &'a str,
+    operations: Vec<OperationBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debug: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct OperationBody<'a> {
+    resource: &'a str,
+    action: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<&'a Value>,
+}
+
+impl<'a> CreateLink<'a> {
+    fn new(client: &'a Client, integration: String) -> Self {
+        Self {
+            client,
+            integration,
+            operations: Vec::new(),
+            webhook_url: None,
+            return_url: None,
+            external_user_id: None,
+            debug: None,
+            expires_in: None,
+            allow_unknown_operations: false,
+        }
+    }
+
+    /// Adds an operation without arguments (run in the order added).
+    ///
+    /// ```no_run
+    /// # fn demo(client: passage_connect::client::Client) {
+    /// let request = client.links().create("att").operation("mobileBillingStatement", "read");
+    /// # }
+    /// ```
+    pub fn operation(mut self, resource: impl Into<String>, action: impl Into<String>) -> Self {
+        self.operations.push(PendingOperation {
+            resource: resource.into(),
+            action: action.into(),
+            arguments: None,
+            typed_for: None,
+            serialize_error: None,
+        });
+        self
+    }
+
+    /// Adds an operation with typed arguments: the operation is the type's `RESOURCE`/`ACTION`,
+    /// and the integration must be one of its `INTEGRATIONS`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use passage_connect::types::tmobile::PaymentMethodWriteArguments;
+    /// let card: PaymentMethodWriteArguments = serde_json::from_value(serde_json::json!({
+    ///     "cardNumber": "4111111111111111", "expirationDate": "12/28", "cvv": "123",
+    ///     "nameOnCard": "John Doe", "billingZip": "10001"
+    /// }))?;
+    /// let link = client
+    ///     .links()
+    ///     .create("tmobile")
+    ///     .operation("paymentMethod", "read")
+    ///     .operation_with_arguments(&card)
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn operation_with_arguments<A: OperationArguments>(mut self, arguments: &A) -> Self {
+        let (arguments, serialize_error) = match serde_json::to_value(arguments) {
+            Ok(value) => (Some(value), None),
+            Err(err) => (None, Some(err.to_string())),
+        };
+        self.operations.push(PendingOperation {
+            resource: A::RESOURCE.to_string(),
+            action: A::ACTION.to_string(),
+            arguments,
+            typed_for: Some(A::INTEGRATIONS),
+            serialize_error,
+        });
+        self
+    }
+
+    /// Adds an operation with arguments as raw JSON (still validated against the schema when
+    /// the operation is known).
+    ///
+    /// ```no_run
+    /// # fn demo(client: passage_connect::client::Client) {
+    /// let request = client
+    ///     .links()
+    ///     .create("tmobile")
+    ///     .operation_with_json_arguments("mobileBillingStatement", "read", serde_json::json!({"limit": 3}));
+    /// # }
+    /// ```
+    pub fn operation_with_json_arguments(
+        mut self,
+        resource: impl Into<String>,
+        action: impl Into<String>,
+        arguments: Value,
+    ) -> Self {
+        self.operations.push(PendingOperation {
+            resource: resource.into(),
+            action: action.into(),
+            arguments: Some(arguments),
+            typed_for: None,
+            serialize_error: None,
+        });
+        self
+    }
+
+    /// Sets where the completion webhook is POSTed (an http(s) URL).
+    ///
+    /// ```no_run
+    /// # fn demo(r: passage_connect::client::CreateLink<'_>) {
+    /// let r = r.webhook_url("https://your-server.com/webhook");
+    /// # }
+    /// ```
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// Sets where the user goes after the session (`https://` or a custom scheme such as
+    /// `myapp://done`); the server appends `linkId`.
+    ///
+    /// ```no_run
+    /// # fn demo(r: passage_connect::client::CreateLink<'_>) {
+    /// let r = r.return_url("myapp://done");
+    /// # }
+    /// ```
+    pub fn return_url(mut self, url: impl Into<String>) -> Self {
+        self.return_url = Some(url.into());
+        self
+    }
+
+    /// Sets your own id for the end user (also useful to find the link again).
+    ///
+    /// ```no_run
+    /// # fn demo(r: passage_connect::client::CreateLink<'_>) {
+    /// let r = r.external_user_id("user_456");
+    /// # }
+    /// ```
+    pub fn external_user_id(mut self, id: impl Into<String>) -> Self {
+        self.external_user_id = Some(id.into());
+        self
+    }
+
+    /// Turns debug mode on or off for this link.
+    ///
+    /// ```no_run
+    /// # fn demo(r: passage_connect::client::CreateLink<'_>) {
+    /// let r = r.debug(true);
+    /// # }
+    /// ```
+    pub fn debug(mut self, debug: bool) -> Self {
+        self.debug = Some(debug);
+        self
+    }
+
+    /// Sets the link's lifetime (whole seconds, > 0; the server's default is 4 hours).
+    ///
+    /// ```no_run
+    /// # fn demo(r: passage_connect::client::CreateLink<'_>) {
+    /// let r = r.expires_in(std::time::Duration::from_secs(3600));
+    /// # }
+    /// ```
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.expires_in = Some(lifetime);
+        self
+    }
+
+    /// Sends operations this SDK's generated registry does not know (a newer catalog) instead of
+    /// refusing them locally; the server still validates them.
+    ///
+    /// ```no_run
+    /// # fn demo(r: passage_connect::client::CreateLink<'_>) {
+    /// let r = r.operation("brandNewResource", "read").allow_unknown_operations();
+    /// # }
+    /// ```
+    pub fn allow_unknown_operations(mut self) -> Self {
+        self.allow_unknown_operations = true;
+        self
+    }
+
+    /// The JSON body that [`send`](Self::send) posts, after local validation.
+    ///
+    /// ```no_run
+    /// # fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// let body = client.links().create("tmobile").operation("paymentMethod", "read").to_json()?;
+    /// assert_eq!(body["operations"][0]["resource"], "paymentMethod");
+    /// # Ok(()) }
+    /// ```
+    pub fn to_json(&self) -> Result<Value, Error> {
+        let issues = validate_request(
+            &self.integration,
+            &self.operations,
+            self.allow_unknown_operations,
+            self.webhook_url.as_deref(),
+            self.return_url.as_deref(),
+            self.expires_in,
+        );
+        if !issues.is_empty() {
+            return Err(Error::Validation {
+                issues,
+                origin: ValidationSource::Local,
+                response: None,
+            });
+        }
+        let body = CreateLinkBody {
+            integration_id: &self.integration,
+            operations: self
+                .operations
+                .iter()
+                .map(|op| OperationBody {
+                    resource: &op.resource,
+                    action: &op.action,
+                    arguments: op.arguments.as_ref(),
+                })
+                .collect(),
+            webhook_url: self.webhook_url.as_deref(),
+            return_url: self.return_url.as_deref(),
+            external_user_id: self.external_user_id.as_deref(),
+            debug: self.debug,
+            expires_in: self.expires_in.map(|d| d.as_secs()),
+        };
+        serde_json::to_value(&body).map_err(|err| Error::Config {
+            message: format!("cannot serialize the request: {err}"),
+        })
+    }
+
+    /// Validates locally, then sends `POST /v1/links` once (repeated only if the connection was
+    /// never established, so no duplicate link is made) and returns the created link.
+    ///
+    /// When the request may have reached the server but no answer came back, the error is
+    /// [`Error::Indeterminate`]: the link may exist.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// let link = client.links().create("ubereats").operation("orderHistory", "read").send().await?;
+    /// println!("{}", link.app_clip_url.unwrap_or_default());
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(self) -> Result<Link, Error> {
+        let body = self.to_json()?;
+        let bytes = serde_json::to_vec(&body).map_err(|err| Error::Config {
+            message: format!("cannot serialize the request: {err}"),
+        })?;
+        let answer = self
+            .client
+            .execute(
+                Method::POST,
+                self.client.url(&["v1", "links"]),
+                Some(bytes),
+                Repeat::OnlyIfNotSent,
+            )
+            .await?;
+        let mut link: Link = decode_json(&answer)?;
+        if link.integration_id.is_empty() {
+            link.integration_id = self.integration;
+        }
+        if link.operations.is_empty() {
+            link.operations = self
+                .operations
+                .iter()
+                .map(|op| crate::link::OperationRef::new(&op.resource, &op.action))
+                .collect();
+        }
+        Ok(link)
+    }
+}
