@@ -200,8 +200,23 @@ fn rewrite(
             "enum" => {
                 let values = value.as_array().cloned().unwrap_or_default();
                 let all_strings = values.iter().all(|v| v.is_string() || v.is_null());
-                if all_strings && !values.is_empty() {
+                if all_strings && !values.is_empty() && nameable(&values) {
                     out.insert("enum".into(), Value::Array(values));
+                } else if all_strings && !values.is_empty() {
+                    // typify panics when values cannot name distinct variants (`+`, `-`): keep
+                    // the field typed as a string rather than losing it to `Value`.
+                    notes.push(NormalizeNote {
+                        pointer: format!("{pointer}/enum"),
+                        message:
+                            "enum values cannot name distinct Rust variants; typed as a string"
+                                .into(),
+                    });
+                    doc_notes.push(format!("one of: `{value}`"));
+                    if values.iter().any(Value::is_null) {
+                        out.insert("type".into(), serde_json::json!(["string", "null"]));
+                    } else {
+                        out.entry("type").or_insert(Value::String("string".into()));
+                    }
                 } else {
                     doc_notes.push(format!("one of: `{value}`"));
                 }
@@ -348,6 +363,14 @@ fn rewrite(
         out.insert("description".into(), Value::String(description));
     }
     Value::Object(out)
+}
+
+/// Whether string enum values give distinct Rust variant names (typify panics otherwise).
+fn nameable(values: &[Value]) -> bool {
+    let mut names = std::collections::BTreeSet::new();
+    values.iter().filter_map(Value::as_str).all(|v| {
+        v.chars().any(|c| c.is_ascii_alphanumeric()) && names.insert(crate::naming::pascal(v))
+    })
 }
 
 /// Rewrites `#/$defs/X` and `#/definitions/X` to `#/definitions/X`; other references are refused.
