@@ -223,7 +223,42 @@ pub enum Error {
         /// What is wrong (never includes the key).
         message: String,
     },
+    /// A webhook failed verification; the inner error names the check (and header) that failed.
+    /// The webhook half of the crate returns [`VerifyError`](crate::webhook::VerifyError)
+    /// directly; this variant lets one `?` carry it into [`Error`].
+    #[error(transparent)]
+    Webhook(#[from] Box<crate::webhook::VerifyError>),
+    /// A verified webhook body is not a well-formed event.
+    #[error(transparent)]
+    Event(#[from] Box<crate::webhook::EventError>),
+    /// A link result could not be paired with the link's operations, or did not fit its type
+    /// (JSON path and raw JSON kept in the inner error).
+    #[error(transparent)]
+    Result(#[from] Box<crate::link::ResultError>),
+    /// A redelivery dedupe store could not answer.
+    #[error(transparent)]
+    Dedupe(#[from] Box<crate::dedupe::DedupeError>),
 }
+
+macro_rules! boxed_from {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Error {
+            fn from(error: $error) -> Self {
+                Box::new(error).into()
+            }
+        }
+    )*};
+}
+
+// One error type for callers who want a single `?` across the crate: each module keeps its own
+// precise enum (a caller matching on a failed webhook check wants `VerifyError`'s variants), and
+// these conversions carry it into [`Error`] unchanged.
+boxed_from!(
+    crate::webhook::VerifyError,
+    crate::webhook::EventError,
+    crate::link::ResultError,
+    crate::dedupe::DedupeError
+);
 
 fn join_issues(issues: &[Issue]) -> String {
     if issues.is_empty() {
@@ -439,6 +474,27 @@ fn parse_issues(value: &Value) -> Vec<Issue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn module_errors_carry_into_error_with_one_question_mark() {
+        fn verify(headers: &http::HeaderMap) -> Result<(), Error> {
+            let verifier = crate::webhook::WebhookVerifier::new(crate::webhook::StaticKeys::new());
+            verifier.verify_sync(headers, b"{}")?;
+            Ok(())
+        }
+        let err = verify(&http::HeaderMap::new()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Webhook(inner) if matches!(**inner, crate::webhook::VerifyError::MissingSignature)),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "X-Passage-Signature: header missing");
+
+        fn decode() -> Result<(), Error> {
+            crate::link::decode_link_result_slice("tmobile", &[], b"{}")?;
+            Ok(())
+        }
+        assert!(matches!(decode().unwrap_err(), Error::Result(_)));
+    }
 
     fn err(status: u16, body: &str) -> Error {
         Error::from_response(
