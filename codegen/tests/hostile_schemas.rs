@@ -84,3 +84,66 @@ fn hostile_schemas_degrade_with_warnings_and_regen_goes_on() {
     );
     insta::assert_snapshot!("hostile_warnings", warnings.join("\n"));
 }
+
+/// The degraded output is not only valid syntax: it compiles. The generated crate for the hostile
+/// catalog is written to `target/hostile-schemas/` inside a stand-in workspace and checked with
+/// `cargo check --offline` (dependencies resolved from the workspace's own `Cargo.lock`).
+#[test]
+fn hostile_schema_output_compiles() {
+    let bytes = catalog(json!({
+        "notKeyword": {"type": "object", "properties": {"a": {"not": {"type": "string"}}}},
+        "symbolEnum": {"type": "object", "properties": {"op": {"type": "string", "enum": ["+", "-", "*"]}}},
+        "conflictingAllOf": {"allOf": [{"type": "string"}, {"type": "integer"}]},
+        "danglingRef": {"type": "object", "properties": {"a": {"$ref": "#/$defs/Missing"}}},
+        "rootRecursion": {"type": "object", "properties": {"child": {"$ref": "#"}}},
+        "notAnObject": 42,
+    }));
+    let generated = generate(&bytes, &Settings::default()).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let work = root.join("target/hostile-schemas");
+    let _ = std::fs::remove_dir_all(work.join("generated/src"));
+    for (path, contents) in &generated.files {
+        let target = work.join("generated").join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, contents).unwrap();
+    }
+    std::fs::write(
+        work.join("Cargo.toml"),
+        r#"[workspace]
+members = ["generated"]
+resolver = "2"
+[workspace.package]
+edition = "2021"
+rust-version = "1.85"
+license = "MIT OR Apache-2.0"
+version = "0.0.0"
+publish = false
+[workspace.dependencies]
+serde = { version = "1", features = ["derive"] }
+serde_json = { version = "1", features = ["float_roundtrip", "raw_value"] }
+serde_path_to_error = "0.1"
+"#,
+    )
+    .unwrap();
+    std::fs::copy(root.join("Cargo.lock"), work.join("Cargo.lock")).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "check",
+            "--offline",
+            "--quiet",
+            "--all-features",
+            "--target-dir",
+        ])
+        .arg(work.join("target"))
+        .current_dir(&work)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("RUSTFLAGS", "-D warnings")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "generated code for hostile schemas does not compile:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
