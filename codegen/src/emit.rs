@@ -346,7 +346,7 @@ fn emit_lib(
         //! Tolerant reader: result structs keep unknown fields in `extra`, string enums keep
         //! unknown values, unions keep unknown shapes as raw JSON.
         #![cfg_attr(rustfmt, rustfmt::skip)]
-        #![allow(clippy::all, missing_docs, unused_imports, unreachable_patterns)]
+        #![allow(clippy::all, missing_docs, unused_imports, unused_macros, unreachable_patterns)]
         #![forbid(unsafe_code)]
 
         /// SHA-256 of the catalog these types were generated from.
@@ -559,6 +559,72 @@ fn emit_lib(
                 de.end().map_err(|err| ("$".to_owned(), err.to_string()))?;
                 Ok(value)
             }
+
+            /// The impls of an open string enum (`Name`, its catch-all variant, and each listed
+            /// variant with its wire value): `as_str`, `is_known`, `From<&str>`, `From<String>`,
+            /// `FromStr` (infallible), `Display`, and serde as a plain string.
+            macro_rules! open_enum {
+                ($name:ident, $catch_all:ident; $($variant:ident => $value:literal),* $(,)?) => {
+                    impl $name {
+                        /// The value as it appears on the wire.
+                        pub fn as_str(&self) -> &str {
+                            match self {
+                                $(Self::$variant => $value,)*
+                                Self::$catch_all(value) => value.as_str(),
+                            }
+                        }
+
+                        /// Whether the schema lists this value.
+                        pub fn is_known(&self) -> bool {
+                            !matches!(self, Self::$catch_all(_))
+                        }
+                    }
+
+                    impl ::std::convert::From<&str> for $name {
+                        fn from(value: &str) -> Self {
+                            match value {
+                                $($value => Self::$variant,)*
+                                other => Self::$catch_all(other.to_owned()),
+                            }
+                        }
+                    }
+
+                    impl ::std::convert::From<::std::string::String> for $name {
+                        fn from(value: ::std::string::String) -> Self {
+                            match value.as_str() {
+                                $($value => Self::$variant,)*
+                                _ => Self::$catch_all(value),
+                            }
+                        }
+                    }
+
+                    impl ::std::str::FromStr for $name {
+                        type Err = ::std::convert::Infallible;
+                        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                            Ok(Self::from(value))
+                        }
+                    }
+
+                    impl ::std::fmt::Display for $name {
+                        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                            f.write_str(self.as_str())
+                        }
+                    }
+
+                    impl ::serde::Serialize for $name {
+                        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                            serializer.serialize_str(self.as_str())
+                        }
+                    }
+
+                    impl<'de> ::serde::Deserialize<'de> for $name {
+                        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                            $crate::__private::deserialize_open_enum(deserializer)
+                        }
+                    }
+                };
+            }
+            pub(crate) use open_enum;
 
             /// Deserializes an open string enum without allocating for listed values.
             pub fn deserialize_open_enum<'de, D, T>(deserializer: D) -> ::std::result::Result<T, D::Error>

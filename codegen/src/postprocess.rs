@@ -82,6 +82,20 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
         }
     }
     file.items = new_items;
+    drop_unused_error_module(file);
+}
+
+/// typify emits a `pub mod error { ConversionError }` in every output; once the impls that used
+/// it are replaced, it is dead weight in each types module.
+fn drop_unused_error_module(file: &mut syn::File) {
+    let uses_it = file.items.iter().any(|item| match item {
+        Item::Mod(m) if m.ident == "error" => false,
+        other => quote!(#other).to_string().contains("ConversionError"),
+    });
+    if !uses_it {
+        file.items
+            .retain(|item| !matches!(item, Item::Mod(m) if m.ident == "error"));
+    }
 }
 
 fn type_name(ty: &syn::Type) -> String {
@@ -229,63 +243,8 @@ fn open_enum(e: &ItemEnum, variants: &[EnumValue]) -> TokenStream {
             #catch_all(::std::string::String),
         }
 
-        impl #name {
-            /// The value as it appears on the wire.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    #( Self::#idents => #values, )*
-                    Self::#catch_all(value) => value.as_str(),
-                }
-            }
-
-            /// Whether the schema lists this value.
-            pub fn is_known(&self) -> bool {
-                !matches!(self, Self::#catch_all(_))
-            }
-        }
-
-        impl ::std::convert::From<&str> for #name {
-            fn from(value: &str) -> Self {
-                match value {
-                    #( #values => Self::#idents, )*
-                    other => Self::#catch_all(other.to_owned()),
-                }
-            }
-        }
-
-        impl ::std::convert::From<::std::string::String> for #name {
-            fn from(value: ::std::string::String) -> Self {
-                match value.as_str() {
-                    #( #values => Self::#idents, )*
-                    _ => Self::#catch_all(value),
-                }
-            }
-        }
-
-        impl ::std::str::FromStr for #name {
-            type Err = ::std::convert::Infallible;
-            fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-                Ok(Self::from(value))
-            }
-        }
-
-        impl ::std::fmt::Display for #name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                crate::__private::deserialize_open_enum(deserializer)
-            }
-        }
+        // as_str / is_known / From<&str> / From<String> / FromStr / Display / serde impls.
+        crate::__private::open_enum!(#name, #catch_all; #( #idents => #values ),*);
     }
 }
 

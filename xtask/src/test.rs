@@ -49,6 +49,13 @@ pub fn run(args: Args) -> Result<bool> {
             "-D",
             "warnings",
         ])?;
+        // The generated crate's feature gates: no integration, and one, must build warning-free.
+        for features in [&[][..], &["--features", "tmobile"][..]] {
+            let mut args = vec!["clippy", "-p", "passage-generated", "--no-default-features"];
+            args.extend_from_slice(features);
+            args.extend_from_slice(&["--", "-D", "warnings"]);
+            cargo(&args)?;
+        }
     }
     eprintln!("==> cargo xtask regen --check");
     let fresh = crate::regen(crate::RegenArgs {
