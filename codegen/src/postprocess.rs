@@ -61,6 +61,7 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
         _ => true,
     });
     let mut new_items = Vec::with_capacity(file.items.len());
+    let mut variant_renames = Vec::new();
     for item in std::mem::take(&mut file.items) {
         match item {
             Item::Enum(e) if open_names.contains(&e.ident.to_string()) => {
@@ -74,7 +75,7 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
                 new_items.extend(parsed.items);
             }
             Item::Enum(mut e) if is_union(&e) => {
-                name_union_variants(&mut e, &union_tags, &tag_values);
+                variant_renames.extend(name_union_variants(&mut e, &union_tags, &tag_values));
                 add_unknown_variant(&mut e);
                 new_items.push(Item::Enum(e));
             }
@@ -83,6 +84,7 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
     }
     file.items = new_items;
     drop_unused_error_module(file);
+    rename_variant_types(file, &variant_renames);
 }
 
 /// typify emits a `pub mod error { ConversionError }` in every output; once the impls that used
@@ -254,7 +256,7 @@ fn name_union_variants(
     e: &mut ItemEnum,
     union_tags: &BTreeSet<String>,
     tag_values: &std::collections::BTreeMap<String, syn::Ident>,
-) {
+) -> Vec<(String, String)> {
     let generic = |ident: &syn::Ident| {
         ident
             .to_string()
@@ -262,7 +264,7 @@ fn name_union_variants(
             .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
     };
     if !e.variants.iter().all(|v| generic(&v.ident)) {
-        return;
+        return Vec::new();
     }
     let field_names = |v: &syn::Variant| -> Vec<String> {
         v.fields
@@ -299,13 +301,70 @@ fn name_union_variants(
         || unique.len() != names.len()
         || unique.contains(&"Unknown".to_string())
     {
-        return;
+        return Vec::new();
     }
+    let mut renamed = Vec::new();
     for (variant, name) in e.variants.iter_mut().zip(names) {
         if let Some(name) = name {
+            // typify named the variant's nested types after it (`{Enum}Variant0Card`).
+            renamed.push((
+                format!("{}{}", e.ident, variant.ident),
+                format!("{}{name}", e.ident),
+            ));
             variant.ident = syn::Ident::new(&name, Span::call_site());
         }
     }
+    renamed
+}
+
+/// Renames the types typify named after a union's `VariantN` (`OrderFulfillmentVariant0Kind`)
+/// after the variant's new name (`OrderFulfillmentDeliveryKind`), in code and doc text alike.
+/// Skipped when a new name would collide with a name already in the file.
+fn rename_variant_types(file: &mut syn::File, renames: &[(String, String)]) {
+    if renames.is_empty() {
+        return;
+    }
+    let text = quote!(#file).to_string();
+    if renames.iter().any(|(_, new)| contains_name(&text, new)) {
+        return;
+    }
+    let mut renamed = text;
+    for (old, new) in renames {
+        renamed = replace_name(&renamed, old, new);
+    }
+    if let Ok(parsed) = syn::parse_str::<syn::File>(&renamed) {
+        *file = parsed;
+    }
+}
+
+/// Positions where `name` starts an identifier in `text` (the identifier may go on with an
+/// uppercase letter: `Enum` matches in `EnumCard`, not in `Enumeration` or `MyEnum`).
+fn name_positions<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let ident_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name)
+        .map(|(at, _)| at)
+        .filter(move |&at| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + name.len()..].chars().next();
+            before.is_none_or(|c| !ident_char(c))
+                && after.is_none_or(|c| c.is_ascii_uppercase() || !ident_char(c))
+        })
+}
+
+fn contains_name(text: &str, name: &str) -> bool {
+    name_positions(text, name).next().is_some()
+}
+
+fn replace_name(text: &str, old: &str, new: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for at in name_positions(text, old) {
+        out.push_str(&text[last..at]);
+        out.push_str(new);
+        last = at + old.len();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 fn add_unknown_variant(e: &mut ItemEnum) {
@@ -426,4 +485,20 @@ fn strip_deny_unknown_fields(file: &mut syn::File) {
         }
     }
     Strip.visit_file_mut(file);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renames_only_whole_identifier_prefixes() {
+        let text = "EnumVariant0 EnumVariant0Card `EnumVariant0Kind` EnumVariant01 MyEnumVariant0 EnumVariant0x";
+        assert_eq!(
+            replace_name(text, "EnumVariant0", "EnumDryRun"),
+            "EnumDryRun EnumDryRunCard `EnumDryRunKind` EnumVariant01 MyEnumVariant0 EnumVariant0x"
+        );
+        assert!(contains_name("a EnumDryRunCard", "EnumDryRun"));
+        assert!(!contains_name("a MyEnumDryRun", "EnumDryRun"));
+    }
 }

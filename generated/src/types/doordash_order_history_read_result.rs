@@ -58,12 +58,12 @@ pub enum OrderFulfillment {
             deserialize_with = "::std::option::Option::deserialize"
         )]
         delivered_at: ::std::option::Option<::std::string::String>,
-        kind: OrderFulfillmentVariant0Kind,
+        kind: OrderFulfillmentDeliveryKind,
         #[serde(flatten)]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     Pickup {
-        kind: OrderFulfillmentVariant1Kind,
+        kind: OrderFulfillmentPickupKind,
         ///Constraints (not enforced when decoding): format: `date-time`.
         #[serde(rename = "readyAt")]
         ready_at: ::std::string::String,
@@ -73,7 +73,7 @@ pub enum OrderFulfillment {
     /// A shape this version of the schema does not describe; kept as raw JSON.
     Unknown(::serde_json::Value),
 }
-///`OrderFulfillmentVariant0Kind`
+///`OrderFulfillmentDeliveryKind`
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -86,18 +86,18 @@ pub enum OrderFulfillment {
     PartialEq,
     PartialOrd
 )]
-pub enum OrderFulfillmentVariant0Kind {
+pub enum OrderFulfillmentDeliveryKind {
     #[serde(rename = "delivery")]
     Delivery,
 }
-impl ::std::fmt::Display for OrderFulfillmentVariant0Kind {
+impl ::std::fmt::Display for OrderFulfillmentDeliveryKind {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
             Self::Delivery => f.write_str("delivery"),
         }
     }
 }
-impl ::std::str::FromStr for OrderFulfillmentVariant0Kind {
+impl ::std::str::FromStr for OrderFulfillmentDeliveryKind {
     type Err = self::error::ConversionError;
     fn from_str(
         value: &str,
@@ -108,7 +108,7 @@ impl ::std::str::FromStr for OrderFulfillmentVariant0Kind {
         }
     }
 }
-impl ::std::convert::TryFrom<&str> for OrderFulfillmentVariant0Kind {
+impl ::std::convert::TryFrom<&str> for OrderFulfillmentDeliveryKind {
     type Error = self::error::ConversionError;
     fn try_from(
         value: &str,
@@ -116,7 +116,7 @@ impl ::std::convert::TryFrom<&str> for OrderFulfillmentVariant0Kind {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentVariant0Kind {
+impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentDeliveryKind {
     type Error = self::error::ConversionError;
     fn try_from(
         value: ::std::string::String,
@@ -124,7 +124,7 @@ impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentVariant0
         value.parse()
     }
 }
-///`OrderFulfillmentVariant1Kind`
+///`OrderFulfillmentPickupKind`
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -137,18 +137,18 @@ impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentVariant0
     PartialEq,
     PartialOrd
 )]
-pub enum OrderFulfillmentVariant1Kind {
+pub enum OrderFulfillmentPickupKind {
     #[serde(rename = "pickup")]
     Pickup,
 }
-impl ::std::fmt::Display for OrderFulfillmentVariant1Kind {
+impl ::std::fmt::Display for OrderFulfillmentPickupKind {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
             Self::Pickup => f.write_str("pickup"),
         }
     }
 }
-impl ::std::str::FromStr for OrderFulfillmentVariant1Kind {
+impl ::std::str::FromStr for OrderFulfillmentPickupKind {
     type Err = self::error::ConversionError;
     fn from_str(
         value: &str,
@@ -159,7 +159,7 @@ impl ::std::str::FromStr for OrderFulfillmentVariant1Kind {
         }
     }
 }
-impl ::std::convert::TryFrom<&str> for OrderFulfillmentVariant1Kind {
+impl ::std::convert::TryFrom<&str> for OrderFulfillmentPickupKind {
     type Error = self::error::ConversionError;
     fn try_from(
         value: &str,
@@ -167,7 +167,7 @@ impl ::std::convert::TryFrom<&str> for OrderFulfillmentVariant1Kind {
         value.parse()
     }
 }
-impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentVariant1Kind {
+impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentPickupKind {
     type Error = self::error::ConversionError;
     fn try_from(
         value: ::std::string::String,

@@ -12,7 +12,7 @@
 #[serde(untagged)]
 pub enum PaymentMethodWriteResult {
     DryRun {
-        card: PaymentMethodWriteResultVariant0Card,
+        card: PaymentMethodWriteResultDryRunCard,
         ///Constraints (not enforced when decoding): always `true`.
         #[serde(rename = "dryRun")]
         dry_run: bool,
@@ -20,7 +20,7 @@ pub enum PaymentMethodWriteResult {
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     Success {
-        card: PaymentMethodWriteResultVariant1Card,
+        card: PaymentMethodWriteResultSuccessCard,
         ///Constraints (not enforced when decoding): always `true`.
         success: bool,
         #[serde(flatten)]
@@ -29,9 +29,9 @@ pub enum PaymentMethodWriteResult {
     /// A shape this version of the schema does not describe; kept as raw JSON.
     Unknown(::serde_json::Value),
 }
-///`PaymentMethodWriteResultVariant0Card`
+///`PaymentMethodWriteResultDryRunCard`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-pub struct PaymentMethodWriteResultVariant0Card {
+pub struct PaymentMethodWriteResultDryRunCard {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4}$`.
     pub last4: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -39,9 +39,9 @@ pub struct PaymentMethodWriteResultVariant0Card {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`PaymentMethodWriteResultVariant1Card`
+///`PaymentMethodWriteResultSuccessCard`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-pub struct PaymentMethodWriteResultVariant1Card {
+pub struct PaymentMethodWriteResultSuccessCard {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4}$`.
     pub last4: ::std::string::String,
     #[serde(flatten)]
