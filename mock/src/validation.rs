@@ -4,8 +4,6 @@
 
 use std::collections::HashMap;
 
-use jsonschema::error::ValidationErrorKind;
-use jsonschema::paths::LocationSegment;
 use jsonschema::Validator;
 use passage_catalog::Catalog;
 use serde::Serialize;
@@ -118,38 +116,13 @@ impl Registry {
     }
 }
 
-/// Every schema violation of `instance`, as issues under `prefix` (a dot path, may be empty).
-///
-/// Messages are masked: they never repeat the offending value (arguments carry card data).
+/// Every schema violation, as issues under `prefix`: the same paths and masked messages as the
+/// SDK's local validation (`passage_connect::error::Issue::from_schema_violations`).
 pub(crate) fn schema_issues(validator: &Validator, instance: &Value, prefix: &str) -> Vec<Issue> {
-    let mut issues = Vec::new();
-    for error in validator.iter_errors(instance) {
-        let mut path = prefix.to_string();
-        for segment in error.instance_path().iter() {
-            let text = match segment {
-                LocationSegment::Property(name) => name.to_string(),
-                LocationSegment::Index(index) => index.to_string(),
-            };
-            path = join(&path, &text);
-        }
-        match error.kind() {
-            ValidationErrorKind::Required { property } => {
-                let name = property
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| property.to_string());
-                issues.push(Issue::new(join(&path, &name), "Required"));
-            }
-            ValidationErrorKind::AdditionalProperties { unexpected }
-            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-                for name in unexpected {
-                    issues.push(Issue::new(join(&path, name), "Unrecognized key"));
-                }
-            }
-            _ => issues.push(Issue::new(path, error.masked().to_string())),
-        }
-    }
-    issues
+    passage_connect::error::Issue::from_schema_violations(validator, instance, prefix)
+        .into_iter()
+        .map(|issue| Issue::new(issue.path, issue.message))
+        .collect()
 }
 
 fn join(prefix: &str, segment: &str) -> String {

@@ -50,6 +50,60 @@ impl Issue {
     }
 }
 
+impl Issue {
+    /// Every violation of `validator`'s schema by `instance`, as issues in the API's `issues`
+    /// shape: dot paths under `prefix` (e.g. `operations.1.arguments` gives
+    /// `operations.1.arguments.cvv`), `Required` for a missing property, `Unrecognized key` for an
+    /// unexpected one. Masked: messages never repeat the offending value (card data stays out of
+    /// errors and logs). The client's local validation and the emulator both use it, so both
+    /// report a bad argument at the same path.
+    pub fn from_schema_violations(
+        validator: &jsonschema::Validator,
+        instance: &Value,
+        prefix: &str,
+    ) -> Vec<Issue> {
+        use jsonschema::error::ValidationErrorKind;
+        use jsonschema::paths::LocationSegment;
+
+        fn join(prefix: &str, segment: &str) -> String {
+            if prefix.is_empty() {
+                segment.to_string()
+            } else {
+                format!("{prefix}.{segment}")
+            }
+        }
+
+        let mut issues = Vec::new();
+        for error in validator.iter_errors(instance) {
+            let mut path = prefix.to_string();
+            for segment in error.instance_path().iter() {
+                let text = match segment {
+                    LocationSegment::Property(name) => name.to_string(),
+                    LocationSegment::Index(index) => index.to_string(),
+                };
+                path = join(&path, &text);
+            }
+            match error.kind() {
+                ValidationErrorKind::Required { property } => {
+                    let name = match property {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    issues.push(Issue::new(join(&path, &name), "Required"));
+                }
+                ValidationErrorKind::AdditionalProperties { unexpected }
+                | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+                    for name in unexpected {
+                        issues.push(Issue::new(join(&path, name), "Unrecognized key"));
+                    }
+                }
+                _ => issues.push(Issue::new(path, error.masked().to_string())),
+            }
+        }
+        issues
+    }
+}
+
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {

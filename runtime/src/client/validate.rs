@@ -7,8 +7,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use jsonschema::error::ValidationErrorKind;
-use jsonschema::paths::LocationSegment;
 use jsonschema::Validator;
 use serde_json::{Map, Value};
 use url::Url;
@@ -173,44 +171,9 @@ fn compiled(schema: &'static str) -> Option<Arc<Validator>> {
         .clone()
 }
 
-/// Every schema violation, as issues under `prefix`. Masked: messages never repeat values.
+/// Every schema violation, as issues under `prefix` (see [`Issue::from_schema_violations`]).
 fn schema_issues(validator: &Validator, instance: &Value, prefix: &str) -> Vec<Issue> {
-    let mut issues = Vec::new();
-    for error in validator.iter_errors(instance) {
-        let mut path = prefix.to_string();
-        for segment in error.instance_path().iter() {
-            let text = match segment {
-                LocationSegment::Property(name) => name.to_string(),
-                LocationSegment::Index(index) => index.to_string(),
-            };
-            path = join(&path, &text);
-        }
-        match error.kind() {
-            ValidationErrorKind::Required { property } => {
-                let name = match property {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                issues.push(Issue::new(join(&path, &name), "Required"));
-            }
-            ValidationErrorKind::AdditionalProperties { unexpected }
-            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-                for name in unexpected {
-                    issues.push(Issue::new(join(&path, name), "Unrecognized key"));
-                }
-            }
-            _ => issues.push(Issue::new(path, error.masked().to_string())),
-        }
-    }
-    issues
-}
-
-fn join(prefix: &str, segment: &str) -> String {
-    if prefix.is_empty() {
-        segment.to_string()
-    } else {
-        format!("{prefix}.{segment}")
-    }
+    Issue::from_schema_violations(validator, instance, prefix)
 }
 
 #[cfg(test)]
