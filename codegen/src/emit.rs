@@ -554,10 +554,298 @@ fn emit_lib(
                 let value: T = ::serde_path_to_error::deserialize(&mut de).map_err(|err| {
                     let path = err.path().to_string();
                     let path = if path.is_empty() || path == "." { "$".to_owned() } else { path };
-                    (path, err.into_inner().to_string())
+                    splice_path(path, err.into_inner().to_string())
                 })?;
                 de.end().map_err(|err| ("$".to_owned(), err.to_string()))?;
                 Ok(value)
+            }
+
+            /// A union variant's error carries the path inside the variant (`at `kind`: ...`);
+            /// joined to the union's own path, it names the whole path.
+            fn splice_path(
+                outer: ::std::string::String,
+                message: ::std::string::String,
+            ) -> (::std::string::String, ::std::string::String) {
+                let Some(rest) = message.strip_prefix(INNER_PATH_PREFIX) else {
+                    return (outer, message);
+                };
+                let Some((inner, text)) = rest.split_once(INNER_PATH_SUFFIX) else {
+                    return (outer, message);
+                };
+                let path = match (outer.as_str(), inner.starts_with('[')) {
+                    ("$", _) => inner.to_owned(),
+                    (_, true) => ::std::format!("{outer}{inner}"),
+                    _ => ::std::format!("{outer}.{inner}"),
+                };
+                let (path, text) = splice_path(path, text.to_owned());
+                (path, text)
+            }
+
+            const INNER_PATH_PREFIX: &str = "at `";
+            const INNER_PATH_SUFFIX: &str = "`: ";
+
+            /// The JSON kinds, as bits: null 1, boolean 2, number 4, string 8, array 16, object 32.
+            fn kind_bit(value: &::serde_json::Value) -> u8 {
+                match value {
+                    ::serde_json::Value::Null => 1,
+                    ::serde_json::Value::Bool(_) => 2,
+                    ::serde_json::Value::Number(_) => 4,
+                    ::serde_json::Value::String(_) => 8,
+                    ::serde_json::Value::Array(_) => 16,
+                    ::serde_json::Value::Object(_) => 32,
+                }
+            }
+
+            fn kind_name(value: &::serde_json::Value) -> &'static str {
+                match value {
+                    ::serde_json::Value::Null => "null",
+                    ::serde_json::Value::Bool(_) => "a boolean",
+                    ::serde_json::Value::Number(_) => "a number",
+                    ::serde_json::Value::String(_) => "a string",
+                    ::serde_json::Value::Array(_) => "an array",
+                    ::serde_json::Value::Object(_) => "an object",
+                }
+            }
+
+            /// Buffers a union's value, refusing duplicate object keys anywhere inside it.
+            pub fn buffer_strict<'de, D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::std::result::Result<::serde_json::Value, D::Error> {
+                ::serde::Deserialize::deserialize(deserializer).map(|StrictValue(value)| value)
+            }
+
+            /// A JSON value whose objects have no duplicate keys.
+            struct StrictValue(::serde_json::Value);
+
+            impl<'de> ::serde::Deserialize<'de> for StrictValue {
+                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    struct Visitor;
+                    impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                        type Value = StrictValue;
+                        fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                            f.write_str("any JSON value")
+                        }
+                        fn visit_bool<E>(self, v: bool) -> ::std::result::Result<StrictValue, E> {
+                            Ok(StrictValue(::serde_json::Value::Bool(v)))
+                        }
+                        fn visit_i64<E>(self, v: i64) -> ::std::result::Result<StrictValue, E> {
+                            Ok(StrictValue(v.into()))
+                        }
+                        fn visit_u64<E>(self, v: u64) -> ::std::result::Result<StrictValue, E> {
+                            Ok(StrictValue(v.into()))
+                        }
+                        fn visit_f64<E>(self, v: f64) -> ::std::result::Result<StrictValue, E> {
+                            Ok(StrictValue(::serde_json::Number::from_f64(v).map_or(::serde_json::Value::Null, ::serde_json::Value::Number)))
+                        }
+                        fn visit_str<E>(self, v: &str) -> ::std::result::Result<StrictValue, E> {
+                            Ok(StrictValue(::serde_json::Value::String(v.to_owned())))
+                        }
+                        fn visit_string<E>(self, v: ::std::string::String) -> ::std::result::Result<StrictValue, E> {
+                            Ok(StrictValue(::serde_json::Value::String(v)))
+                        }
+                        fn visit_unit<E>(self) -> ::std::result::Result<StrictValue, E> {
+                            Ok(StrictValue(::serde_json::Value::Null))
+                        }
+                        fn visit_none<E>(self) -> ::std::result::Result<StrictValue, E> {
+                            Ok(StrictValue(::serde_json::Value::Null))
+                        }
+                        fn visit_some<D: ::serde::Deserializer<'de>>(self, d: D) -> ::std::result::Result<StrictValue, D::Error> {
+                            ::serde::Deserialize::deserialize(d)
+                        }
+                        fn visit_seq<A: ::serde::de::SeqAccess<'de>>(self, mut seq: A) -> ::std::result::Result<StrictValue, A::Error> {
+                            let mut items = ::std::vec::Vec::new();
+                            while let Some(StrictValue(item)) = seq.next_element()? {
+                                items.push(item);
+                            }
+                            Ok(StrictValue(::serde_json::Value::Array(items)))
+                        }
+                        fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<StrictValue, A::Error> {
+                            let mut object = ::serde_json::Map::new();
+                            while let Some(key) = map.next_key::<::std::string::String>()? {
+                                if object.contains_key(&key) {
+                                    return Err(<A::Error as ::serde::de::Error>::custom(::std::format_args!("duplicate key `{key}`")));
+                                }
+                                let StrictValue(value) = map.next_value()?;
+                                object.insert(key, value);
+                            }
+                            Ok(StrictValue(::serde_json::Value::Object(object)))
+                        }
+                    }
+                    deserializer.deserialize_any(Visitor)
+                }
+            }
+
+            /// The string value of a tagged union's tag property.
+            pub fn union_tag<E: ::serde::de::Error>(
+                value: &::serde_json::Value,
+                union: &str,
+                property: &str,
+            ) -> ::std::result::Result<::std::string::String, E> {
+                match value {
+                    ::serde_json::Value::Object(object) => match object.get(property) {
+                        Some(::serde_json::Value::String(tag)) => Ok(tag.clone()),
+                        Some(other) => Err(E::custom(::std::format_args!(
+                            "at `{property}`: {union}: the tag must be a string, found {}",
+                            kind_name(other)
+                        ))),
+                        None => Err(E::custom(::std::format_args!("{union}: missing tag property `{property}`"))),
+                    },
+                    other => Err(E::custom(::std::format_args!(
+                        "{union}: expected an object with a `{property}` tag, found {}",
+                        kind_name(other)
+                    ))),
+                }
+            }
+
+            /// Decodes a union variant whose tag matched; errors keep the path inside it.
+            pub fn decode_variant<T: ::serde::de::DeserializeOwned, E: ::serde::de::Error>(
+                mut value: ::serde_json::Value,
+                strip_tag: ::std::option::Option<&str>,
+            ) -> ::std::result::Result<T, E> {
+                if let (Some(tag), ::serde_json::Value::Object(object)) = (strip_tag, &mut value) {
+                    object.remove(tag);
+                }
+                ::serde_path_to_error::deserialize(&value).map_err(|err| {
+                    let path = err.path().to_string();
+                    let inner = err.into_inner();
+                    if path.is_empty() || path == "." {
+                        E::custom(inner)
+                    } else {
+                        E::custom(::std::format_args!("{INNER_PATH_PREFIX}{path}{INNER_PATH_SUFFIX}{inner}"))
+                    }
+                })
+            }
+
+            /// An optional field that allows `null`: absent → `None` (by `default`), `null` →
+            /// `Some(None)`, a value → `Some(Some(value))`.
+            pub fn double_option<'de, D, T>(
+                deserializer: D,
+            ) -> ::std::result::Result<::std::option::Option<::std::option::Option<T>>, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+                T: ::serde::Deserialize<'de>,
+            {
+                <::std::option::Option<T> as ::serde::Deserialize>::deserialize(deserializer).map(Some)
+            }
+
+            /// Reads an integer (or an `Option`/`Vec` of them) from any integer-valued JSON
+            /// number: JSON Schema counts `1.0`, `-0` and `1e2` as integers. `1.5` is refused.
+            pub fn integer<'de, D, T>(deserializer: D) -> ::std::result::Result<T, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+                T: LenientInteger,
+            {
+                T::lenient(deserializer)
+            }
+
+            /// Types [`integer`] reads.
+            pub trait LenientInteger: Sized {
+                /// Deserializes leniently.
+                fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error>;
+            }
+
+            macro_rules! lenient_integer {
+                ($($ty:ty),*) => {$(
+                    impl LenientInteger for $ty {
+                        fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                            struct Visitor;
+                            impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                                type Value = $ty;
+                                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                                    f.write_str(concat!("an integer (", stringify!($ty), ")"))
+                                }
+                                fn visit_i64<E: ::serde::de::Error>(self, v: i64) -> ::std::result::Result<$ty, E> {
+                                    <$ty>::try_from(v).map_err(|_| E::invalid_value(::serde::de::Unexpected::Signed(v), &self))
+                                }
+                                fn visit_u64<E: ::serde::de::Error>(self, v: u64) -> ::std::result::Result<$ty, E> {
+                                    <$ty>::try_from(v).map_err(|_| E::invalid_value(::serde::de::Unexpected::Unsigned(v), &self))
+                                }
+                                fn visit_f64<E: ::serde::de::Error>(self, v: f64) -> ::std::result::Result<$ty, E> {
+                                    // Integer-valued and inside the type's range (the bounds
+                                    // as f64 round up by at most one step, hence the `<`).
+                                    if v.fract() == 0.0 && v >= <$ty>::MIN as f64 && v < <$ty>::MAX as f64 {
+                                        Ok(v as $ty)
+                                    } else {
+                                        Err(E::invalid_type(::serde::de::Unexpected::Float(v), &self))
+                                    }
+                                }
+                            }
+                            deserializer.deserialize_any(Visitor)
+                        }
+                    }
+                )*};
+            }
+            lenient_integer!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+            impl<T: LenientInteger> LenientInteger for ::std::option::Option<T> {
+                fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    struct Visitor<T>(::std::marker::PhantomData<T>);
+                    impl<'de, T: LenientInteger> ::serde::de::Visitor<'de> for Visitor<T> {
+                        type Value = ::std::option::Option<T>;
+                        fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                            f.write_str("an integer or null")
+                        }
+                        fn visit_none<E>(self) -> ::std::result::Result<Self::Value, E> {
+                            Ok(None)
+                        }
+                        fn visit_unit<E>(self) -> ::std::result::Result<Self::Value, E> {
+                            Ok(None)
+                        }
+                        fn visit_some<D: ::serde::Deserializer<'de>>(self, d: D) -> ::std::result::Result<Self::Value, D::Error> {
+                            T::lenient(d).map(Some)
+                        }
+                    }
+                    deserializer.deserialize_option(Visitor(::std::marker::PhantomData))
+                }
+            }
+
+            impl<T: LenientInteger> LenientInteger for ::std::vec::Vec<T> {
+                fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    struct Seed<T>(::std::marker::PhantomData<T>);
+                    impl<'de, T: LenientInteger> ::serde::de::DeserializeSeed<'de> for Seed<T> {
+                        type Value = T;
+                        fn deserialize<D: ::serde::Deserializer<'de>>(self, d: D) -> ::std::result::Result<T, D::Error> {
+                            T::lenient(d)
+                        }
+                    }
+                    struct Visitor<T>(::std::marker::PhantomData<T>);
+                    impl<'de, T: LenientInteger> ::serde::de::Visitor<'de> for Visitor<T> {
+                        type Value = ::std::vec::Vec<T>;
+                        fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                            f.write_str("a list of integers")
+                        }
+                        fn visit_seq<A: ::serde::de::SeqAccess<'de>>(self, mut seq: A) -> ::std::result::Result<Self::Value, A::Error> {
+                            let mut out = ::std::vec::Vec::new();
+                            while let Some(item) = seq.next_element_seed(Seed(::std::marker::PhantomData))? {
+                                out.push(item);
+                            }
+                            Ok(out)
+                        }
+                    }
+                    deserializer.deserialize_seq(Visitor(::std::marker::PhantomData))
+                }
+            }
+
+            /// Tries one variant of an untagged union.
+            pub fn try_variant<T: ::serde::de::DeserializeOwned>(
+                value: &::serde_json::Value,
+            ) -> ::std::result::Result<T, ::serde_json::Error> {
+                ::serde::Deserialize::deserialize(value)
+            }
+
+            /// A value no variant of an untagged union accepted: kept when one of its variants
+            /// has the value's JSON kind (a newer schema could produce it), else an error.
+            pub fn unknown_of_kind<E: ::serde::de::Error>(
+                value: ::serde_json::Value,
+                kinds: u8,
+                union: &str,
+                expected: &str,
+            ) -> ::std::result::Result<::serde_json::Value, E> {
+                if kinds & kind_bit(&value) != 0 {
+                    Ok(value)
+                } else {
+                    Err(E::custom(::std::format_args!("{union}: expected {expected}, found {}", kind_name(&value))))
+                }
             }
 
             /// The impls of an open string enum (`Name`, its catch-all variant, and each listed

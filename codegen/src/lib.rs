@@ -31,6 +31,8 @@ pub mod naming;
 pub mod normalize;
 mod postprocess;
 mod typify_driver;
+pub mod typing;
+mod unions;
 
 pub use normalize::SchemaRole;
 
@@ -61,12 +63,18 @@ pub enum CodegenError {
 #[derive(Debug, Clone)]
 pub struct Settings {
     catalog_label: String,
+    schema_budget: std::time::Duration,
+    untyped_modules: BTreeMap<String, String>,
+    typer: std::sync::Arc<dyn typing::SchemaTyper>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             catalog_label: "catalog/providers.json".into(),
+            schema_budget: std::time::Duration::from_secs(30),
+            untyped_modules: BTreeMap::new(),
+            typer: std::sync::Arc::new(typing::InProcessTyper),
         }
     }
 }
@@ -76,6 +84,36 @@ impl Settings {
     pub fn with_catalog_label(mut self, label: impl Into<String>) -> Self {
         self.catalog_label = label.into();
         self
+    }
+
+    /// How long one schema may take to isolate what typify cannot type (default 30 s); past
+    /// it, the schema's root becomes `serde_json::Value` with a warning.
+    pub fn with_schema_budget(mut self, budget: std::time::Duration) -> Self {
+        self.schema_budget = budget;
+        self
+    }
+
+    /// Types the schema of `src/types/{module}.rs` as `serde_json::Value` without running
+    /// typify, with a warning giving `reason`: the compile gate's answer to a module that does
+    /// not build.
+    pub fn with_untyped_module(
+        mut self,
+        module: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        self.untyped_modules.insert(module.into(), reason.into());
+        self
+    }
+
+    /// Where typify runs (default: in this process, [`typing::InProcessTyper`]).
+    pub fn with_typer(mut self, typer: std::sync::Arc<dyn typing::SchemaTyper>) -> Self {
+        self.typer = typer;
+        self
+    }
+
+    /// The modules [`Settings::with_untyped_module`] named, with their reasons.
+    pub fn untyped_modules(&self) -> &BTreeMap<String, String> {
+        &self.untyped_modules
     }
 }
 
@@ -208,8 +246,27 @@ pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, 
     };
     let (mut units, operations) = plan(&catalog);
     let mut warnings = Vec::new();
-    for unit in &mut units {
-        type_unit(unit, &mut warnings)?;
+    let to_type: Vec<usize> = (0..units.len())
+        .filter(|&i| !settings.untyped_modules.contains_key(&units[i].module))
+        .collect();
+    let schemas: Vec<Value> = to_type
+        .iter()
+        .map(|&i| units[i].normalized.clone())
+        .collect();
+    let mut typed: BTreeMap<usize, typing::TypedSchemaText> = to_type
+        .into_iter()
+        .zip(
+            settings
+                .typer
+                .type_schemas(&schemas, settings.schema_budget),
+        )
+        .collect();
+    for (i, unit) in units.iter_mut().enumerate() {
+        let text = match typed.remove(&i) {
+            Some(text) => text,
+            None => typing::untyped(&unit.normalized, &settings.untyped_modules[&unit.module]),
+        };
+        type_unit(unit, text, &mut warnings)?;
     }
     let files = emit::emit_crate(&units, &operations, &provenance, settings)?;
     let snapshots = operations
@@ -363,9 +420,31 @@ fn name_modules(units: &mut [SchemaUnit]) {
     }
 }
 
-fn type_unit(unit: &mut SchemaUnit, warnings: &mut Vec<Warning>) -> Result<(), CodegenError> {
-    let typed = typify_driver::type_schema(&unit.normalized);
-    let mut file = typed.file;
+fn type_unit(
+    unit: &mut SchemaUnit,
+    typed: typing::TypedSchemaText,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), CodegenError> {
+    let mut fallbacks: Vec<(String, String)> = typed
+        .fallbacks
+        .into_iter()
+        .map(|f| (f.pointer, f.reason))
+        .collect();
+    let mut file = match syn::parse_str::<syn::File>(&typed.code) {
+        Ok(file) => file,
+        Err(err) => {
+            let text = typing::untyped(
+                &unit.normalized,
+                &format!("typer returned invalid Rust: {err}"),
+            );
+            fallbacks = text
+                .fallbacks
+                .into_iter()
+                .map(|f| (f.pointer, f.reason))
+                .collect();
+            syn::parse_str(&text.code).unwrap_or_else(|_| syn::parse_quote! {})
+        }
+    };
     postprocess::make_tolerant(&mut file);
     let warn = |pointer: String, message: String| Warning {
         integrations: unit.integrations.clone(),
@@ -378,7 +457,7 @@ fn type_unit(unit: &mut SchemaUnit, warnings: &mut Vec<Warning>) -> Result<(), C
     for note in &unit.notes {
         warnings.push(warn(note.pointer.clone(), note.message.clone()));
     }
-    for (pointer, reason) in typed.fallbacks {
+    for (pointer, reason) in fallbacks {
         warnings.push(warn(
             pointer,
             format!("typed as serde_json::Value: {reason}"),

@@ -68,6 +68,16 @@ const METADATA_KEYWORDS: &[&str] = &[
     "writeOnly",
     "deprecated",
     "nullable",
+    // Editor annotations common in public schemas (SchemaStore, VS Code): text only.
+    "markdownDescription",
+    "markdownEnumDescriptions",
+    "enumDescriptions",
+    "deprecationMessage",
+    "errorMessage",
+    "defaultSnippets",
+    "allowTrailingCommas",
+    "allowComments",
+    "id",
 ];
 
 /// Keywords whose meaning we cannot express in a Rust type; dropped with a note.
@@ -76,7 +86,6 @@ const UNTYPABLE_KEYWORDS: &[&str] = &[
     "if",
     "then",
     "else",
-    "patternProperties",
     "dependentSchemas",
     "dependencies",
     "unevaluatedProperties",
@@ -87,7 +96,7 @@ const UNTYPABLE_KEYWORDS: &[&str] = &[
 pub fn normalize(schema: &Value, title: &str, role: SchemaRole) -> NormalizedSchema {
     let mut notes = Vec::new();
     let mut definitions = Map::new();
-    let mut root = schema.clone();
+    let mut root = hoist_references(schema);
     // Hoist root-level `$defs` / `definitions` so every `$ref` points into `#/definitions`.
     if let Value::Object(map) = &mut root {
         for key in ["$defs", "definitions"] {
@@ -103,6 +112,13 @@ pub fn normalize(schema: &Value, title: &str, role: SchemaRole) -> NormalizedSch
     let mut root = rewrite(&root, "", role, &mut notes);
     if let Value::Object(map) = &mut root {
         map.insert("title".into(), Value::String(title.to_string()));
+        // typify cannot name a union that is the value type of a map at the root; name it.
+        if let Some(Value::Object(values)) = map.get_mut("additionalProperties") {
+            let is_union = values.contains_key("anyOf") || values.contains_key("oneOf");
+            if is_union && !values.contains_key("title") {
+                values.insert("title".into(), Value::String(format!("{title}Value")));
+            }
+        }
         if !definitions.is_empty() {
             map.insert("definitions".into(), Value::Object(definitions));
         }
@@ -140,9 +156,13 @@ fn rewrite(
     let mut out = Map::new();
     let mut doc_notes: Vec<String> = Vec::new();
     let mut nullable = false;
+    let tuple = ["prefixItems", "items"]
+        .iter()
+        .any(|k| map.get(*k).is_some_and(Value::is_array));
     for (key, value) in map {
         let child = |suffix: &str| format!("{pointer}/{}/{}", key, escape_pointer(suffix));
         match key.as_str() {
+            "items" | "prefixItems" | "additionalItems" | "minItems" | "maxItems" if tuple => {}
             k if METADATA_KEYWORDS.contains(&k) => {
                 if k == "nullable" && value == &Value::Bool(true) {
                     nullable = true;
@@ -160,11 +180,8 @@ fn rewrite(
             "format" => doc_notes.push(format!("format: `{}`", value_text(value))),
             "pattern" => doc_notes.push(format!("pattern: `{}`", value_text(value))),
             "$defs" | "definitions" => {
-                // Nested definitions are rare in zod output; typify only reads root ones.
-                notes.push(NormalizeNote {
-                    pointer: format!("{pointer}/{key}"),
-                    message: "nested definitions are not supported; dropped".into(),
-                });
+                // Nested definitions that are referenced were hoisted to the root by
+                // `hoist_references`; the others are not part of any type.
             }
             "$ref" => match value.as_str().and_then(rewrite_ref) {
                 Some(reference) => {
@@ -239,6 +256,10 @@ fn rewrite(
                 }
                 out.insert("properties".into(), Value::Object(props));
             }
+            "patternProperties" => {
+                pattern_properties(map, value, pointer, role, notes, &mut out, &mut doc_notes)
+            }
+            "additionalProperties" if map.contains_key("patternProperties") => {}
             "additionalProperties" => match value {
                 Value::Bool(false) => {}
                 Value::Bool(true) => {}
@@ -249,65 +270,30 @@ fn rewrite(
                     );
                 }
             },
+            // Tuple forms (`items: [..]`, `prefixItems`) are handled by `tuple_form` below.
             "items" => match value {
-                Value::Array(items) => {
-                    let items: Vec<Value> = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| rewrite(s, &child(&i.to_string()), role, notes))
-                        .collect();
-                    out.insert("items".into(), Value::Array(items));
-                }
                 Value::Bool(false) => {
-                    if !map.contains_key("prefixItems") {
-                        out.insert("maxItems".into(), Value::from(0));
-                    }
+                    out.insert("maxItems".into(), Value::from(0));
                 }
+                Value::Bool(true) => {}
                 other => {
                     let rewritten = rewrite(other, &format!("{pointer}/items"), role, notes);
-                    if map.contains_key("prefixItems") {
-                        out.insert("additionalItems".into(), rewritten);
-                    } else {
-                        out.insert("items".into(), rewritten);
-                    }
+                    out.insert("items".into(), rewritten);
                 }
             },
-            "prefixItems" => {
-                let items: Vec<Value> = value
-                    .as_array()
-                    .map(|items| {
-                        items
-                            .iter()
-                            .enumerate()
-                            .map(|(i, s)| rewrite(s, &child(&i.to_string()), role, notes))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let len = items.len();
-                out.insert("items".into(), Value::Array(items));
-                // A closed tuple (`items: false`) gets a fixed length so typify emits a Rust tuple.
-                if map.get("items") == Some(&Value::Bool(false)) {
-                    out.insert("minItems".into(), Value::from(len));
-                    out.insert("maxItems".into(), Value::from(len));
-                    out.insert("additionalItems".into(), Value::Bool(false));
-                }
-            }
-            "minItems" | "maxItems" => {
-                // Tuple lengths are set with prefixItems; other bounds only constrain.
-                if !map.contains_key("prefixItems") {
-                    doc_notes.push(format!("`{key}`: `{value}`"));
-                }
-            }
-            "additionalItems" => {
-                if !map.contains_key("prefixItems") {
-                    out.insert(
-                        key.clone(),
-                        rewrite(value, &format!("{pointer}/{key}"), role, notes),
-                    );
-                }
-            }
+            "minItems" | "maxItems" => doc_notes.push(format!("`{key}`: `{value}`")),
+            // Without positional items, `additionalItems` and `prefixItems` say nothing.
+            "additionalItems" | "prefixItems" => {}
             "anyOf" | "oneOf" | "allOf" => {
-                let members: Vec<Value> = value
+                // `anyOf` is typed as `oneOf`: typify renders `anyOf` as a struct of optional
+                // flattened parts, which cannot hold a scalar member; for decoding, "the first
+                // member that fits" is what both mean.
+                let key = if key == "anyOf" && !map.contains_key("oneOf") {
+                    &"oneOf".to_string()
+                } else {
+                    key
+                };
+                let mut members: Vec<Value> = value
                     .as_array()
                     .map(|members| {
                         members
@@ -317,6 +303,21 @@ fn rewrite(
                             .collect()
                     })
                     .unwrap_or_default();
+                if key == "allOf" {
+                    // typify asserts that merged `allOf` members carry no metadata (it panics
+                    // on a described member); their text goes to the parent's doc instead.
+                    for member in &mut members {
+                        if let Value::Object(member) = member {
+                            for meta in ["title", "description", "default"] {
+                                if let Some(text) = member.remove(meta) {
+                                    if meta == "description" {
+                                        doc_notes.push(value_text(&text));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 out.insert(key.clone(), Value::Array(members));
             }
             "default" if role == SchemaRole::Result => {
@@ -327,12 +328,26 @@ fn rewrite(
             "required" | "title" | "description" | "default" => {
                 out.insert(key.clone(), value.clone());
             }
+            // Vendor extensions (`x-intellij-...`, `x-rust-type`, `tsType`): not JSON Schema.
+            k if k.starts_with("x-") || k.starts_with("ts") => {}
             _ => {
-                // Unknown keywords (vendor extensions, typos): ignored by design, but visible.
+                // Unknown keywords (typos, drafts we do not know): ignored by design, but visible.
                 notes.push(NormalizeNote {
                     pointer: format!("{pointer}/{}", escape_pointer(key)),
                     message: format!("unknown keyword `{key}` ignored"),
                 });
+            }
+        }
+    }
+    if tuple {
+        tuple_form(map, pointer, role, notes, &mut out, &mut doc_notes);
+    }
+    mark_nullable_optional(map, &mut out);
+    if !out.contains_key("type") {
+        if let Some(Value::Array(values)) = map.get("enum") {
+            // Non-string enums keep their values as doc text; their kind still types them.
+            if let Some(kind) = common_kind(values) {
+                out.insert("type".into(), Value::String(kind.into()));
             }
         }
     }
@@ -363,6 +378,232 @@ fn rewrite(
         out.insert("description".into(), Value::String(description));
     }
     Value::Object(out)
+}
+
+/// Types the tuple forms: draft-07 `items: [..]` (+ `additionalItems`) and 2020-12
+/// `prefixItems` (+ `items`). A tuple whose every position is required and that admits nothing
+/// after them becomes a Rust tuple; any other (optional trailing positions, open rest) becomes a
+/// list of the union of its position types, which keeps every valid instance, in order.
+fn tuple_form(
+    map: &Map<String, Value>,
+    pointer: &str,
+    role: SchemaRole,
+    notes: &mut Vec<NormalizeNote>,
+    out: &mut Map<String, Value>,
+    doc_notes: &mut Vec<String>,
+) {
+    let (positional_key, rest_key) = if map.get("prefixItems").is_some_and(Value::is_array) {
+        ("prefixItems", "items")
+    } else {
+        ("items", "additionalItems")
+    };
+    let positional: Vec<Value> = map[positional_key]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, s)| rewrite(s, &format!("{pointer}/{positional_key}/{i}"), role, notes))
+                .collect()
+        })
+        .unwrap_or_default();
+    let len = positional.len() as u64;
+    let min = map.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+    let max = map.get("maxItems").and_then(Value::as_u64);
+    let rest = match map.get(rest_key) {
+        Some(Value::Bool(false)) => None,
+        Some(Value::Object(o)) if !o.is_empty() => Some(rewrite(
+            &Value::Object(o.clone()),
+            &format!("{pointer}/{rest_key}"),
+            role,
+            notes,
+        )),
+        _ => Some(any_other_value("Any value after the positional items.")),
+    };
+    let closed = rest.is_none() || max == Some(len);
+    // Array keywords constrain arrays only: without a `type`, other kinds stay allowed (an
+    // `allOf` member that adds `items` to a boolean-or-array rule must not make it array-only).
+    if len > 0 && closed && min >= len {
+        out.insert("items".into(), Value::Array(positional));
+        out.insert("minItems".into(), Value::from(len));
+        out.insert("maxItems".into(), Value::from(len));
+        out.insert("additionalItems".into(), Value::Bool(false));
+        return;
+    }
+    doc_notes.push(format!(
+        "a tuple of {len} position(s){}, typed as a list of their union",
+        if min > 0 {
+            format!(", at least {min} present")
+        } else {
+            String::new()
+        }
+    ));
+    let mut members: Vec<Value> = Vec::new();
+    for member in positional.into_iter().chain(rest) {
+        if !members.contains(&member) {
+            members.push(member);
+        }
+    }
+    let item = match members.len() {
+        0 => Value::Object(Map::new()),
+        1 => members.remove(0),
+        _ => {
+            let mut union = Map::new();
+            union.insert("oneOf".into(), Value::Array(members));
+            Value::Object(union)
+        }
+    };
+    out.insert("items".into(), item);
+}
+
+/// "Any JSON value" as a union member. Not `{}`: typify reads a bare `{}` member of a union as
+/// an object and types it as a struct.
+fn any_other_value(description: &str) -> Value {
+    let mut map = Map::new();
+    map.insert("description".into(), Value::String(description.into()));
+    Value::Object(map)
+}
+
+/// `patternProperties`: an object whose keys follow patterns becomes a map. Its value type is
+/// the pattern schemas' union, plus "any value" when keys outside the patterns are allowed.
+/// Beside declared `properties`, unknown keys stay in the untyped `extra` map.
+fn pattern_properties(
+    map: &Map<String, Value>,
+    value: &Value,
+    pointer: &str,
+    role: SchemaRole,
+    notes: &mut Vec<NormalizeNote>,
+    out: &mut Map<String, Value>,
+    doc_notes: &mut Vec<String>,
+) {
+    let Some(patterns) = value.as_object() else {
+        return;
+    };
+    let names: Vec<String> = patterns.keys().map(|p| format!("`{p}`")).collect();
+    doc_notes.push(format!("keys match {}", names.join(" or ")));
+    let has_properties = map
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| !p.is_empty());
+    out.entry("type").or_insert(Value::String("object".into()));
+    if has_properties {
+        out.insert("additionalProperties".into(), Value::Object(Map::new()));
+        return;
+    }
+    let mut members: Vec<Value> = Vec::new();
+    for (pattern, schema) in patterns {
+        let member = rewrite(
+            schema,
+            &format!("{pointer}/patternProperties/{}", escape_pointer(pattern)),
+            role,
+            notes,
+        );
+        if !members.contains(&member) {
+            members.push(member);
+        }
+    }
+    match map.get("additionalProperties") {
+        Some(Value::Bool(false)) => {}
+        Some(other @ Value::Object(o)) if !o.is_empty() => {
+            let member = rewrite(
+                other,
+                &format!("{pointer}/additionalProperties"),
+                role,
+                notes,
+            );
+            if !members.contains(&member) {
+                members.push(member);
+            }
+        }
+        _ => members.push(any_other_value("The value of a key outside the patterns.")),
+    }
+    let item = if members.len() == 1 {
+        members.remove(0)
+    } else {
+        let mut union = Map::new();
+        union.insert("oneOf".into(), Value::Array(members));
+        Value::Object(union)
+    };
+    out.insert("additionalProperties".into(), item);
+}
+
+/// The doc sentence that marks an optional property whose schema allows `null`: such a property
+/// is typed `Option<Option<T>>` so that an explicit `null` survives a round trip.
+pub(crate) const NULLABLE_OPTIONAL_DOC: &str =
+    "Optional, and `null` is kept apart from absent: `None` is absent, `Some(None)` is `null`.";
+
+/// Marks optional properties that allow `null` (see [`NULLABLE_OPTIONAL_DOC`]) and makes them
+/// required for typify, so it types them `Option<T>` without a default; the post-processing step
+/// then makes them `Option<Option<T>>` with a default.
+fn mark_nullable_optional(map: &Map<String, Value>, out: &mut Map<String, Value>) {
+    let required: Vec<String> = map
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(Value::Object(props)) = out.get_mut("properties") else {
+        return;
+    };
+    let mut marked = Vec::new();
+    for (name, prop) in props.iter_mut() {
+        if required.contains(name) || !allows_null(prop) {
+            continue;
+        }
+        if let Value::Object(prop) = prop {
+            let description = match prop.get("description").and_then(Value::as_str) {
+                Some(text) => format!("{text}\n\n{NULLABLE_OPTIONAL_DOC}"),
+                None => NULLABLE_OPTIONAL_DOC.to_string(),
+            };
+            prop.insert("description".into(), Value::String(description));
+            marked.push(name.clone());
+        }
+    }
+    if !marked.is_empty() {
+        let all: Vec<Value> = required
+            .into_iter()
+            .chain(marked)
+            .map(Value::String)
+            .collect();
+        out.insert("required".into(), Value::Array(all));
+    }
+}
+
+fn allows_null(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) if t == "null" => return true,
+        Some(Value::Array(types)) if types.iter().any(|t| t == "null") => return true,
+        _ => {}
+    }
+    ["anyOf", "oneOf"].iter().any(|key| {
+        schema
+            .get(*key)
+            .and_then(Value::as_array)
+            .is_some_and(|members| {
+                members
+                    .iter()
+                    .any(|m| m.get("type") == Some(&Value::String("null".into())))
+            })
+    })
+}
+
+/// The JSON Schema type all enum values share, when there is one.
+fn common_kind(values: &[Value]) -> Option<&'static str> {
+    if values.is_empty() {
+        return None;
+    }
+    if values.iter().all(|v| v.is_i64() || v.is_u64()) {
+        Some("integer")
+    } else if values.iter().all(Value::is_number) {
+        Some("number")
+    } else if values.iter().all(Value::is_boolean) {
+        Some("boolean")
+    } else {
+        None
+    }
 }
 
 /// Whether string enum values give distinct Rust variant names (typify panics otherwise).
@@ -402,4 +643,215 @@ fn pointer_or_root(pointer: &str) -> String {
 /// Escapes one JSON pointer segment (RFC 6901).
 pub fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Makes every `$ref` inside the document point at a root definition: references to any JSON
+/// pointer (`#/properties/a`, a nested `definitions` entry) and to anchors (`#item`, via
+/// `$anchor` or a fragment `$id`) are resolved against the original document, and their targets
+/// copied into the root definitions under a derived name. typify reads `#/definitions/X` only.
+fn hoist_references(schema: &Value) -> Value {
+    let mut anchors = std::collections::BTreeMap::new();
+    collect_anchors(schema, "", &mut anchors);
+    let mut references = std::collections::BTreeSet::new();
+    collect_ref_strings(schema, &mut references);
+    let existing: std::collections::BTreeSet<String> = ["definitions", "$defs"]
+        .iter()
+        .filter_map(|k| schema.get(*k).and_then(Value::as_object))
+        .flat_map(|defs| defs.keys().cloned())
+        .collect();
+    let mut taken = existing.clone();
+    // reference → (target pointer, new definition name)
+    let mut mapping: std::collections::BTreeMap<String, (String, String)> = Default::default();
+    let mut by_target: std::collections::BTreeMap<String, String> = Default::default();
+    for reference in &references {
+        if rewrite_ref(reference).is_some() {
+            continue;
+        }
+        let Some(target) = resolve_reference(reference, &anchors) else {
+            continue;
+        };
+        if schema.pointer(&target).is_none() {
+            continue;
+        }
+        let name = by_target
+            .entry(target.clone())
+            .or_insert_with(|| {
+                let stem = definition_name(&target);
+                let mut name = stem.clone();
+                let mut n = 2;
+                while !taken.insert(name.clone()) {
+                    name = format!("{stem}{n}");
+                    n += 1;
+                }
+                name
+            })
+            .clone();
+        mapping.insert(reference.clone(), (target, name));
+    }
+    if mapping.is_empty() {
+        return schema.clone();
+    }
+    let mut out = schema.clone();
+    rewrite_ref_strings(&mut out, &mapping);
+    let mut hoisted = Map::new();
+    for (target, name) in by_target {
+        if let Some(value) = out.pointer(&target) {
+            let mut value = value.clone();
+            if target.is_empty() {
+                // `$ref: "#"` (root recursion): the root's shape, without its definitions.
+                if let Value::Object(map) = &mut value {
+                    map.remove("definitions");
+                    map.remove("$defs");
+                    map.remove("$schema");
+                    map.remove("$id");
+                }
+            }
+            hoisted.insert(name, value);
+        }
+    }
+    if let Value::Object(map) = &mut out {
+        let defs = map
+            .entry("definitions")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(defs) = defs {
+            defs.extend(hoisted);
+        }
+    }
+    out
+}
+
+fn collect_anchors(
+    schema: &Value,
+    pointer: &str,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(anchor) = map.get("$anchor").and_then(Value::as_str) {
+                out.entry(anchor.to_string()).or_insert(pointer.to_string());
+            }
+            if let Some(id) = map.get("$id").and_then(Value::as_str) {
+                if let Some(anchor) = id.strip_prefix('#') {
+                    out.entry(anchor.to_string()).or_insert(pointer.to_string());
+                }
+            }
+            for (key, value) in map {
+                collect_anchors(value, &format!("{pointer}/{}", escape_pointer(key)), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, value) in items.iter().enumerate() {
+                collect_anchors(value, &format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn collect_ref_strings(schema: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match schema {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(reference)) => {
+                        out.insert(reference.clone());
+                    }
+                    // `enum`/`const`/`default`/`examples` hold data, not schemas.
+                    ("enum" | "const" | "default" | "examples", _) => {}
+                    _ => collect_ref_strings(value, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_ref_strings(v, out)),
+        _ => {}
+    }
+}
+
+fn rewrite_ref_strings(
+    schema: &mut Value,
+    mapping: &std::collections::BTreeMap<String, (String, String)>,
+) {
+    match schema {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match (key.as_str(), &*value) {
+                    ("$ref", Value::String(reference)) => {
+                        if let Some((_, name)) = mapping.get(reference) {
+                            *value = Value::String(format!("#/definitions/{name}"));
+                        }
+                    }
+                    ("enum" | "const" | "default" | "examples", _) => {}
+                    _ => rewrite_ref_strings(value, mapping),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| rewrite_ref_strings(v, mapping)),
+        _ => {}
+    }
+}
+
+/// `#/a/b~1c` → `/a/b~1c` (percent-decoded); `#name` → the anchor's pointer.
+fn resolve_reference(
+    reference: &str,
+    anchors: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    let fragment = reference.strip_prefix('#')?;
+    if fragment.is_empty() || fragment.starts_with('/') {
+        Some(percent_decode(fragment))
+    } else {
+        anchors.get(fragment).cloned()
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A definition name for a hoisted target: its last named segments
+/// (`/properties/typedef/definitions/options/items` → `TypedefOptionsItems`).
+fn definition_name(pointer: &str) -> String {
+    const STRUCTURAL: &[&str] = &[
+        "properties",
+        "definitions",
+        "$defs",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "additionalProperties",
+        "patternProperties",
+        "prefixItems",
+    ];
+    let segments: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .filter(|s| !STRUCTURAL.contains(&s.as_str()))
+        .collect();
+    let tail: Vec<&str> = segments
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    if tail.is_empty() {
+        return "RecursiveRoot".into();
+    }
+    crate::naming::pascal(&tail.join("-"))
 }

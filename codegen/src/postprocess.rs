@@ -19,6 +19,9 @@ type EnumValue = (syn::Ident, String, Vec<Attribute>);
 /// Rewrites typify's output in place.
 pub(crate) fn make_tolerant(file: &mut syn::File) {
     strip_deny_unknown_fields(file);
+    dedupe_field_names(file);
+    nullable_optional_fields(file);
+    lenient_integer_fields(file);
     keep_empty_collections(file);
     let union_tags = union_tag_types(file);
     let open: Vec<(syn::Ident, Vec<EnumValue>)> = file
@@ -62,6 +65,7 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
     });
     let mut new_items = Vec::with_capacity(file.items.len());
     let mut variant_renames = Vec::new();
+    let mut extended = BTreeSet::new();
     for item in std::mem::take(&mut file.items) {
         match item {
             Item::Enum(e) if open_names.contains(&e.ident.to_string()) => {
@@ -76,15 +80,19 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
             }
             Item::Enum(mut e) if is_union(&e) => {
                 variant_renames.extend(name_union_variants(&mut e, &union_tags, &tag_values));
-                add_unknown_variant(&mut e);
+                if add_unknown_variant(&mut e) {
+                    extended.insert(e.ident.to_string());
+                }
                 new_items.push(Item::Enum(e));
             }
             other => new_items.push(other),
         }
     }
     file.items = new_items;
-    drop_unused_error_module(file);
+    drop_exhaustive_impls(file, &extended);
     rename_variant_types(file, &variant_renames);
+    crate::unions::strict_unions(file, &extended);
+    drop_unused_error_module(file);
 }
 
 /// typify emits a `pub mod error { ConversionError }` in every output; once the impls that used
@@ -98,6 +106,25 @@ fn drop_unused_error_module(file: &mut syn::File) {
         file.items
             .retain(|item| !matches!(item, Item::Mod(m) if m.ident == "error"));
     }
+}
+
+/// The serde container attributes of an enum, as token text (`untagged`, `tag = "kind"`).
+pub(crate) fn container_serde(e: &ItemEnum) -> String {
+    e.attrs
+        .iter()
+        .filter_map(serde_args)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The token text inside `#[serde(...)]`.
+pub(crate) fn serde_args_text(attr: &Attribute) -> Option<String> {
+    serde_args(attr)
+}
+
+/// The last path segment of a type (`Option` for `::std::option::Option<T>`).
+pub(crate) fn type_name_of(ty: &syn::Type) -> String {
+    type_name(ty)
 }
 
 fn type_name(ty: &syn::Type) -> String {
@@ -367,9 +394,10 @@ fn replace_name(text: &str, old: &str, new: &str) -> String {
     out
 }
 
-fn add_unknown_variant(e: &mut ItemEnum) {
+/// Adds the catch-all variant; `false` when the enum already has one.
+fn add_unknown_variant(e: &mut ItemEnum) -> bool {
     if e.variants.iter().any(|v| v.ident == "Unknown") {
-        return;
+        return false;
     }
     let container = e
         .attrs
@@ -411,6 +439,102 @@ fn add_unknown_variant(e: &mut ItemEnum) {
             }
         }
     }
+    true
+}
+
+/// typify's impls on an enum (`Display`, `FromStr`, `TryFrom<&str>`, ...) can `match` on its
+/// variants; once a variant is added, such a match is no longer exhaustive. Every impl of an
+/// extended enum that matches on its variants without a catch-all arm is dropped, as are its
+/// string conversions (`Display`, `FromStr`, `TryFrom`), which enumerate the variants too.
+fn drop_exhaustive_impls(file: &mut syn::File, extended: &BTreeSet<String>) {
+    if extended.is_empty() {
+        return;
+    }
+    let mut dropped_from_str = BTreeSet::new();
+    file.items.retain(|item| {
+        let Item::Impl(imp) = item else { return true };
+        let self_name = type_name(&imp.self_ty);
+        if !extended.contains(&self_name) {
+            return true;
+        }
+        // typify's string conversions of a union try or print each variant in turn; written
+        // for the closed set, they cannot know the catch-all (and `if let Ok(v) = s.parse()` on
+        // a `String` variant is an irrefutable pattern, a warning).
+        let string_conversion = matches!(
+            impl_trait_name(imp).as_deref(),
+            Some("Display" | "FromStr" | "TryFrom")
+        );
+        if !string_conversion && !matches_exhaustively(imp, &self_name) {
+            return true;
+        }
+        if impl_trait_name(imp).as_deref() == Some("FromStr") {
+            dropped_from_str.insert(self_name);
+        }
+        false
+    });
+    file.items.retain(|item| {
+        let Item::Impl(imp) = item else { return true };
+        let self_name = type_name(&imp.self_ty);
+        !(dropped_from_str.contains(&self_name)
+            && matches!(impl_trait_name(imp).as_deref(), Some("TryFrom" | "FromStr")))
+    });
+}
+
+fn impl_trait_name(imp: &syn::ItemImpl) -> Option<String> {
+    imp.trait_
+        .as_ref()
+        .and_then(|(_, path, _)| path.segments.last())
+        .map(|s| s.ident.to_string())
+}
+
+/// Whether the impl holds a `match` with an arm naming a variant of `enum_name` (`Self::X`,
+/// `Name::X`) and no catch-all arm.
+fn matches_exhaustively(imp: &syn::ItemImpl, enum_name: &str) -> bool {
+    use syn::visit::Visit;
+    struct Finder<'a> {
+        enum_name: &'a str,
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
+            let names_variant = m
+                .arms
+                .iter()
+                .any(|arm| pattern_names_variant(&arm.pat, self.enum_name));
+            let catch_all = m
+                .arms
+                .iter()
+                .any(|arm| matches!(arm.pat, syn::Pat::Wild(_) | syn::Pat::Ident(_)));
+            if names_variant && !catch_all {
+                self.found = true;
+            }
+            syn::visit::visit_expr_match(self, m);
+        }
+    }
+    let mut finder = Finder {
+        enum_name,
+        found: false,
+    };
+    finder.visit_item_impl(imp);
+    finder.found
+}
+
+fn pattern_names_variant(pat: &syn::Pat, enum_name: &str) -> bool {
+    let path = match pat {
+        syn::Pat::Path(p) => &p.path,
+        syn::Pat::TupleStruct(p) => &p.path,
+        syn::Pat::Struct(p) => &p.path,
+        syn::Pat::Reference(r) => return pattern_names_variant(&r.pat, enum_name),
+        syn::Pat::Or(or) => return or.cases.iter().any(|c| pattern_names_variant(c, enum_name)),
+        _ => return false,
+    };
+    path.segments.len() >= 2
+        && path
+            .segments
+            .iter()
+            .rev()
+            .nth(1)
+            .is_some_and(|s| s.ident == "Self" || s.ident == enum_name)
 }
 
 /// typify types an optional array or map as a bare collection that defaults to empty and is
@@ -454,6 +578,241 @@ fn keep_empty_collections(file: &mut syn::File) {
         }
     }
     Wrap.visit_file_mut(file);
+}
+
+/// Two properties can sanitize to the same Rust name (`any` and `Any`, `a-b` and `a_b`); typify
+/// then declares the field twice. The second and later get a numeric suffix (`any_2`) and a
+/// `#[serde(rename)]` to their wire name, in the struct (or enum variant) and in every struct
+/// expression that builds it (`Default` impls), by order of occurrence.
+fn dedupe_field_names(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    // type name → (index of field among named fields → new ident)
+    let mut renames: std::collections::BTreeMap<String, Vec<(String, Option<syn::Ident>)>> =
+        Default::default();
+    for item in &mut file.items {
+        match item {
+            Item::Struct(st) => {
+                if let Fields::Named(named) = &mut st.fields {
+                    if let Some(plan) = dedupe_named_fields(named) {
+                        renames.insert(st.ident.to_string(), plan);
+                    }
+                }
+            }
+            Item::Enum(e) => {
+                for variant in &mut e.variants {
+                    if let Fields::Named(named) = &mut variant.fields {
+                        if let Some(plan) = dedupe_named_fields(named) {
+                            renames.insert(format!("{}::{}", e.ident, variant.ident), plan);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if renames.is_empty() {
+        return;
+    }
+    struct Exprs<'a> {
+        renames: &'a std::collections::BTreeMap<String, Vec<(String, Option<syn::Ident>)>>,
+        self_name: Option<String>,
+    }
+    impl VisitMut for Exprs<'_> {
+        fn visit_item_impl_mut(&mut self, imp: &mut syn::ItemImpl) {
+            let previous = self.self_name.replace(type_name(&imp.self_ty));
+            syn::visit_mut::visit_item_impl_mut(self, imp);
+            self.self_name = previous;
+        }
+        fn visit_expr_struct_mut(&mut self, expr: &mut syn::ExprStruct) {
+            let segments: Vec<String> = expr
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .map(|s| match (&self.self_name, s.as_str()) {
+                    (Some(name), "Self") => name.clone(),
+                    _ => s,
+                })
+                .collect();
+            let key = segments.join("::");
+            if let Some(plan) = self.renames.get(&key) {
+                let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+                for field in expr.fields.iter_mut() {
+                    let syn::Member::Named(ident) = &field.member else {
+                        continue;
+                    };
+                    let name = ident.to_string();
+                    let n = seen.entry(name.clone()).or_default();
+                    let new = plan
+                        .iter()
+                        .filter(|(original, _)| *original == name)
+                        .nth(*n)
+                        .and_then(|(_, new)| new.clone());
+                    *n += 1;
+                    if let Some(new) = new {
+                        field.member = syn::Member::Named(new);
+                    }
+                }
+            }
+            syn::visit_mut::visit_expr_struct_mut(self, expr);
+        }
+    }
+    Exprs {
+        renames: &renames,
+        self_name: None,
+    }
+    .visit_file_mut(file);
+}
+
+/// Renames repeated field idents in place; `Some` when anything changed.
+fn dedupe_named_fields(named: &mut syn::FieldsNamed) -> Option<Vec<(String, Option<syn::Ident>)>> {
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+    let taken: BTreeSet<String> = named
+        .named
+        .iter()
+        .filter_map(|f| f.ident.as_ref().map(|i| i.to_string()))
+        .collect();
+    let mut plan = Vec::new();
+    let mut changed = false;
+    for field in named.named.iter_mut() {
+        let Some(ident) = field.ident.clone() else {
+            continue;
+        };
+        let n = seen.entry(ident.to_string()).or_default();
+        *n += 1;
+        if *n == 1 {
+            plan.push((ident.to_string(), None));
+            continue;
+        }
+        let bare = ident
+            .to_string()
+            .trim_start_matches("r#")
+            .trim_end_matches('_')
+            .to_string();
+        let mut candidate = format!("{bare}_{n}");
+        while taken.contains(&candidate) {
+            candidate.push('_');
+        }
+        let wire = serde_rename_of(&field.attrs).unwrap_or_else(|| bare.clone());
+        let new = syn::Ident::new(&candidate, Span::call_site());
+        if serde_rename_of(&field.attrs).is_none() {
+            field
+                .attrs
+                .push(syn::parse_quote!(#[serde(rename = #wire)]));
+        }
+        field.ident = Some(new.clone());
+        plan.push((ident.to_string(), Some(new)));
+        changed = true;
+    }
+    changed.then_some(plan)
+}
+
+/// The `#[serde(rename = "...")]` value among `attrs`.
+pub(crate) fn serde_rename_of(attrs: &[Attribute]) -> Option<String> {
+    attrs.iter().find_map(|attr| {
+        if !attr.path().is_ident("serde") {
+            return None;
+        }
+        let items = attr
+            .parse_args_with(syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated)
+            .ok()?;
+        items.into_iter().find_map(|meta| match meta {
+            Meta::NameValue(nv) if nv.path.is_ident("rename") => match nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) => Some(lit.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+    })
+}
+
+/// Optional properties that allow `null` (marked by normalization with
+/// [`crate::normalize::NULLABLE_OPTIONAL_DOC`]) become `Option<Option<T>>`: absent is `None`,
+/// `null` is `Some(None)`, and both come back as they were.
+fn nullable_optional_fields(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    struct Rewrite;
+    impl VisitMut for Rewrite {
+        fn visit_field_mut(&mut self, field: &mut syn::Field) {
+            let marked = field.attrs.iter().any(|a| {
+                a.path().is_ident("doc")
+                    && quote!(#a)
+                        .to_string()
+                        .contains("`None` is absent, `Some(None)` is `null`")
+            });
+            if !marked || type_name(&field.ty) != "Option" {
+                return;
+            }
+            let rename = serde_rename_of(&field.attrs);
+            field.attrs.retain(|a| !a.path().is_ident("serde"));
+            let rename = rename.map(|r| quote!(rename = #r,));
+            field.attrs.push(syn::parse_quote!(#[serde(
+                #rename
+                default,
+                deserialize_with = "crate::__private::double_option",
+                skip_serializing_if = "::std::option::Option::is_none"
+            )]));
+            let ty = &field.ty;
+            field.ty = syn::parse_quote!(::std::option::Option<#ty>);
+        }
+    }
+    Rewrite.visit_file_mut(file);
+}
+
+/// Whether `ty` is an integer, or `Option`/`Vec` of one (what [`lenient_integer_fields`] covers).
+pub(crate) fn is_integer_shape(ty: &syn::Type) -> bool {
+    const INTEGERS: &[&str] = &[
+        "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "isize", "usize",
+    ];
+    let syn::Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    let name = last.ident.to_string();
+    if INTEGERS.contains(&name.as_str()) {
+        return true;
+    }
+    if name == "Option" || name == "Vec" {
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                return is_integer_shape(inner);
+            }
+        }
+    }
+    false
+}
+
+/// JSON Schema counts `1.0`, `-0` and `1e2` as integers; serde's `i64` refuses them. Integer
+/// fields (and `Option`/`Vec` of them) decode through a lenient reader that takes any
+/// integer-valued number and still refuses `1.5`.
+fn lenient_integer_fields(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    struct Rewrite;
+    impl VisitMut for Rewrite {
+        fn visit_field_mut(&mut self, field: &mut syn::Field) {
+            if field.ident.is_none() || !is_integer_shape(&field.ty) {
+                return;
+            }
+            let mut has_default = false;
+            let mut has_with = false;
+            for attr in &field.attrs {
+                if let Some(args) = serde_args(attr) {
+                    has_default |= args.split(',').any(|a| a.trim() == "default");
+                    has_with |= args.contains("deserialize_with") || args.contains("with =");
+                }
+            }
+            if has_with {
+                return;
+            }
+            let default =
+                (type_name(&field.ty) == "Option" && !has_default).then(|| quote!(default,));
+            field.attrs.push(syn::parse_quote!(#[serde(#default deserialize_with = "crate::__private::integer")]));
+        }
+    }
+    Rewrite.visit_file_mut(file);
 }
 
 fn strip_deny_unknown_fields(file: &mut syn::File) {

@@ -17,8 +17,11 @@ use passage_catalog::Catalog;
 use passage_codegen::{diff, Generated, Provenance, Settings};
 
 mod bench;
+mod corpus;
+mod gate;
 mod synth;
 mod test;
+mod typer;
 
 /// Production base URL of the Passage Connect API.
 const PRODUCTION_BASE_URL: &str = "https://connect.getpassage.ai";
@@ -40,6 +43,11 @@ enum Task {
     BenchCodegen(bench::Args),
     /// Run every check CI runs: fmt, clippy, regen --check, the test suite.
     Test(test::Args),
+    /// Run the public schema corpus through regen, the compile gate and an instance round trip.
+    Corpus(corpus::Args),
+    /// Internal: a typing worker of regen (one JSON request per line on stdin).
+    #[command(name = "__type-schemas", hide = true)]
+    TypeSchemas,
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +67,12 @@ pub(crate) struct RegenArgs {
     /// Write into this directory instead of `generated/` (benchmarks, experiments).
     #[arg(long, value_name = "DIR", hide = true)]
     pub(crate) out_dir: Option<PathBuf>,
+    /// Memory limit of each typing worker process; a schema over it becomes `serde_json::Value`.
+    #[arg(long, value_name = "MIB", default_value_t = 4096)]
+    pub(crate) schema_memory_mib: u64,
+    /// Time one schema may take in typify, in seconds; over it, it becomes `serde_json::Value`.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub(crate) schema_seconds: u64,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +82,8 @@ fn main() -> ExitCode {
         Task::SynthCatalog(args) => synth::run(args).map(|()| true),
         Task::Test(args) => test::run(args),
         Task::BenchCodegen(args) => bench::run(args),
+        Task::Corpus(args) => corpus::run(args),
+        Task::TypeSchemas => typer::serve().map(|()| true),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -128,8 +144,22 @@ pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
     let report = diff::compare(&old_catalog, &new_catalog);
     print!("{report}");
 
-    let settings = Settings::default().with_catalog_label(label);
-    let generated = passage_codegen::generate(&catalog_bytes, &settings)?;
+    let settings = Settings::default()
+        .with_catalog_label(label)
+        .with_schema_budget(std::time::Duration::from_secs(args.schema_seconds))
+        .with_typer(std::sync::Arc::new(typer::ProcessTyper::new(
+            args.schema_memory_mib,
+        )?));
+    // One scratch workspace per output folder, so concurrent regens of different outputs
+    // (tests, benchmarks) do not overwrite each other's crate.
+    let scratch = match &args.out_dir {
+        None => gate::target_dir().join("regen-gate/generated"),
+        Some(dir) => {
+            let digest = sha_hex(dir.display().to_string().as_bytes());
+            gate::target_dir().join(format!("regen-gate/out-{}", &digest[..16]))
+        }
+    };
+    let generated = gate::generate_gated(&catalog_bytes, settings, &scratch)?;
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }
@@ -379,4 +409,9 @@ fn write_pending_snapshots(dir: &Path, generated: &Generated) -> Result<usize> {
         pending += 1;
     }
     Ok(pending)
+}
+
+fn sha_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

@@ -64,9 +64,23 @@ pub fn run(args: Args) -> Result<bool> {
         base_url: String::new(),
         offline: true,
         out_dir: None,
+        schema_memory_mib: 4096,
+        schema_seconds: 60,
     })?;
     if !fresh {
         bail!("generated/ is stale: run `cargo xtask regen`");
+    }
+    // The generator on schemas nobody here tuned it for: the repository's adversarial schemas
+    // (strict: none may need the compile gate's fallback) and the public corpus beside the
+    // repository; every valid instance must decode and re-serialize equal.
+    eprintln!("==> cargo xtask corpus --corpus codegen/tests/corpus --strict");
+    let adversarial = crate::workspace_root().join("codegen/tests/corpus");
+    if !crate::corpus::run(crate::corpus::Args::new(Some(adversarial), true))? {
+        bail!("the adversarial schema corpus failed");
+    }
+    eprintln!("==> cargo xtask corpus (../shared/schema-corpus)");
+    if !crate::corpus::run(crate::corpus::Args::new(None, false))? {
+        bail!("the public schema corpus failed");
     }
     cargo(&["test", "--workspace", "--all-features"])?;
     if !args.no_fuzz {

@@ -17,6 +17,7 @@ pub struct Item {
     pub price: f64,
     ///Constraints (not enforced when decoding): default: `1`, `maximum`: `9007199254740991`, `minimum`: `1`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default, deserialize_with = "crate::__private::integer")]
     pub quantity: ::std::option::Option<i64>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -24,11 +25,16 @@ pub struct Item {
 ///`Order`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Order {
+    ///Optional, and `null` is kept apart from absent: `None` is absent, `Some(None)` is `null`.
     #[serde(
         rename = "courierNote",
+        default,
+        deserialize_with = "crate::__private::double_option",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub courier_note: ::std::option::Option<::std::string::String>,
+    pub courier_note: ::std::option::Option<
+        ::std::option::Option<::std::string::String>,
+    >,
     ///Fees by name (service, delivery, ...).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub fees: ::std::option::Option<
@@ -48,7 +54,7 @@ pub struct Order {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///`OrderFulfillment`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]
 pub enum OrderFulfillment {
     Delivery {
@@ -180,6 +186,7 @@ impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentPickupKi
 pub struct OrderHistoryReadResult {
     ///Constraints (not enforced when decoding): `maximum`: `9007199254740991`, `minimum`: `0`.
     #[serde(rename = "orderCount")]
+    #[serde(deserialize_with = "crate::__private::integer")]
     pub order_count: i64,
     pub orders: ::std::vec::Vec<Order>,
     #[serde(flatten)]
@@ -214,6 +221,64 @@ pub mod error {
     impl From<String> for ConversionError {
         fn from(value: String) -> Self {
             Self(value.into())
+        }
+    }
+}
+///Decodes the `Delivery` variant of [`OrderFulfillment`].
+#[derive(::serde::Deserialize)]
+struct __OrderFulfillmentDelivery {
+    address: ::std::string::String,
+    #[serde(
+        rename = "deliveredAt",
+        deserialize_with = "::std::option::Option::deserialize"
+    )]
+    delivered_at: ::std::option::Option<::std::string::String>,
+    kind: OrderFulfillmentDeliveryKind,
+    #[serde(flatten)]
+    extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+///Decodes the `Pickup` variant of [`OrderFulfillment`].
+#[derive(::serde::Deserialize)]
+struct __OrderFulfillmentPickup {
+    kind: OrderFulfillmentPickupKind,
+    #[serde(rename = "readyAt")]
+    ready_at: ::std::string::String,
+    #[serde(flatten)]
+    extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for OrderFulfillment {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        let value = crate::__private::buffer_strict(deserializer)?;
+        let tag = crate::__private::union_tag::<
+            __D::Error,
+        >(&value, "OrderFulfillment", "kind")?;
+        match tag.as_str() {
+            "delivery" => {
+                crate::__private::decode_variant::<
+                    __OrderFulfillmentDelivery,
+                    __D::Error,
+                >(value, ::std::option::Option::None)
+                    .map(|v: __OrderFulfillmentDelivery| Self::Delivery {
+                        address: v.address,
+                        delivered_at: v.delivered_at,
+                        kind: v.kind,
+                        extra: v.extra,
+                    })
+            }
+            "pickup" => {
+                crate::__private::decode_variant::<
+                    __OrderFulfillmentPickup,
+                    __D::Error,
+                >(value, ::std::option::Option::None)
+                    .map(|v: __OrderFulfillmentPickup| Self::Pickup {
+                        kind: v.kind,
+                        ready_at: v.ready_at,
+                        extra: v.extra,
+                    })
+            }
+            _ => ::std::result::Result::Ok(Self::Unknown(value)),
         }
     }
 }

@@ -14,5 +14,6 @@ pub struct MobileBillingStatementReadArguments {
 
 Constraints (not enforced when decoding): `exclusiveMinimum`: `0`, `maximum`: `9007199254740991`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default, deserialize_with = "crate::__private::integer")]
     pub limit: ::std::option::Option<i64>,
 }

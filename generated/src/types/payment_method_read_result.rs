@@ -49,6 +49,7 @@ pub struct PaymentMethodReadResultPaymentMethodsItem {
     /**Position in the account's list.
 
 Constraints (not enforced when decoding): `maximum`: `9007199254740991`, `minimum`: `-9007199254740991`.*/
+    #[serde(deserialize_with = "crate::__private::integer")]
     pub order: i64,
     ///The provider's record, unparsed.
     pub raw: ::serde_json::Value,

@@ -8,7 +8,7 @@
 #![allow(clippy::all, missing_docs, dead_code, unused_imports)]
 
 ///Result of `paymentMethod`/`write`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]
 pub enum PaymentMethodWriteResult {
     DryRun {
@@ -46,4 +46,54 @@ pub struct PaymentMethodWriteResultSuccessCard {
     pub last4: ::std::string::String,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+///Decodes the `DryRun` variant of [`PaymentMethodWriteResult`].
+#[derive(::serde::Deserialize)]
+struct __PaymentMethodWriteResultDryRun {
+    card: PaymentMethodWriteResultDryRunCard,
+    #[serde(rename = "dryRun")]
+    dry_run: bool,
+    #[serde(flatten)]
+    extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+///Decodes the `Success` variant of [`PaymentMethodWriteResult`].
+#[derive(::serde::Deserialize)]
+struct __PaymentMethodWriteResultSuccess {
+    card: PaymentMethodWriteResultSuccessCard,
+    success: bool,
+    #[serde(flatten)]
+    extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for PaymentMethodWriteResult {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        let value = crate::__private::buffer_strict(deserializer)?;
+        if let ::std::result::Result::Ok(v) = crate::__private::try_variant::<
+            __PaymentMethodWriteResultDryRun,
+        >(&value) {
+            return ::std::result::Result::Ok(
+                (|v: __PaymentMethodWriteResultDryRun| Self::DryRun {
+                    card: v.card,
+                    dry_run: v.dry_run,
+                    extra: v.extra,
+                })(v),
+            );
+        }
+        if let ::std::result::Result::Ok(v) = crate::__private::try_variant::<
+            __PaymentMethodWriteResultSuccess,
+        >(&value) {
+            return ::std::result::Result::Ok(
+                (|v: __PaymentMethodWriteResultSuccess| Self::Success {
+                    card: v.card,
+                    success: v.success,
+                    extra: v.extra,
+                })(v),
+            );
+        }
+        crate::__private::unknown_of_kind::<
+            __D::Error,
+        >(value, 32, "PaymentMethodWriteResult", "object")
+            .map(Self::Unknown)
+    }
 }

@@ -26,9 +26,15 @@ pub struct MobileBillingStatementReadResultBillingItem {
     ///Amount due, in `currency`.
     #[serde(rename = "amountDue")]
     pub amount_due: f64,
-    ///Whether autopay is on; null when unknown.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub autopay: ::std::option::Option<bool>,
+    /**Whether autopay is on; null when unknown.
+
+Optional, and `null` is kept apart from absent: `None` is absent, `Some(None)` is `null`.*/
+    #[serde(
+        default,
+        deserialize_with = "crate::__private::double_option",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub autopay: ::std::option::Option<::std::option::Option<bool>>,
     ///ISO 4217 code, e.g. USD.
     pub currency: ::std::string::String,
     /**Payment due date (MM/DD/YYYY).
@@ -43,9 +49,16 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub line_items: ::std::option::Option<::std::vec::Vec<(::std::string::String, f64)>>,
-    ///Constraints (not enforced when decoding): format: `uri`.
-    #[serde(rename = "pdfUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub pdf_url: ::std::option::Option<::std::string::String>,
+    /**Constraints (not enforced when decoding): format: `uri`.
+
+Optional, and `null` is kept apart from absent: `None` is absent, `Some(None)` is `null`.*/
+    #[serde(
+        rename = "pdfUrl",
+        default,
+        deserialize_with = "crate::__private::double_option",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub pdf_url: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /**Last day of the billing period (MM/DD/YYYY).
 
 Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
