@@ -25,7 +25,14 @@
 //! is sent a second time **only** when the first attempt never established a connection, since
 //! the API has no idempotency key and a repeated create makes a second link; any other failure
 //! after sending is reported as [`Error::Indeterminate`](crate::Error::Indeterminate).
+//!
+//! Hostile answers: every body is read under a size cap ([`ClientBuilder::max_body_bytes`],
+//! [`Error::BodyTooLarge`](crate::Error::BodyTooLarge) past it), and redirects are followed only
+//! for a `GET` to the same origin; a redirected `POST` or a redirect to another origin is
+//! [`Error::Redirect`](crate::Error::Redirect), so a request body (card data) is never sent to a
+//! host the base URL did not name.
 
+mod body;
 mod http;
 mod links;
 mod model;
@@ -43,6 +50,8 @@ use url::Url;
 
 use crate::error::Error;
 
+pub(crate) use body::{excerpt, read_capped, ReadError};
+pub use body::{DEFAULT_MAX_BODY_BYTES, ERROR_EXCERPT_BYTES};
 pub use links::{CreateLink, Links};
 pub use model::{Link, LinkList, LinkSummary};
 pub use providers::Providers;
@@ -163,6 +172,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
     on_retry: Option<retry::RetryHook>,
+    max_body_bytes: usize,
 }
 
 /// The default `User-Agent`.
@@ -179,6 +189,7 @@ impl ClientBuilder {
             http: None,
             retry: RetryPolicy::default(),
             on_retry: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
@@ -246,6 +257,11 @@ impl ClientBuilder {
 
     /// Uses this `reqwest::Client` (proxies, custom TLS roots, connection pool settings).
     ///
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`: the client handles redirects
+    /// itself (same-origin `GET`s only). A client that follows redirects on its own would re-send
+    /// a `POST` body before this crate sees the redirect; such an answer is still refused with
+    /// [`Error::Redirect`](crate::Error::Redirect), but only after the fact.
+    ///
     /// ```no_run
     /// use passage_connect::client::Client;
     /// let client = Client::builder("psg_...").http_client(reqwest::Client::new()).build()?;
@@ -265,6 +281,36 @@ impl ClientBuilder {
     /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// Sets the largest answer body the client reads, in bytes (default
+    /// [`DEFAULT_MAX_BODY_BYTES`], 32 MiB). Reading stops as soon as a body passes it, with
+    /// [`Error::BodyTooLarge`](crate::Error::BodyTooLarge) naming the cap and the URL.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use passage_connect::{client::Client, Error};
+    /// // A one-shot server answering 2 KiB to any request.
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let base = format!("http://{}", listener.local_addr().unwrap());
+    /// tokio::spawn(async move {
+    ///     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///     let (mut socket, _) = listener.accept().await.unwrap();
+    ///     let mut request = [0u8; 4096];
+    ///     let _ = socket.read(&mut request).await;
+    ///     let body = format!(r#"{{"links":[],"pad":"{}"}}"#, "x".repeat(2048));
+    ///     let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+    ///     let _ = socket.write_all((head + &body).as_bytes()).await;
+    /// });
+    /// let client = Client::builder("psg_...").base_url(base).max_body_bytes(1024).build().unwrap();
+    /// let err = client.links().list().await.unwrap_err();
+    /// assert!(matches!(err, Error::BodyTooLarge { limit: 1024, .. }), "{err}");
+    /// assert!(err.to_string().contains("1024-byte body limit"));
+    /// # }
+    /// ```
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
         self
     }
 
@@ -306,6 +352,8 @@ impl ClientBuilder {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
+                // Redirects are decided per request in `http.rs` (never for a POST body).
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|err| Error::Config {
                     message: format!("cannot build the HTTP client: {err}"),
@@ -321,6 +369,7 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 retry: self.retry,
                 on_retry: self.on_retry,
+                max_body_bytes: self.max_body_bytes,
             }),
         })
     }
@@ -343,6 +392,7 @@ struct Inner {
     timeout: Duration,
     retry: RetryPolicy,
     on_retry: Option<retry::RetryHook>,
+    max_body_bytes: usize,
 }
 
 impl fmt::Debug for Client {
@@ -352,6 +402,7 @@ impl fmt::Debug for Client {
             .field("api_key", &self.inner.key)
             .field("timeout", &self.inner.timeout)
             .field("retry", &self.inner.retry)
+            .field("max_body_bytes", &self.inner.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
