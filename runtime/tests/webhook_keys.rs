@@ -254,11 +254,10 @@ async fn cached_keys_keep_verifying_while_the_endpoint_is_down() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_a_fetch_error() {
-    // Bind then drop a listener: nothing listens on that port any more.
-    let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    // A port bound but never listened on: held for the whole test, every connection refused.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reserved.local_addr().unwrap();
     let clock = ManualClock::at_unix_secs(NOW);
     let keys = remote(&format!("http://{addr}"), &clock);
     assert!(matches!(
