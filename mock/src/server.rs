@@ -232,12 +232,14 @@ impl MockServer {
         self.shared.keys().rotate(now_ms())
     }
 
-    /// How many links were created.
+    /// How many links the store holds (created, minus those evicted by the store limits).
     pub fn link_count(&self) -> usize {
         self.shared.store().len()
     }
 
-    /// Every webhook delivery attempt so far, oldest first.
+    /// The logged webhook delivery attempts, oldest first: the newest
+    /// [`MockConfig::max_logged_deliveries`](crate::MockConfig::max_logged_deliveries), each body
+    /// cut to [`MockConfig::max_logged_body_bytes`](crate::MockConfig::max_logged_body_bytes).
     pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
         self.shared.deliveries()
     }
