@@ -92,11 +92,17 @@ pub(crate) async fn serve(
     }
 }
 
-/// Answers 503 and closes, without reading the request (bounded by a short write timeout).
+/// Answers 503 and closes, bounded by a one-second budget. The request is drained (not parsed)
+/// after the answer: closing a socket with unread data makes the kernel send a reset, which can
+/// destroy the 503 before the client reads it.
 async fn refuse(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt;
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(OVER_CAPACITY).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
     })
     .await;
 }
