@@ -24,12 +24,12 @@
 //! Retries: GETs are retried on 429/5xx/transport errors per [`RetryPolicy`]. `POST /v1/links`
 //! is sent a second time **only** when the first attempt never established a connection, since
 //! the API has no idempotency key and a repeated create makes a second link; any other failure
-//! after sending is reported as [`Error::Indeterminate`](crate::Error::Indeterminate).
+//! after sending is reported as [`Error::Indeterminate`].
 //!
 //! Hostile answers: every body is read under a size cap ([`ClientBuilder::max_body_bytes`],
-//! [`Error::BodyTooLarge`](crate::Error::BodyTooLarge) past it), and redirects are followed only
+//! [`Error::BodyTooLarge`] past it), and redirects are followed only
 //! for a `GET` to the same origin; a redirected `POST` or a redirect to another origin is
-//! [`Error::Redirect`](crate::Error::Redirect), so a request body (card data) is never sent to a
+//! [`Error::Redirect`], so a request body (card data) is never sent to a
 //! host the base URL did not name.
 
 mod body;
