@@ -13,8 +13,32 @@ mod webhook;
 #[derive(Debug, Parser)]
 #[command(name = "passage", version, about)]
 struct Cli {
+    /// Log more on stderr: -v info, -vv debug (each retry of an API call), -vvv trace. Without it,
+    /// warnings only. `RUST_LOG` (e.g. `RUST_LOG=passage_connect=debug`), when set, wins.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Installs the stderr log subscriber: `RUST_LOG` if set, else the level `-v` asks for.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::new(spec),
+        _ => EnvFilter::new(level),
+    };
+    // stdout carries command output (JSON); logs never mix into it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +59,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -84,11 +84,8 @@ async fn get_link(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
 /// parameters (filters, cursors) are undocumented and ignored.
 async fn list_links(State(shared): State<Arc<Shared>>) -> Response {
     let now = now_ms();
-    let links: Vec<Value> = shared
-        .store()
-        .all()
-        .map(|link| link.to_json(now, false))
-        .collect();
+    let store = shared.store();
+    let links: Vec<_> = store.all().map(|link| link.to_json(now, false)).collect();
     Json(json!({ "links": links })).into_response()
 }
 

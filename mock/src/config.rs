@@ -39,6 +39,23 @@ pub struct MockConfig {
     /// Base URL put in `appClipUrl` and `websocketUrl` when the emulator is reached through another
     /// address (a container, a tunnel). Default: the bound address, `http://127.0.0.1:PORT`.
     pub public_url: Option<String>,
+    /// Links kept at most; past it the oldest are evicted (and answer 404). Default 10 000.
+    pub max_links: usize,
+    /// Bytes of link results (serialized JSON) kept at most, all links together; past it the
+    /// oldest links are evicted. Default 64 MiB.
+    pub max_stored_result_bytes: usize,
+    /// Webhook delivery attempts kept in the log (`GET /sandbox/webhooks`); the oldest are
+    /// dropped first. Default 1000.
+    pub max_logged_deliveries: usize,
+    /// Bytes of each logged attempt's body kept (longer bodies are cut and marked
+    /// `bodyTruncated`). Default 64 KiB.
+    pub max_logged_body_bytes: usize,
+    /// Time a connection may take to send a request's headers, and may stay idle between
+    /// requests, before it is closed. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more are answered `503` and closed at once (so idle
+    /// connections cannot use up the process's file descriptors). Default 128.
+    pub max_connections: usize,
 }
 
 impl Default for MockConfig {
@@ -51,6 +68,12 @@ impl Default for MockConfig {
             seed: 0,
             webhook_retry_delays: vec![Duration::from_secs(1), Duration::from_secs(5)],
             public_url: None,
+            max_links: 10_000,
+            max_stored_result_bytes: 64 * 1024 * 1024,
+            max_logged_deliveries: 1000,
+            max_logged_body_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 128,
         }
     }
 }
@@ -111,6 +134,55 @@ impl MockConfig {
     }
 }
 
+impl MockConfig {
+    /// Sets how many links are kept and how many bytes of results (oldest evicted first).
+    ///
+    /// ```
+    /// let config = passage_mock::MockConfig::default().with_store_limits(100, 1 << 20);
+    /// assert_eq!((config.max_links, config.max_stored_result_bytes), (100, 1 << 20));
+    /// ```
+    pub fn with_store_limits(mut self, max_links: usize, max_result_bytes: usize) -> Self {
+        self.max_links = max_links;
+        self.max_stored_result_bytes = max_result_bytes;
+        self
+    }
+
+    /// Sets how many delivery attempts the log keeps and how much of each body.
+    ///
+    /// ```
+    /// let config = passage_mock::MockConfig::default().with_delivery_log_limits(10, 1024);
+    /// assert_eq!((config.max_logged_deliveries, config.max_logged_body_bytes), (10, 1024));
+    /// ```
+    pub fn with_delivery_log_limits(mut self, max_entries: usize, max_body_bytes: usize) -> Self {
+        self.max_logged_deliveries = max_entries;
+        self.max_logged_body_bytes = max_body_bytes;
+        self
+    }
+
+    /// Sets the header-read / idle timeout of connections.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = passage_mock::MockConfig::default().with_header_read_timeout(Duration::from_secs(2));
+    /// assert_eq!(config.header_read_timeout, Duration::from_secs(2));
+    /// ```
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets how many connections are served at once.
+    ///
+    /// ```
+    /// let config = passage_mock::MockConfig::default().with_max_connections(16);
+    /// assert_eq!(config.max_connections, 16);
+    /// ```
+    pub fn with_max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+}
+
 impl fmt::Debug for MockConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // API keys and the signing key are secrets: only their count / presence is shown.
@@ -128,6 +200,12 @@ impl fmt::Debug for MockConfig {
             .field("seed", &self.seed)
             .field("webhook_retry_delays", &self.webhook_retry_delays)
             .field("public_url", &self.public_url)
+            .field("max_links", &self.max_links)
+            .field("max_stored_result_bytes", &self.max_stored_result_bytes)
+            .field("max_logged_deliveries", &self.max_logged_deliveries)
+            .field("max_logged_body_bytes", &self.max_logged_body_bytes)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }

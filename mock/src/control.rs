@@ -158,8 +158,7 @@ async fn rotate_key(State(shared): State<Arc<Shared>>) -> Response {
     Json(json!({"key_id": kid, "key": pem, "algorithm": "ES256"})).into_response()
 }
 
-/// `GET /sandbox/webhooks`: every delivery attempt, oldest first.
+/// `GET /sandbox/webhooks`: the logged delivery attempts, oldest first (bounded: see the README).
 async fn webhooks(State(shared): State<Arc<Shared>>) -> Response {
-    let deliveries: Vec<Value> = shared.deliveries().iter().map(|d| d.to_json()).collect();
-    Json(json!({ "deliveries": deliveries })).into_response()
+    Json(shared.delivery_log_json()).into_response()
 }

@@ -200,12 +200,16 @@ impl Fault {
         let malformed = flag("malformed")?;
         let delay = match object.get("delayMs") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(Duration::from_millis(v.as_u64().ok_or_else(|| {
-                (
-                    "delayMs".to_string(),
-                    "expected a non-negative integer".to_string(),
-                )
-            })?)),
+            Some(v) => Some(Duration::from_millis(
+                v.as_u64()
+                    .filter(|ms| *ms <= MAX_FAULT_DELAY_MS)
+                    .ok_or_else(|| {
+                        (
+                            "delayMs".to_string(),
+                            format!("expected an integer from 0 to {MAX_FAULT_DELAY_MS}"),
+                        )
+                    })?,
+            )),
         };
         let retry_after = match object.get("retryAfter") {
             None | Some(Value::Null) => None,
@@ -248,15 +252,21 @@ impl Fault {
     }
 }
 
+/// The longest `delayMs` a fault may ask for: a delay is for testing timeouts, and an unbounded
+/// one would hold a request (and its connection) forever.
+pub const MAX_FAULT_DELAY_MS: u64 = 60_000;
+
+/// Only error statuses make sense for an injected error answer: a 1xx is not a final answer
+/// and a 2xx/3xx "error" would be answered as something else.
 fn parse_status(value: &Value) -> Result<u16, (String, String)> {
     value
         .as_u64()
         .and_then(|n| u16::try_from(n).ok())
-        .filter(|n| (100..=599).contains(n))
+        .filter(|n| (400..=599).contains(n))
         .ok_or_else(|| {
             (
                 "status".to_string(),
-                "expected an HTTP status between 100 and 599".to_string(),
+                "expected an HTTP error status between 400 and 599".to_string(),
             )
         })
 }
@@ -359,6 +369,24 @@ mod tests {
         );
         assert_eq!(
             Fault::from_json(&json!({"delayMs":-1})).unwrap_err().0,
+            "delayMs"
+        );
+        for status in [100, 200, 302, 399, 600] {
+            let (field, message) = Fault::from_json(&json!({ "status": status })).unwrap_err();
+            assert_eq!(field, "status", "{status}");
+            assert!(message.contains("400 and 599"), "{message}");
+        }
+        let (field, message) =
+            Fault::from_json(&json!({"errorStyle":"nested","status":150})).unwrap_err();
+        assert_eq!((field.as_str(), message.contains("400")), ("status", true));
+        let (field, message) = Fault::from_json(&json!({ "delayMs": u64::MAX })).unwrap_err();
+        assert_eq!(field, "delayMs");
+        assert!(message.contains("60000"), "{message}");
+        assert!(Fault::from_json(&json!({ "delayMs": 60_000 })).is_ok());
+        assert_eq!(
+            Fault::from_json(&json!({ "delayMs": 60_001 }))
+                .unwrap_err()
+                .0,
             "delayMs"
         );
         assert_eq!(

@@ -55,7 +55,7 @@ mod webhook;
 
 pub use config::{pinned_catalog, MockConfig, DEFAULT_API_KEY, PINNED_CATALOG_JSON};
 pub use error::MockError;
-pub use fault::{Fault, FaultKind, FaultRoute};
+pub use fault::{Fault, FaultKind, FaultRoute, MAX_FAULT_DELAY_MS};
 pub use passage_connect::webhook::signing::WebhookSigningKey;
 pub use server::MockServer;
 pub use webhook::{DeliveryOutcome, WebhookDelivery};

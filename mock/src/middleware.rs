@@ -87,7 +87,12 @@ pub(crate) async fn inject_faults(
             status,
             retry_after,
         } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            // `Fault::from_json` only lets 400..=599 through; a fault built in Rust is held to the
+            // same rule here rather than answering a 1xx/2xx as an "error".
+            let status = StatusCode::from_u16(status)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response =
                 error_response(status, &format!("Injected fault ({})", status.as_u16()));
             if let Some(seconds) = retry_after {
@@ -98,7 +103,8 @@ pub(crate) async fn inject_faults(
             response
         }
         FaultKind::Delay(delay) => {
-            tokio::time::sleep(delay).await;
+            let bound = std::time::Duration::from_millis(crate::fault::MAX_FAULT_DELAY_MS);
+            tokio::time::sleep(delay.min(bound)).await;
             next.run(request).await
         }
         FaultKind::DropConnection => {
@@ -136,7 +142,10 @@ pub(crate) async fn inject_faults(
         FaultKind::NestedErrorBody {
             status: Some(status),
         } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(status)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let message = status.canonical_reason().unwrap_or("Error");
             (
                 status,
@@ -169,4 +178,133 @@ async fn nest_error_body(response: Response) -> Response {
     }
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Json(Value::Object(map)).into_response().into_body())
+}
+
+/// Whether a `Content-Type` is JSON: `application/json` or `application/<x>+json`, any
+/// parameters (`; charset=utf-8`).
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Requires a JSON `Content-Type` on every `POST` (415 otherwise), even with an empty body.
+///
+/// Why: a web page on another origin may send a browser "simple request" (`text/plain`, a form
+/// encoding, or no body at all) to 127.0.0.1 without any CORS preflight, and so drive the control
+/// API while its user browses. A JSON content type forces a preflight the emulator never grants.
+pub(crate) async fn require_json_post(request: Request, next: Next) -> Response {
+    if request.method() == axum::http::Method::POST {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_content_type);
+        if !json {
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json (on every POST, even with an empty body)",
+            );
+        }
+    }
+    next.run(request).await
+}
+
+/// The `Host` values the control API and the sandbox page answer to: the bound address, and
+/// `localhost`/`127.0.0.1`/`[::1]` with the bound port, and the host of a configured public URL.
+#[derive(Debug, Clone)]
+pub(crate) struct AllowedHosts(Vec<String>);
+
+impl AllowedHosts {
+    pub(crate) fn new(bound: std::net::SocketAddr, public_url: Option<&str>) -> Self {
+        let port = bound.port();
+        let mut hosts = vec![
+            bound.to_string(),
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ];
+        if let Some(url) = public_url.and_then(|u| url::Url::parse(u).ok()) {
+            if let Some(host) = url.host_str() {
+                hosts.push(host.to_string());
+                if let Some(port) = url.port_or_known_default() {
+                    hosts.push(format!("{host}:{port}"));
+                }
+            }
+        }
+        hosts.iter_mut().for_each(|h| h.make_ascii_lowercase());
+        Self(hosts)
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        let host = host.trim().to_ascii_lowercase();
+        self.0.contains(&host)
+    }
+}
+
+/// Refuses (403 JSON) a request whose `Host` is not the emulator's own address.
+///
+/// Why: with DNS rebinding, a page from `evil.example` can resolve its own name to 127.0.0.1 and
+/// then read and drive the emulator as same-origin; its requests still carry
+/// `Host: evil.example:PORT`, which this check refuses.
+pub(crate) async fn require_local_host(
+    State(allowed): State<Arc<AllowedHosts>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    match host {
+        Some(host) if allowed.allows(host) => next.run(request).await,
+        Some(host) => error_response(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "Host `{}` is not this emulator's address; the control API and the sandbox page answer only to {}",
+                host.chars().take(100).collect::<String>(),
+                allowed.0.join(", ")
+            ),
+        ),
+        None => error_response(StatusCode::FORBIDDEN, "the Host header is missing"),
+    }
+}
+
+/// Gives every error answer that is neither JSON nor HTML (axum's plain-text rejections such as
+/// `413 Payload Too Large`, an empty `405`) the `{"error": ...}` body every other error has.
+pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if is_json_content_type(&content_type) || content_type.starts_with("text/html") {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Rejection texts are short; the cap only guards against an unexpected large body.
+    let text = to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("Error").to_string(),
+        text => text.to_string(),
+    };
+    let mut json = error_response(status, &message);
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
 }

@@ -2,16 +2,23 @@
 //! `axum::serve`, so that a handler can ask for its connection to be closed without an answer
 //! (the `DropConnection` fault): each connection gets a [`ConnectionControl`] in its requests'
 //! extensions, and the connection task drops the socket when it fires.
+//!
+//! Bounded: a connection must send each request's headers within the header-read timeout, and
+//! the same timer closes a connection idle between requests; at most `max_connections` are
+//! served at once, and one more is answered `503` and closed at once (so idle connections cannot
+//! use up the file descriptors and make every later request time out, silently).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// Lets a handler close the connection its request came on, without a response.
@@ -33,17 +40,47 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
+/// How connections are bounded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    /// Time to send a request's headers, and the longest idle time between requests.
+    pub(crate) header_read_timeout: Duration,
+    /// Connections served at once.
+    pub(crate) max_connections: usize,
+}
+
+/// The answer to a connection over the limit (written raw: no hyper connection is started).
+const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 67\r\nconnection: close\r\nretry-after: 1\r\n\r\n{\"error\":\"Too many connections to the emulator; try again shortly\"}";
+
 /// Accepts connections until `shutdown` turns true.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: ConnectionLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let for_connections = shutdown.clone();
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let saturated = AtomicBool::new(false);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => spawn_connection(stream, router.clone(), for_connections.clone()),
+                Ok((stream, peer)) => match Arc::clone(&permits).try_acquire_owned() {
+                    Ok(permit) => {
+                        saturated.store(false, Ordering::Relaxed);
+                        spawn_connection(stream, router.clone(), limits, permit, for_connections.clone());
+                    }
+                    Err(_) => {
+                        if !saturated.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(
+                                max_connections = limits.max_connections,
+                                %peer,
+                                "connection limit reached: answering 503 to new connections until some close"
+                            );
+                        }
+                        tokio::spawn(refuse(stream));
+                    }
+                },
                 Err(err) => {
                     // EMFILE and friends: back off instead of spinning.
                     tracing::warn!(error = %err, "accept failed");
@@ -55,7 +92,28 @@ pub(crate) async fn serve(
     }
 }
 
-fn spawn_connection(stream: TcpStream, router: Router, mut shutdown: watch::Receiver<bool>) {
+/// Answers 503 and closes, bounded by a one-second budget. The request is drained (not parsed)
+/// after the answer: closing a socket with unread data makes the kernel send a reset, which can
+/// destroy the 503 before the client reads it.
+async fn refuse(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(OVER_CAPACITY).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+}
+
+fn spawn_connection(
+    stream: TcpStream,
+    router: Router,
+    limits: ConnectionLimits,
+    permit: OwnedSemaphorePermit,
+    mut shutdown: watch::Receiver<bool>,
+) {
     // Small JSON answers: don't let Nagle hold them back.
     let _ = stream.set_nodelay(true);
     let control = ConnectionControl::default();
@@ -65,7 +123,13 @@ fn spawn_connection(stream: TcpStream, router: Router, mut shutdown: watch::Rece
         router.clone().oneshot(request)
     });
     tokio::spawn(async move {
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let _permit = permit;
+        // hyper starts the header-read timer whenever it waits for a request's head, including
+        // between keep-alive requests: one setting bounds slow headers and idle connections.
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), service);
         tokio::select! {
             result = connection => {
                 if let Err(err) = result {
@@ -77,4 +141,19 @@ fn spawn_connection(stream: TcpStream, router: Router, mut shutdown: watch::Rece
             _ = stopped(&mut shutdown) => {}
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_over_capacity_answer_is_well_formed() {
+        let text = std::str::from_utf8(super::OVER_CAPACITY).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(json["error"].is_string());
+    }
 }

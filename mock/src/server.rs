@@ -12,8 +12,11 @@ use crate::config::MockConfig;
 use crate::error::MockError;
 use crate::fault::Fault;
 use crate::keys::KeyRing;
-use crate::state::{Shared, SharedParts};
+use crate::middleware::{json_errors, require_json_post, require_local_host, AllowedHosts};
+use crate::serve::ConnectionLimits;
+use crate::state::{LogLimits, Shared, SharedParts};
 use crate::store::now_ms;
+use crate::store::StoreLimits;
 use crate::validation::Registry;
 use crate::webhook::WebhookDelivery;
 use crate::{api, control, page, serve};
@@ -66,6 +69,18 @@ fn check_config(config: &MockConfig) -> Result<(), MockError> {
             });
         }
     }
+    if config.max_connections == 0 {
+        return Err(MockError::Config {
+            field: "max_connections",
+            message: "at least one connection must be allowed".into(),
+        });
+    }
+    if config.header_read_timeout.is_zero() {
+        return Err(MockError::Config {
+            field: "header_read_timeout",
+            message: "must be longer than zero".into(),
+        });
+    }
     Ok(())
 }
 
@@ -114,12 +129,39 @@ impl MockServer {
             public_url,
             keys: KeyRing::new(config.signing_key, now_ms()),
             shutdown: stopped.clone(),
+            store_limits: StoreLimits {
+                max_links: config.max_links,
+                max_result_bytes: config.max_stored_result_bytes,
+            },
+            log_limits: LogLimits {
+                max_entries: config.max_logged_deliveries,
+                max_body_bytes: config.max_logged_body_bytes,
+            },
         })?);
+        if !local.ip().is_loopback() {
+            tracing::warn!(
+                addr = %local,
+                "the emulator is bound to a non-loopback address: it is a local test tool (no TLS, a public control API, test keys), not a server to expose"
+            );
+        }
+        let hosts = Arc::new(AllowedHosts::new(local, config.public_url.as_deref()));
+        let local_only = axum::middleware::from_fn_with_state(hosts, require_local_host);
+        let json_post = axum::middleware::from_fn(require_json_post);
         let router = Router::new()
-            .merge(api::router(Arc::clone(&shared)))
-            .merge(control::router(Arc::clone(&shared)))
-            .merge(page::router(Arc::clone(&shared)));
-        let task = tokio::spawn(serve::serve(listener, router, stopped));
+            .merge(api::router(Arc::clone(&shared)).layer(json_post.clone()))
+            .merge(
+                control::router(Arc::clone(&shared))
+                    .layer(json_post)
+                    .layer(local_only.clone()),
+            )
+            // The page's own form posts are HTML forms (they carry the link's claim code).
+            .merge(page::router(Arc::clone(&shared)).layer(local_only))
+            .layer(axum::middleware::from_fn(json_errors));
+        let limits = ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+        };
+        let task = tokio::spawn(serve::serve(listener, router, limits, stopped));
         Ok(MockServer {
             shared,
             base_url,
@@ -190,12 +232,14 @@ impl MockServer {
         self.shared.keys().rotate(now_ms())
     }
 
-    /// How many links were created.
+    /// How many links the store holds (created, minus those evicted by the store limits).
     pub fn link_count(&self) -> usize {
         self.shared.store().len()
     }
 
-    /// Every webhook delivery attempt so far, oldest first.
+    /// The logged webhook delivery attempts, oldest first: the newest
+    /// [`MockConfig::max_logged_deliveries`](crate::MockConfig::max_logged_deliveries), each body
+    /// cut to [`MockConfig::max_logged_body_bytes`](crate::MockConfig::max_logged_body_bytes).
     pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
         self.shared.deliveries()
     }

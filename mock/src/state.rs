@@ -13,7 +13,7 @@ use crate::error::MockError;
 use crate::fault::{Fault, FaultKind, FaultQueue, FaultRoute};
 use crate::keys::KeyRing;
 use crate::samples::sample_result;
-use crate::store::{now_ms, Link, Status, Store, TransitionError};
+use crate::store::{now_ms, Link, Status, Store, StoreLimits, TransitionError};
 use crate::validation::Registry;
 use crate::webhook::{spawn_delivery, webhook_body, Event, WebhookDelivery};
 
@@ -43,7 +43,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     keys: Mutex<KeyRing>,
     faults: Mutex<FaultQueue>,
-    deliveries: Mutex<Vec<WebhookDelivery>>,
+    deliveries: Mutex<DeliveryLog>,
     pub(crate) http: reqwest::Client,
     shutdown: watch::Receiver<bool>,
 }
@@ -58,6 +58,65 @@ pub(crate) struct SharedParts {
     pub(crate) public_url: String,
     pub(crate) keys: KeyRing,
     pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) store_limits: StoreLimits,
+    pub(crate) log_limits: LogLimits,
+}
+
+/// How much of the webhook delivery log is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LogLimits {
+    /// Attempts kept (the oldest are dropped first).
+    pub(crate) max_entries: usize,
+    /// Bytes of each attempt's body kept (longer bodies are cut, and marked so).
+    pub(crate) max_body_bytes: usize,
+}
+
+/// One logged attempt, its body possibly cut to [`LogLimits::max_body_bytes`].
+#[derive(Debug, Clone)]
+pub(crate) struct LoggedDelivery {
+    pub(crate) delivery: WebhookDelivery,
+    /// The length of the body that was sent (`delivery.body` may be shorter).
+    pub(crate) body_bytes: usize,
+}
+
+impl LoggedDelivery {
+    fn new(mut delivery: WebhookDelivery, max_body_bytes: usize) -> Self {
+        let body_bytes = delivery.body.len();
+        if body_bytes > max_body_bytes {
+            let mut end = max_body_bytes;
+            while !delivery.body.is_char_boundary(end) {
+                end -= 1;
+            }
+            delivery.body.truncate(end);
+            delivery.body.shrink_to_fit();
+        }
+        Self {
+            delivery,
+            body_bytes,
+        }
+    }
+
+    /// The control API's JSON form: the delivery's, plus `bodyBytes` and `bodyTruncated`.
+    pub(crate) fn to_json(&self) -> Value {
+        let mut value = self.delivery.to_json();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("bodyBytes".into(), json!(self.body_bytes));
+            map.insert(
+                "bodyTruncated".into(),
+                json!(self.body_bytes > self.delivery.body.len()),
+            );
+        }
+        value
+    }
+}
+
+/// The bounded delivery log, oldest first.
+#[derive(Debug)]
+pub(crate) struct DeliveryLog {
+    limits: LogLimits,
+    entries: std::collections::VecDeque<LoggedDelivery>,
+    /// Attempts dropped from the front so far.
+    pub(crate) dropped: u64,
 }
 
 impl Shared {
@@ -81,10 +140,14 @@ impl Shared {
             seed: parts.seed,
             retry_delays: parts.retry_delays,
             public_url: parts.public_url,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store::with_limits(parts.store_limits)),
             keys: Mutex::new(parts.keys),
             faults: Mutex::new(FaultQueue::default()),
-            deliveries: Mutex::new(Vec::new()),
+            deliveries: Mutex::new(DeliveryLog {
+                limits: parts.log_limits,
+                entries: std::collections::VecDeque::new(),
+                dropped: 0,
+            }),
             http,
             shutdown: parts.shutdown,
         })
@@ -125,11 +188,29 @@ impl Shared {
     }
 
     pub(crate) fn record_delivery(&self, delivery: WebhookDelivery) {
-        lock(&self.deliveries).push(delivery);
+        let mut log = lock(&self.deliveries);
+        let entry = LoggedDelivery::new(delivery, log.limits.max_body_bytes);
+        log.entries.push_back(entry);
+        while log.entries.len() > log.limits.max_entries {
+            log.entries.pop_front();
+            log.dropped += 1;
+        }
     }
 
+    /// The logged attempts, oldest first (bodies possibly cut, see [`LogLimits`]).
     pub(crate) fn deliveries(&self) -> Vec<WebhookDelivery> {
-        lock(&self.deliveries).clone()
+        lock(&self.deliveries)
+            .entries
+            .iter()
+            .map(|e| e.delivery.clone())
+            .collect()
+    }
+
+    /// The log as the control API shows it: entries, and how many were dropped.
+    pub(crate) fn delivery_log_json(&self) -> Value {
+        let log = lock(&self.deliveries);
+        let entries: Vec<Value> = log.entries.iter().map(LoggedDelivery::to_json).collect();
+        json!({ "deliveries": entries, "dropped": log.dropped })
     }
 
     /// `ws(s)://host/sessions/{sessionId}/ws` for a claim answer. The emulator does not serve it
@@ -187,12 +268,18 @@ impl Shared {
             None => sample_result(&self.registry, self.seed, &snapshot)?,
         };
         let now = now_ms();
+        let stored = serde_json::value::to_raw_value(&result).map_err(|err| MockError::Sample {
+            integration: snapshot.integration_id.clone(),
+            resource: String::new(),
+            action: String::new(),
+            message: format!("the result cannot be serialized: {err}"),
+        })?;
         let link = self
             .store()
-            .complete(link_id, result, now)
+            .complete(link_id, Arc::from(stored), now)
             .map_err(|err| Self::transition_error(link_id, "complete", err))?;
         if let Some(url) = &link.webhook_url {
-            let body = webhook_body(Event::Complete, &link.id, link.result.as_ref(), None, now);
+            let body = webhook_body(Event::Complete, &link.id, Some(&result), None, now);
             spawn_delivery(
                 Arc::clone(self),
                 link.id.clone(),

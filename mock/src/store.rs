@@ -1,12 +1,19 @@
 //! The in-memory link store and the link state machine: pending → active (claim) → complete, or
 //! failed (claimable again), and expired once past `expiresAt`.
+//!
+//! Bounded: at most [`StoreLimits::max_links`] links, and at most
+//! [`StoreLimits::max_result_bytes`] of stored results (kept as serialized JSON, not as a parsed
+//! tree, which costs several times the text); past either, the oldest links are evicted first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 
 use crate::validation::{CreateLinkRequest, RequestedOperation};
 
@@ -67,7 +74,8 @@ pub(crate) struct Link {
     pub(crate) debug: bool,
     status: Status,
     pub(crate) current_session_id: Option<String>,
-    pub(crate) result: Option<Value>,
+    /// Serialized once at completion: cheap to clone, and a fraction of a parsed tree's memory.
+    pub(crate) result: Option<Arc<RawValue>>,
     pub(crate) error: Option<Value>,
     pub(crate) expires_at: u64,
     pub(crate) created_at: u64,
@@ -125,28 +133,47 @@ impl Link {
     }
 
     /// The `GET /v1/links/{id}` body (with `result` and `error`) or a `GET /v1/links` entry (without).
-    pub(crate) fn to_json(&self, now: u64, with_outcome: bool) -> Value {
-        let mut map = Map::new();
-        map.insert("id".into(), json!(self.id));
-        map.insert("integrationId".into(), json!(self.integration_id));
-        map.insert("operations".into(), self.operations_json());
-        map.insert("externalUserId".into(), json!(self.external_user_id));
-        map.insert("status".into(), json!(self.status_at(now).as_str()));
-        map.insert("currentSessionId".into(), json!(self.current_session_id));
-        if let Some(url) = &self.return_url {
-            map.insert("returnUrl".into(), json!(url));
+    pub(crate) fn to_json(&self, now: u64, with_outcome: bool) -> LinkJson<'_> {
+        LinkJson {
+            id: &self.id,
+            integration_id: &self.integration_id,
+            operations: self.operations_json(),
+            external_user_id: self.external_user_id.as_deref(),
+            status: self.status_at(now).as_str(),
+            current_session_id: self.current_session_id.as_deref(),
+            return_url: self.return_url.as_deref(),
+            result: if with_outcome {
+                self.result.as_deref()
+            } else {
+                None
+            },
+            error: with_outcome.then(|| self.error.clone().unwrap_or(Value::Null)),
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
-        if with_outcome {
-            if let Some(result) = &self.result {
-                map.insert("result".into(), result.clone());
-            }
-            map.insert("error".into(), self.error.clone().unwrap_or(Value::Null));
-        }
-        map.insert("expiresAt".into(), json!(self.expires_at));
-        map.insert("createdAt".into(), json!(self.created_at));
-        map.insert("updatedAt".into(), json!(self.updated_at));
-        Value::Object(map)
     }
+}
+
+/// A link as the API shows it; `result` is written out from its stored text.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LinkJson<'a> {
+    id: &'a str,
+    integration_id: &'a str,
+    operations: Value,
+    external_user_id: Option<&'a str>,
+    status: &'static str,
+    current_session_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+    expires_at: u64,
+    created_at: u64,
+    updated_at: u64,
 }
 
 /// What a claim answered.
@@ -170,17 +197,58 @@ pub(crate) enum TransitionError {
     InvalidState(Status),
 }
 
-/// All links, in creation order.
+/// How much the store keeps before it evicts its oldest links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoreLimits {
+    /// Links kept at most.
+    pub(crate) max_links: usize,
+    /// Bytes of stored results (serialized JSON) kept at most, all links together.
+    pub(crate) max_result_bytes: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self {
+            max_links: 10_000,
+            max_result_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// All links, in creation order, bounded by [`StoreLimits`].
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     links: HashMap<String, Link>,
-    order: Vec<String>,
+    order: VecDeque<String>,
     by_code: HashMap<String, String>,
+    limits: StoreLimits,
+    result_bytes: usize,
+    evicted: u64,
 }
 
 impl Store {
+    /// An empty store with these limits.
+    pub(crate) fn with_limits(limits: StoreLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.links.len()
+    }
+
+    /// How many links were evicted so far.
+    #[cfg(test)]
+    pub(crate) fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Total bytes of stored results.
+    #[cfg(test)]
+    pub(crate) fn result_bytes(&self) -> usize {
+        self.result_bytes
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<&Link> {
@@ -189,6 +257,26 @@ impl Store {
 
     pub(crate) fn all(&self) -> impl Iterator<Item = &Link> {
         self.order.iter().filter_map(|id| self.links.get(id))
+    }
+
+    /// Evicts the oldest links until both limits hold, never `keep` (the link just written).
+    fn evict(&mut self, keep: &str) {
+        while self.links.len() > self.limits.max_links.max(1)
+            || self.result_bytes > self.limits.max_result_bytes
+        {
+            let Some(position) = self.order.iter().position(|id| id != keep) else {
+                break;
+            };
+            let Some(id) = self.order.remove(position) else {
+                break;
+            };
+            if let Some(link) = self.links.remove(&id) {
+                self.by_code.remove(&link.claim_code);
+                self.result_bytes -= link.result.as_ref().map_or(0, |r| r.get().len());
+                self.evicted += 1;
+                tracing::debug!(link_id = %id, "evicted the oldest link (store limits)");
+            }
+        }
     }
 
     /// Stores a new pending link made from a valid request.
@@ -221,8 +309,9 @@ impl Store {
             updated_at: now,
         };
         self.by_code.insert(claim_code, id.clone());
-        self.order.push(id.clone());
-        self.links.insert(id, link.clone());
+        self.order.push_back(id.clone());
+        self.links.insert(id.clone(), link.clone());
+        self.evict(&id);
         link
     }
 
@@ -253,15 +342,19 @@ impl Store {
     pub(crate) fn complete(
         &mut self,
         id: &str,
-        result: Value,
+        result: Arc<RawValue>,
         now: u64,
     ) -> Result<Link, TransitionError> {
         let link = self.open_link(id, now)?;
+        let added = result.get().len();
+        let replaced = link.result.replace(result).map_or(0, |r| r.get().len());
         link.status = Status::Complete;
-        link.result = Some(result);
         link.error = None;
         link.updated_at = now;
-        Ok(link.clone())
+        let link = link.clone();
+        self.result_bytes = self.result_bytes - replaced + added;
+        self.evict(id);
+        Ok(link)
     }
 
     /// Fails a link with `error` (`{code, message}`). A pending link is claimed implicitly first.
@@ -371,6 +464,37 @@ mod tests {
         }
     }
 
+    fn raw(value: Value) -> Arc<RawValue> {
+        Arc::from(serde_json::value::to_raw_value(&value).unwrap())
+    }
+
+    #[test]
+    fn the_oldest_links_are_evicted_past_the_count_or_result_limit() {
+        let mut store = Store::with_limits(StoreLimits {
+            max_links: 3,
+            max_result_bytes: 1000,
+        });
+        let ids: Vec<String> = (0..5).map(|_| store.create(request(), 1_000).id).collect();
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.evicted(), 2);
+        assert!(store.get(&ids[0]).is_none() && store.get(&ids[1]).is_none());
+        let kept: Vec<&str> = store.all().map(|l| l.id.as_str()).collect();
+        assert_eq!(kept, [ids[2].as_str(), ids[3].as_str(), ids[4].as_str()]);
+        // A result of 600 bytes each: the second one pushes the total past 1000.
+        let big = raw(json!({"pad": "x".repeat(590)}));
+        assert_eq!(big.get().len(), 600);
+        store.complete(&ids[3], big.clone(), 2_000).unwrap();
+        assert_eq!(store.result_bytes(), 600);
+        store.complete(&ids[4], big, 2_000).unwrap();
+        // ids[2] (no result) goes first, then ids[3] (600 bytes) to get under the limit.
+        let kept: Vec<&str> = store.all().map(|l| l.id.as_str()).collect();
+        assert_eq!(kept, [ids[4].as_str()]);
+        assert_eq!(store.result_bytes(), 600);
+        assert_eq!(store.evicted(), 4);
+        // The claim code of an evicted link is forgotten too.
+        assert_eq!(store.by_code.len(), 1);
+    }
+
     #[test]
     fn return_url_keeps_query_and_fragment() {
         assert_eq!(
@@ -409,7 +533,7 @@ mod tests {
             store.claim(&link.claim_code, 4_000),
             ClaimOutcome::Claimed { .. }
         ));
-        store.complete(&link.id, json!({}), 5_000).unwrap();
+        store.complete(&link.id, raw(json!({})), 5_000).unwrap();
         assert_eq!(
             store.claim(&link.claim_code, 6_000),
             ClaimOutcome::Conflict(Status::Complete)

@@ -588,6 +588,7 @@ async fn claim_answers_400_404_409_410() {
     }
     let response = client()
         .post(format!("{}/link/claim", mock.base_url()))
+        .header("content-type", "application/json")
         .body("garbage")
         .send()
         .await

@@ -1,6 +1,8 @@
 //! Signed webhooks over real HTTP: documented bodies and headers, retries until 2xx, the
-//! delivery log, and the signature checked by implementations independent of the signer
-//! (Python `cryptography`/OpenSSL, and the `p256` verifier).
+//! delivery log, and the signature checked by implementations the emulator does not sign with:
+//! ring (the SDK's verifier; the emulator signs with the RustCrypto `p256` crate) and Python
+//! `cryptography` (OpenSSL). Absence ("no fourth attempt") is checked after the event that makes
+//! it certain (the delivery's last attempt logged), never after a fixed sleep.
 
 mod common;
 
@@ -11,10 +13,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::*;
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, VerifyingKey};
-use p256::pkcs8::DecodePublicKey as _;
-use passage_mock::{DeliveryOutcome, MockServer};
+use passage_connect::webhook::VerificationKey;
+use passage_mock::{DeliveryOutcome, MockServer, WebhookDelivery};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
@@ -39,9 +39,10 @@ async fn fetch_key(mock: &MockServer, kid: &str) -> String {
     body["key"].as_str().unwrap().to_string()
 }
 
-/// Checks the signature with the RustCrypto verifier (independent of the emulator's code path).
-fn verify_with_p256(pem: &str, body: &[u8], jwt: &str, timestamp: &str, kid: &str) {
-    let key = VerifyingKey::from_public_key_pem(pem).unwrap();
+/// Checks the signature with ring (through the SDK's `VerificationKey`): not the code the emulator
+/// signs with (`passage_connect::webhook::signing`, RustCrypto `p256`).
+fn verify_with_ring(pem: &str, body: &[u8], jwt: &str, timestamp: &str, kid: &str) {
+    let key = VerificationKey::from_spki_pem(kid, pem).unwrap();
     let parts: Vec<&str> = jwt.split('.').collect();
     assert_eq!(parts.len(), 3, "{jwt}");
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
@@ -52,9 +53,34 @@ fn verify_with_p256(pem: &str, body: &[u8], jwt: &str, timestamp: &str, kid: &st
         hex::encode(Sha256::digest(body))
     );
     assert_eq!(claims["iat"].to_string(), timestamp);
-    let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
-    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
-        .expect("signature verifies with p256");
+    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    assert!(
+        key.verify_es256(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature),
+        "signature does not verify with ring"
+    );
+}
+
+/// Waits until the delivery log holds `n` attempts for `link_id`. A delivery logs each attempt
+/// before deciding on the next, so once its last attempt (a 2xx, or the last retry) is logged the
+/// delivery is over: nothing more can arrive.
+async fn logged_attempts(mock: &MockServer, link_id: &str, n: usize) -> Vec<WebhookDelivery> {
+    let start = std::time::Instant::now();
+    loop {
+        let log: Vec<_> = mock
+            .webhook_deliveries()
+            .into_iter()
+            .filter(|d| d.link_id == link_id)
+            .collect();
+        if log.len() >= n {
+            return log;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{} of {n} attempts: {log:?}",
+            log.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Runs the Python `cryptography` (OpenSSL) check. `None` when python3 or the package is
@@ -158,10 +184,13 @@ async fn complete_webhook_is_signed_and_retried_until_2xx() {
         .as_secs();
     mock.complete_link(id, None).await.unwrap();
 
-    let received = receiver.wait_for(3).await;
-    // No fourth attempt after the 2xx.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(receiver.received().len(), 3);
+    receiver.wait_for(3).await;
+    // No fourth attempt after the 2xx: the third attempt, logged as a success, ends the delivery.
+    let log = logged_attempts(&mock, id, 3).await;
+    assert_eq!(log.len(), 3);
+    assert!(log[2].succeeded(), "{log:?}");
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
 
     let first_body = received[0].body.clone();
     for request in &received {
@@ -187,7 +216,7 @@ async fn complete_webhook_is_signed_and_retried_until_2xx() {
         let jwt = request.headers["x-passage-signature"].to_str().unwrap();
         let timestamp = request.headers["x-passage-timestamp"].to_str().unwrap();
         assert!(timestamp.parse::<u64>().unwrap() >= before_secs);
-        verify_with_p256(&pem, &request.body, jwt, timestamp, &kid);
+        verify_with_ring(&pem, &request.body, jwt, timestamp, &kid);
         verify_with_python(&pem, &request.body, jwt, timestamp, &kid);
     }
 
@@ -283,7 +312,9 @@ async fn delivery_stops_after_the_last_retry_and_logs_transport_errors() {
     let id = created["linkId"].as_str().unwrap();
     mock.complete_link(id, None).await.unwrap();
     receiver.wait_for(3).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The third attempt is the last the policy allows: once it is logged the delivery is over.
+    let log = logged_attempts(&mock, id, 3).await;
+    assert!(log.iter().all(|d| !d.succeeded()), "{log:?}");
     assert_eq!(
         receiver.received().len(),
         3,
@@ -292,10 +323,15 @@ async fn delivery_stops_after_the_last_retry_and_logs_transport_errors() {
     // The link is complete whatever the receiver said: polling is the fallback.
     assert_eq!(get_link(&mock, id).await.1["status"], "complete");
 
-    // Nobody listening: every attempt is logged with the transport error.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dead_url = format!("http://{}/hook", closed.local_addr().unwrap());
-    drop(closed);
+    // A receiver that hangs up on every connection (bound for the whole test, so the port cannot
+    // be taken by anyone else): every attempt is logged with the transport error.
+    let hangs_up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_url = format!("http://{}/hook", hangs_up.local_addr().unwrap());
+    let hang_up = tokio::spawn(async move {
+        while let Ok((stream, _)) = hangs_up.accept().await {
+            drop(stream);
+        }
+    });
     let mut body = billing_link();
     body["webhookUrl"] = json!(dead_url);
     let created = create_ok(&mock, &body).await;
@@ -321,6 +357,7 @@ async fn delivery_stops_after_the_last_retry_and_logs_transport_errors() {
             .all(|d| matches!(&d.outcome, DeliveryOutcome::Error(e) if !e.is_empty())),
         "{log:?}"
     );
+    hang_up.abort();
 }
 
 #[tokio::test]
@@ -338,16 +375,14 @@ async fn rotation_signs_with_the_new_key_and_old_key_stays_fetchable() {
     let jwt = received[0].headers["x-passage-signature"].to_str().unwrap();
     let timestamp = received[0].headers["x-passage-timestamp"].to_str().unwrap();
     let pem = fetch_key(&mock, &new_kid).await;
-    verify_with_p256(&pem, &received[0].body, jwt, timestamp, &new_kid);
+    verify_with_ring(&pem, &received[0].body, jwt, timestamp, &new_kid);
     verify_with_python(&pem, &received[0].body, jwt, timestamp, &new_kid);
     assert_eq!(fetch_key(&mock, &old_kid).await, old_pem);
     // The old key must NOT verify the new signature.
-    let old = VerifyingKey::from_public_key_pem(&old_pem).unwrap();
+    let old = VerificationKey::from_spki_pem(&old_kid, &old_pem).unwrap();
     let parts: Vec<&str> = jwt.split('.').collect();
-    let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
-    assert!(old
-        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
-        .is_err());
+    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    assert!(!old.verify_es256(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature));
 }
 
 #[tokio::test]
@@ -362,10 +397,18 @@ async fn a_configured_signing_key_is_used() {
 #[tokio::test]
 async fn links_without_webhook_url_send_nothing() {
     let mock = start_mock().await;
-    let created = create_ok(&mock, &billing_link()).await;
-    mock.complete_link(created["linkId"].as_str().unwrap(), None)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(mock.webhook_deliveries().is_empty());
+    let receiver = Receiver::start(vec![]).await;
+    let silent = create_ok(&mock, &billing_link()).await;
+    let silent = silent["linkId"].as_str().unwrap();
+    mock.complete_link(silent, None).await.unwrap();
+    // The event to wait for: a later link's webhook. Completing a link starts its delivery
+    // before `complete_link` returns, so a delivery for the first link would have started first.
+    let loud = create_ok(&mock, &webhook_link(&receiver)).await;
+    let loud = loud["linkId"].as_str().unwrap();
+    mock.complete_link(loud, None).await.unwrap();
+    logged_attempts(&mock, loud, 1).await;
+    let log = mock.webhook_deliveries();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].link_id, loud);
+    assert_eq!(receiver.received().len(), 1);
 }

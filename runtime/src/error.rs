@@ -137,7 +137,9 @@ pub struct ApiErrorBody {
     pub message: String,
     /// `error.code` of the nested form (`not_found`, `validation_error`...), if present.
     pub code: Option<String>,
-    /// The whole body as received (lossy UTF-8), so nothing is lost when it is neither form.
+    /// The body as received (lossy UTF-8), so nothing is lost when it is neither form; cut to
+    /// its first 8 KiB ([`ERROR_EXCERPT_BYTES`](crate::client::ERROR_EXCERPT_BYTES)) with a note
+    /// of the full length when longer, so an error never holds a second copy of a large body.
     pub raw: String,
 }
 
@@ -148,6 +150,31 @@ impl fmt::Display for ApiErrorBody {
             write!(f, " [{code}]")?;
         }
         Ok(())
+    }
+}
+
+/// Why [`Error::Redirect`] was not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedirectRefusal {
+    /// The request was not a `GET`: its body is never sent anywhere else.
+    NotGet,
+    /// The target is on another origin than the request.
+    CrossOrigin,
+    /// The target is not an http(s) URL, or the header is missing.
+    BadLocation,
+    /// More same-origin redirects than the client follows in a row (5).
+    TooMany,
+}
+
+impl fmt::Display for RedirectRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RedirectRefusal::NotGet => "redirects of a request with a body are never followed",
+            RedirectRefusal::CrossOrigin => "the target is on another origin",
+            RedirectRefusal::BadLocation => "the target is not an http(s) URL",
+            RedirectRefusal::TooMany => "too many redirects",
+        })
     }
 }
 
@@ -248,6 +275,18 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The server asked (with `Retry-After`) to be called again later than the caller's deadline
+    /// allows: the wait gave up at once instead of polling against the server's request or
+    /// sleeping past its deadline. Try again after `retry_after`.
+    #[error("{request}: the server asked to retry after {} s, past the deadline ({} s left)", .retry_after.as_secs_f64(), .remaining.as_secs_f64())]
+    RetryAfterPastDeadline {
+        /// The request's method and URL.
+        request: String,
+        /// The server's `Retry-After`.
+        retry_after: Duration,
+        /// What was left of the deadline.
+        remaining: Duration,
+    },
     /// Waiting for a link reached its deadline before the link completed, failed or expired.
     #[error("timed out after {} s waiting for link {link_id} (last status: {})", .waited.as_secs_f64(), match .last_status { Some(s) => s.as_str(), None => "never fetched" })]
     Timeout {
@@ -267,8 +306,37 @@ pub enum Error {
         path: String,
         /// What was wrong.
         message: String,
-        /// The body as received (lossy UTF-8).
+        /// The body as received (lossy UTF-8), cut to its first 8 KiB with a note of the full
+        /// length when longer.
         body: String,
+    },
+    /// The answer's body is larger than the client's cap
+    /// ([`ClientBuilder::max_body_bytes`](crate::client::ClientBuilder::max_body_bytes), default
+    /// 32 MiB). Reading stopped at the cap: a broken or hostile server cannot make the client
+    /// hold more. Raise the cap if such answers are expected.
+    #[error("the answer to {request} (HTTP {status}) is larger than the {limit}-byte body limit; reading stopped there")]
+    BodyTooLarge {
+        /// The request's method and URL.
+        request: String,
+        /// The answer's HTTP status.
+        status: u16,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The server answered with a redirect the client refuses to follow: any redirect of a
+    /// `POST` (following it would send the body, card data included, again), a redirect to
+    /// another origin (scheme, host or port), or too many redirects. Check the base URL.
+    #[error("{request} was redirected (HTTP {status}) to {}: not followed ({refusal})", .location.as_deref().unwrap_or("no Location header"))]
+    Redirect {
+        /// The request's method and URL.
+        request: String,
+        /// The redirect status (301, 302, 303, 307, 308).
+        status: u16,
+        /// The target, resolved against the request URL (`None` when the header is missing or
+        /// not a URL).
+        location: Option<String>,
+        /// Why it was not followed.
+        refusal: RedirectRefusal,
     },
     /// The client is misconfigured: a bad base URL, a key that cannot be sent in a header, a
     /// missing `PASSAGE_API_KEY`, a TLS backend that fails to start.
@@ -397,7 +465,7 @@ impl Error {
                 .message
                 .unwrap_or_else(|| default_message(status).to_string()),
             code: parsed.code,
-            raw: String::from_utf8_lossy(body).into_owned(),
+            raw: crate::client::excerpt(body),
         });
         let code = response.code.as_deref();
         match (status, code) {

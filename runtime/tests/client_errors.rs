@@ -277,11 +277,11 @@ async fn decode_error_keeps_the_body_and_names_a_path() {
 
 #[tokio::test]
 async fn transport_errors_name_the_url_and_never_the_key() {
-    // A port nobody listens on: bind, note the port, close.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // A port bound but never listened on: held for the whole test (no other test can take it),
+    // and every connection to it is refused.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let (client, recorder) = client_with(&base, SECRET, fast_policy(2));
     let err = client.links().get("link_1").await.unwrap_err();

@@ -142,7 +142,7 @@ async fn generated_sample_results_round_trip_through_the_typed_decoder() {
         // `904.0`: compare numbers by value, everything else exactly.
         let back = serde_json::to_value(typed).unwrap();
         assert!(
-            same_json(&back, &sent),
+            passage_samples::json_eq(&back, &sent),
             "{integration}/{resource}:\n{back}\n{sent}"
         );
     }
@@ -299,23 +299,4 @@ async fn list_returns_the_created_links_and_providers_the_catalog() {
         .operation("apple-review", "readHistory", "read")
         .is_some());
     mock.shutdown().await;
-}
-
-/// JSON equality where numbers compare by numeric value (`904` == `904.0`).
-fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => x.as_f64() == y.as_f64(),
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
-        }
-        _ => a == b,
-    }
 }

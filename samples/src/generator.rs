@@ -528,7 +528,7 @@ impl<'a> Generator<'a> {
                 let values = values
                     .as_array()
                     .ok_or_else(|| invalid(&child(ptr, "enum"), "`enum` must be an array"))?;
-                if !values.iter().any(|v| crate::check::json_eq(v, constant)) {
+                if !values.iter().any(|v| crate::json_eq(v, constant)) {
                     return Err(unsat(ptr, "`const` is not one of the `enum` values"));
                 }
             }
@@ -912,7 +912,7 @@ impl<'a> Generator<'a> {
             let mut placed = false;
             for _ in 0..if unique { 10 } else { 1 } {
                 let value = self.gen(schema, &item_ptr, ctx)?;
-                if !unique || !items.iter().any(|v| crate::check::json_eq(v, &value)) {
+                if !unique || !items.iter().any(|v| crate::json_eq(v, &value)) {
                     items.push(value);
                     placed = true;
                     break;

@@ -46,9 +46,12 @@
 
 mod check;
 mod generator;
+mod json_eq;
 mod merge;
 mod numeric;
 mod text;
+
+pub use json_eq::{json_diff, json_eq};
 
 use serde_json::Value;
 

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use crate::check::json_eq;
 use crate::generator::{child, invalid, is_annotation, unsat, Generator, JsonType};
+use crate::json_eq;
 use crate::SampleError;
 
 /// How many schema objects (through `$ref` and nested `allOf`) one merge may visit: bounds

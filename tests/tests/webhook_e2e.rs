@@ -85,22 +85,6 @@ async fn start() -> Harness {
     }
 }
 
-/// JSON equality with numbers compared by value.
-fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 impl Harness {
     async fn create_link(&self, operations: Value) -> String {
         let response = self
@@ -220,7 +204,7 @@ async fn complete_link_is_verified_decoded_and_deduped() {
     let typed_json = serde_json::to_value(typed).expect("serialize");
     let stored = h.link_result(&link_id).await;
     assert!(
-        same_json(&typed_json, &stored),
+        passage_samples::json_eq(&typed_json, &stored),
         "typed: {typed_json}\nstored: {stored}"
     );
 

@@ -95,9 +95,11 @@ pub async fn claim(mock: &MockServer, body: &Value) -> (u16, Value) {
     json_of(response).await
 }
 
-/// POST to the control API.
+/// POST to the control API (always `Content-Type: application/json`, as it requires).
 pub async fn control(mock: &MockServer, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = client().post(format!("{}{path}", mock.base_url()));
+    let mut request = client()
+        .post(format!("{}{path}", mock.base_url()))
+        .header("content-type", "application/json");
     if let Some(body) = body {
         request = request.json(&body);
     }

@@ -1,17 +1,18 @@
-//! Sending one API request: headers, per-attempt timeout, the retry loop, mapping answers to
-//! [`Error`], and decoding success bodies with the JSON path of any mismatch.
+//! Sending one API request: headers, per-attempt timeout, the retry loop, redirects (same-origin
+//! `GET`s only), bodies read under the size cap, mapping answers to [`Error`], and decoding
+//! success bodies with the JSON path of any mismatch.
 
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::retry::{parse_retry_after, RetryEvent, RetryReason};
-use super::Client;
-use crate::error::Error;
+use super::{excerpt, read_capped, Client, ReadError};
+use crate::error::{Error, RedirectRefusal};
 
 /// Whether a request may be repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,84 +36,76 @@ fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// Redirect statuses: the client decides about each itself (the HTTP client follows none).
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// How many same-origin `GET` redirects are followed in a row.
+const MAX_REDIRECTS: u32 = 5;
+
+/// Whether `a` and `b` share scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// What one attempt led to.
+enum Step {
+    /// Done: the success answer or a final error.
+    Done(Result<Answer, Error>),
+    /// Follow a same-origin GET redirect (not an attempt of the retry policy).
+    Follow(Url),
+    /// A retryable failure: the error if no retry happens, the server's `Retry-After`, and why.
+    Retry(Error, Option<std::time::Duration>, RetryReason),
+}
+
 impl Client {
     /// Sends a request with the retry policy and returns the success body, or the mapped error.
+    ///
+    /// `deadline`, when set, is the caller's own deadline (a link wait): a retry the server asks
+    /// to happen past it is not waited for but reported as
+    /// [`Error::RetryAfterPastDeadline`].
     pub(crate) async fn execute(
         &self,
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
         repeat: Repeat,
+        deadline: Option<Instant>,
     ) -> Result<Answer, Error> {
         let inner = &self.inner;
-        let request = format!("{method} {url}");
         let started = Instant::now();
         let mut attempt: u32 = 0;
+        let mut redirects: u32 = 0;
+        let mut current = url;
         loop {
-            attempt += 1;
-            let mut builder = inner
-                .http
-                .request(method.clone(), url.clone())
-                .header(AUTHORIZATION, inner.auth.clone())
-                .header(USER_AGENT, inner.user_agent.clone())
-                .header(ACCEPT, "application/json")
-                .timeout(inner.timeout);
-            if let Some(body) = &body {
-                builder = builder
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let (error, retry_after, reason) = match builder.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = response
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    match response.bytes().await {
-                        Ok(bytes) if (200..300).contains(&status) => {
-                            return Ok(Answer {
-                                body: bytes,
-                                request,
-                            })
-                        }
-                        Ok(bytes) => {
-                            let error =
-                                Error::from_response(status, request.clone(), retry_after, &bytes);
-                            if repeat == Repeat::Idempotent && retryable_status(status) {
-                                (error, retry_after, RetryReason::Status(status))
-                            } else {
-                                return Err(error);
-                            }
-                        }
-                        Err(source) => {
-                            let reason = RetryReason::Transport(source.to_string());
-                            let error = self.transport_error(&method, &url, source, repeat);
-                            if repeat == Repeat::Idempotent {
-                                (error, None, reason)
-                            } else {
-                                return Err(error);
-                            }
-                        }
-                    }
+            let step = self
+                .attempt(&method, &current, body.as_deref(), repeat, redirects)
+                .await;
+            let (error, retry_after, reason) = match step {
+                Step::Done(outcome) => return outcome,
+                Step::Follow(target) => {
+                    redirects += 1;
+                    current = target;
+                    continue;
                 }
-                Err(source) => {
-                    if source.is_builder() {
-                        return Err(Error::Config {
-                            message: format!("cannot build the request {request}: {source}"),
-                        });
-                    }
-                    let may_repeat = repeat == Repeat::Idempotent || source.is_connect();
-                    let reason = RetryReason::Transport(source.to_string());
-                    let error = self.transport_error(&method, &url, source, repeat);
-                    if may_repeat {
-                        (error, None, reason)
-                    } else {
-                        return Err(error);
-                    }
-                }
+                Step::Retry(error, retry_after, reason) => (error, retry_after, reason),
             };
+            attempt += 1;
+            // Checked before the policy: a server asking for more time than the caller has left
+            // is a definite answer, whatever the policy would have made of it.
+            if let (Some(deadline), Some(wait)) = (deadline, retry_after) {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if wait > remaining {
+                    return Err(Error::RetryAfterPastDeadline {
+                        request: format!("{method} {current}"),
+                        retry_after: wait,
+                        remaining,
+                    });
+                }
+            }
             let Some(delay) = inner
                 .retry
                 .next_delay(attempt, retry_after, started.elapsed())
@@ -121,7 +114,7 @@ impl Client {
             };
             let event = RetryEvent {
                 method: method.to_string(),
-                url: url.to_string(),
+                url: current.to_string(),
                 attempt,
                 reason,
                 retry_after,
@@ -139,6 +132,102 @@ impl Client {
                 (hook.0)(&event);
             }
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One HTTP exchange: send, classify the answer, read its body under the cap.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&[u8]>,
+        repeat: Repeat,
+        redirects: u32,
+    ) -> Step {
+        let inner = &self.inner;
+        let request = format!("{method} {url}");
+        let mut builder = inner
+            .http
+            .request(method.clone(), url.clone())
+            .header(AUTHORIZATION, inner.auth.clone())
+            .header(USER_AGENT, inner.user_agent.clone())
+            .header(ACCEPT, "application/json")
+            .timeout(inner.timeout);
+        if let Some(body) = body {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(source) => {
+                if source.is_builder() {
+                    return Step::Done(Err(Error::Config {
+                        message: format!("cannot build the request {request}: {source}"),
+                    }));
+                }
+                let may_repeat = repeat == Repeat::Idempotent || source.is_connect();
+                let reason = RetryReason::Transport(source.to_string());
+                let error = self.transport_error(method, url, source, repeat);
+                return if may_repeat {
+                    Step::Retry(error, None, reason)
+                } else {
+                    Step::Done(Err(error))
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        // A user-supplied HTTP client may have followed a redirect on its own.
+        if response.url() != url {
+            return Step::Done(Err(Error::Redirect {
+                request,
+                status,
+                location: Some(response.url().to_string()),
+                refusal: if same_origin(url, response.url()) && *method == Method::GET {
+                    RedirectRefusal::TooMany
+                } else if *method != Method::GET {
+                    RedirectRefusal::NotGet
+                } else {
+                    RedirectRefusal::CrossOrigin
+                },
+            }));
+        }
+        if is_redirect(status) {
+            return Step::from_redirect(method, url, request, status, &response, redirects);
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        match read_capped(response, inner.max_body_bytes).await {
+            Ok(bytes) if (200..300).contains(&status) => Step::Done(Ok(Answer {
+                body: bytes,
+                request,
+            })),
+            Ok(bytes) => {
+                let error = Error::from_response(status, request, retry_after, &bytes);
+                if repeat == Repeat::Idempotent && retryable_status(status) {
+                    Step::Retry(error, retry_after, RetryReason::Status(status))
+                } else {
+                    Step::Done(Err(error))
+                }
+            }
+            // Not retried: the same server would most likely send the same oversized answer.
+            Err(ReadError::TooLarge) => Step::Done(Err(Error::BodyTooLarge {
+                request,
+                status,
+                limit: inner.max_body_bytes,
+            })),
+            Err(ReadError::Transport(source)) => {
+                let reason = RetryReason::Transport(source.to_string());
+                let error = self.transport_error(method, url, source, repeat);
+                if repeat == Repeat::Idempotent {
+                    Step::Retry(error, None, reason)
+                } else {
+                    Step::Done(Err(error))
+                }
+            }
         }
     }
 
@@ -165,12 +254,54 @@ impl Client {
         }
     }
 
-    /// A GET with retries, decoded into `T`.
-    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, Error> {
+    /// A GET with retries, decoded into `T`; `deadline` as in [`Client::execute`].
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        deadline: Option<Instant>,
+    ) -> Result<T, Error> {
         let answer = self
-            .execute(Method::GET, url, None, Repeat::Idempotent)
+            .execute(Method::GET, url, None, Repeat::Idempotent, deadline)
             .await?;
         decode_json(&answer)
+    }
+}
+
+impl Step {
+    /// Follows a same-origin GET redirect; refuses anything else, naming the target.
+    fn from_redirect(
+        method: &Method,
+        url: &Url,
+        request: String,
+        status: u16,
+        response: &reqwest::Response,
+        redirects: u32,
+    ) -> Step {
+        let target = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| url.join(v).ok());
+        let refuse = |refusal, location: Option<&Url>| {
+            Step::Done(Err(Error::Redirect {
+                request: request.clone(),
+                status,
+                location: location.map(Url::to_string),
+                refusal,
+            }))
+        };
+        let Some(target) = target.filter(|t| matches!(t.scheme(), "http" | "https")) else {
+            return refuse(RedirectRefusal::BadLocation, None);
+        };
+        if *method != Method::GET {
+            refuse(RedirectRefusal::NotGet, Some(&target))
+        } else if !same_origin(url, &target) {
+            refuse(RedirectRefusal::CrossOrigin, Some(&target))
+        } else if redirects >= MAX_REDIRECTS {
+            refuse(RedirectRefusal::TooMany, Some(&target))
+        } else {
+            Step::Follow(target)
+        }
     }
 }
 
@@ -180,7 +311,7 @@ pub(crate) fn decode_json<T: DeserializeOwned>(answer: &Answer) -> Result<T, Err
         request: answer.request.clone(),
         path,
         message,
-        body: String::from_utf8_lossy(&answer.body).into_owned(),
+        body: excerpt(&answer.body),
     };
     let mut de = serde_json::Deserializer::from_slice(&answer.body);
     let value: T = serde_path_to_error::deserialize(&mut de)

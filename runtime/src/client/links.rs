@@ -54,6 +54,15 @@ impl<'a> Links<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn get(&self, id: &str) -> Result<Link, Error> {
+        self.get_until(id, None).await
+    }
+
+    /// [`get`](Self::get) within a caller's deadline (see [`Client::execute`]).
+    pub(crate) async fn get_until(
+        &self,
+        id: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Link, Error> {
         if id.trim().is_empty() {
             return Err(Error::Validation {
                 issues: vec![crate::error::Issue::new("linkId", "Required")],
@@ -62,7 +71,7 @@ impl<'a> Links<'a> {
             });
         }
         self.client
-            .get_json(self.client.url(&["v1", "links", id]))
+            .get_json(self.client.url(&["v1", "links", id]), deadline)
             .await
     }
 
@@ -78,7 +87,7 @@ impl<'a> Links<'a> {
     /// ```
     pub async fn list(&self) -> Result<LinkList, Error> {
         self.client
-            .get_json(self.client.url(&["v1", "links"]))
+            .get_json(self.client.url(&["v1", "links"]), None)
             .await
     }
 
@@ -399,6 +408,7 @@ impl<'a> CreateLink<'a> {
                 self.client.url(&["v1", "links"]),
                 Some(bytes),
                 Repeat::OnlyIfNotSent,
+                None,
             )
             .await?;
         let mut link: Link = decode_json(&answer)?;

@@ -24,8 +24,15 @@
 //! Retries: GETs are retried on 429/5xx/transport errors per [`RetryPolicy`]. `POST /v1/links`
 //! is sent a second time **only** when the first attempt never established a connection, since
 //! the API has no idempotency key and a repeated create makes a second link; any other failure
-//! after sending is reported as [`Error::Indeterminate`](crate::Error::Indeterminate).
+//! after sending is reported as [`Error::Indeterminate`].
+//!
+//! Hostile answers: every body is read under a size cap ([`ClientBuilder::max_body_bytes`],
+//! [`Error::BodyTooLarge`] past it), and redirects are followed only
+//! for a `GET` to the same origin; a redirected `POST` or a redirect to another origin is
+//! [`Error::Redirect`], so a request body (card data) is never sent to a
+//! host the base URL did not name.
 
+mod body;
 mod http;
 mod links;
 mod model;
@@ -43,6 +50,8 @@ use url::Url;
 
 use crate::error::Error;
 
+pub(crate) use body::{excerpt, read_capped, ReadError};
+pub use body::{DEFAULT_MAX_BODY_BYTES, ERROR_EXCERPT_BYTES};
 pub use links::{CreateLink, Links};
 pub use model::{Link, LinkList, LinkSummary};
 pub use providers::Providers;
@@ -143,7 +152,9 @@ impl Environment {
 
 /// Builds a [`Client`]: base URL, timeouts, user agent, HTTP client, retry policy.
 ///
-/// ```no_run
+/// Building is offline (nothing is sent until a call):
+///
+/// ```
 /// use std::time::Duration;
 /// use passage_connect::client::{Client, Environment, RetryPolicy};
 /// let client = Client::builder("psg_...")
@@ -151,6 +162,9 @@ impl Environment {
 ///     .timeout(Duration::from_secs(20))
 ///     .retry_policy(RetryPolicy::default().with_max_retries(5))
 ///     .build()?;
+/// assert_eq!(client.base_url().as_str(), "https://connect.dev.getpassage.ai/");
+/// assert_eq!(client.timeout(), Duration::from_secs(20));
+/// assert_eq!(client.retry_policy().max_retries(), 5);
 /// # Ok::<(), passage_connect::Error>(())
 /// ```
 #[derive(Debug)]
@@ -163,6 +177,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
     on_retry: Option<retry::RetryHook>,
+    max_body_bytes: usize,
 }
 
 /// The default `User-Agent`.
@@ -179,14 +194,16 @@ impl ClientBuilder {
             http: None,
             retry: RetryPolicy::default(),
             on_retry: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
     /// Sets the environment (default [`Environment::Production`]).
     ///
-    /// ```no_run
-    /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").environment(passage_connect::client::Environment::Development).build()?;
+    /// ```
+    /// use passage_connect::client::{Client, Environment};
+    /// let client = Client::builder("psg_...").environment(Environment::Development).build()?;
+    /// assert_eq!(client.base_url().host_str(), Some("connect.dev.getpassage.ai"));
     /// # Ok::<(), passage_connect::Error>(())
     /// ```
     pub fn environment(mut self, environment: Environment) -> Self {
@@ -196,9 +213,11 @@ impl ClientBuilder {
 
     /// Sets a custom base URL, e.g. `http://127.0.0.1:4010` for `passage mock`.
     ///
-    /// ```no_run
+    /// ```
     /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").base_url("http://127.0.0.1:4010").build()?;
+    /// let client = Client::builder("psg_...").base_url("http://127.0.0.1:4010/prefix").build()?;
+    /// // A path prefix is kept: calls go to http://127.0.0.1:4010/prefix/v1/...
+    /// assert_eq!(client.base_url().as_str(), "http://127.0.0.1:4010/prefix");
     /// # Ok::<(), passage_connect::Error>(())
     /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -209,9 +228,11 @@ impl ClientBuilder {
     /// Sets the time limit of each HTTP attempt, connection to last body byte (default 30 s).
     /// Applies with a custom HTTP client too.
     ///
-    /// ```no_run
+    /// ```
+    /// use std::time::Duration;
     /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").timeout(std::time::Duration::from_secs(20)).build()?;
+    /// let client = Client::builder("psg_...").timeout(Duration::from_secs(20)).build()?;
+    /// assert_eq!(client.timeout(), Duration::from_secs(20));
     /// # Ok::<(), passage_connect::Error>(())
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -221,24 +242,12 @@ impl ClientBuilder {
 
     /// Sets the connect time limit (default 10 s). Ignored with [`http_client`](Self::http_client)
     /// (configure it on that client).
-    ///
-    /// ```no_run
-    /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").connect_timeout(std::time::Duration::from_secs(5)).build()?;
-    /// # Ok::<(), passage_connect::Error>(())
-    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Sets the `User-Agent` (default `passage-connect-rust/<version>`).
-    ///
-    /// ```no_run
-    /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").user_agent("my-app/1.0").build()?;
-    /// # Ok::<(), passage_connect::Error>(())
-    /// ```
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
         self
@@ -246,11 +255,10 @@ impl ClientBuilder {
 
     /// Uses this `reqwest::Client` (proxies, custom TLS roots, connection pool settings).
     ///
-    /// ```no_run
-    /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").http_client(reqwest::Client::new()).build()?;
-    /// # Ok::<(), passage_connect::Error>(())
-    /// ```
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`: the client handles redirects
+    /// itself (same-origin `GET`s only). A client that follows redirects on its own would re-send
+    /// a `POST` body before this crate sees the redirect; such an answer is still refused with
+    /// [`Error::Redirect`](crate::Error::Redirect), but only after the fact.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -258,9 +266,10 @@ impl ClientBuilder {
 
     /// Sets the retry policy for GETs (default [`RetryPolicy::default`]).
     ///
-    /// ```no_run
-    /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").retry_policy(passage_connect::client::RetryPolicy::none()).build()?;
+    /// ```
+    /// use passage_connect::client::{Client, RetryPolicy};
+    /// let client = Client::builder("psg_...").retry_policy(RetryPolicy::none()).build()?;
+    /// assert_eq!(client.retry_policy(), &RetryPolicy::none());
     /// # Ok::<(), passage_connect::Error>(())
     /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
@@ -268,13 +277,70 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets the largest answer body the client reads, in bytes (default
+    /// [`DEFAULT_MAX_BODY_BYTES`], 32 MiB). Reading stops as soon as a body passes it, with
+    /// [`Error::BodyTooLarge`](crate::Error::BodyTooLarge) naming the cap and the URL.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use passage_connect::{client::Client, Error};
+    /// // A one-shot server answering 2 KiB to any request.
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let base = format!("http://{}", listener.local_addr().unwrap());
+    /// tokio::spawn(async move {
+    ///     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///     let (mut socket, _) = listener.accept().await.unwrap();
+    ///     let mut request = [0u8; 4096];
+    ///     let _ = socket.read(&mut request).await;
+    ///     let body = format!(r#"{{"links":[],"pad":"{}"}}"#, "x".repeat(2048));
+    ///     let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+    ///     let _ = socket.write_all((head + &body).as_bytes()).await;
+    /// });
+    /// let client = Client::builder("psg_...").base_url(base).max_body_bytes(1024).build().unwrap();
+    /// let err = client.links().list().await.unwrap_err();
+    /// assert!(matches!(err, Error::BodyTooLarge { limit: 1024, .. }), "{err}");
+    /// assert!(err.to_string().contains("1024-byte body limit"));
+    /// # }
+    /// ```
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
     /// Calls `hook` before every retry (for logs and metrics). Retries are also logged with
     /// `tracing` at debug level.
     ///
-    /// ```no_run
-    /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").on_retry(|event| eprintln!("retry #{} in {:?}", event.attempt, event.delay)).build()?;
-    /// # Ok::<(), passage_connect::Error>(())
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::sync::{Arc, Mutex};
+    /// use passage_connect::client::{Client, RetryPolicy, RetryReason};
+    /// // A server that answers 503 twice, then a link list.
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let base = format!("http://{}", listener.local_addr().unwrap());
+    /// tokio::spawn(async move {
+    ///     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///     for n in 0.. {
+    ///         let (mut socket, _) = listener.accept().await.unwrap();
+    ///         let _ = socket.read(&mut [0u8; 4096]).await;
+    ///         let (status, body) = if n < 2 { ("503 Service Unavailable", "{}") } else { ("200 OK", r#"{"links":[]}"#) };
+    ///         let answer = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+    ///         let _ = socket.write_all(answer.as_bytes()).await;
+    ///     }
+    /// });
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let client = Client::builder("psg_...")
+    ///     .base_url(base)
+    ///     .retry_policy(RetryPolicy::default().with_initial_backoff(std::time::Duration::from_millis(1)))
+    ///     .on_retry(move |event| log.lock().unwrap().push((event.attempt, event.reason.clone())))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(client.links().list().await.unwrap().links.is_empty());
+    /// assert_eq!(
+    ///     *seen.lock().unwrap(),
+    ///     [(1, RetryReason::Status(503)), (2, RetryReason::Status(503))]
+    /// );
+    /// # }
     /// ```
     pub fn on_retry(mut self, hook: impl Fn(&RetryEvent) + Send + Sync + 'static) -> Self {
         self.on_retry = Some(retry::RetryHook(Arc::new(hook)));
@@ -283,10 +349,11 @@ impl ClientBuilder {
 
     /// Builds the client; fails on a bad base URL or a key that cannot be sent in a header.
     ///
-    /// ```no_run
-    /// use passage_connect::client::Client;
-    /// let client = Client::builder("psg_...").base_url("http://127.0.0.1:4010").build()?;
-    /// # Ok::<(), passage_connect::Error>(())
+    /// ```
+    /// use passage_connect::{client::Client, Error};
+    /// assert!(Client::builder("psg_...").base_url("http://127.0.0.1:4010").build().is_ok());
+    /// let err = Client::builder("psg_...").base_url("ftp://example.com").build().unwrap_err();
+    /// assert!(matches!(err, Error::Config { .. }), "{err}");
     /// ```
     pub fn build(self) -> Result<Client, Error> {
         let base_text = self.environment.base_url();
@@ -306,6 +373,8 @@ impl ClientBuilder {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
+                // Redirects are decided per request in `http.rs` (never for a POST body).
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|err| Error::Config {
                     message: format!("cannot build the HTTP client: {err}"),
@@ -321,6 +390,7 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 retry: self.retry,
                 on_retry: self.on_retry,
+                max_body_bytes: self.max_body_bytes,
             }),
         })
     }
@@ -343,6 +413,7 @@ struct Inner {
     timeout: Duration,
     retry: RetryPolicy,
     on_retry: Option<retry::RetryHook>,
+    max_body_bytes: usize,
 }
 
 impl fmt::Debug for Client {
@@ -352,6 +423,7 @@ impl fmt::Debug for Client {
             .field("api_key", &self.inner.key)
             .field("timeout", &self.inner.timeout)
             .field("retry", &self.inner.retry)
+            .field("max_body_bytes", &self.inner.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -359,8 +431,9 @@ impl fmt::Debug for Client {
 impl Client {
     /// A production client with default settings.
     ///
-    /// ```no_run
+    /// ```
     /// let client = passage_connect::client::Client::new("psg_...")?;
+    /// assert_eq!(client.base_url().as_str(), "https://connect.getpassage.ai/");
     /// # Ok::<(), passage_connect::Error>(())
     /// ```
     pub fn new(key: impl Into<ApiKey>) -> Result<Client, Error> {
@@ -394,27 +467,29 @@ impl Client {
         }
     }
 
-    /// A builder for a client with this key.
-    ///
-    /// ```no_run
-    /// let client = passage_connect::client::Client::builder("psg_...")
-    ///     .base_url("http://127.0.0.1:4010")
-    ///     .build()?;
-    /// # Ok::<(), passage_connect::Error>(())
-    /// ```
+    /// A builder for a client with this key (see [`ClientBuilder`]).
     pub fn builder(key: impl Into<ApiKey>) -> ClientBuilder {
         ClientBuilder::new(key.into())
     }
 
-    /// The base URL requests go to.
-    ///
-    /// ```no_run
-    /// let client = passage_connect::client::Client::new("psg_...")?;
-    /// assert_eq!(client.base_url().as_str(), "https://connect.getpassage.ai/");
-    /// # Ok::<(), passage_connect::Error>(())
-    /// ```
+    /// The base URL requests go to (examples on [`ClientBuilder`]).
     pub fn base_url(&self) -> &Url {
         &self.inner.base
+    }
+
+    /// The time limit of each HTTP attempt ([`ClientBuilder::timeout`]).
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// The retry policy ([`ClientBuilder::retry_policy`]).
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// The largest answer body read ([`ClientBuilder::max_body_bytes`]).
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.max_body_bytes
     }
 
     /// Links: create, get, wait, list.

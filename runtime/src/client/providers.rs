@@ -37,6 +37,7 @@ impl<'a> Providers<'a> {
                 self.client.url(&["v1", "providers"]),
                 None,
                 Repeat::Idempotent,
+                None,
             )
             .await?;
         Catalog::from_slice(&answer.body).map_err(|err| {
@@ -49,7 +50,7 @@ impl<'a> Providers<'a> {
                 request: answer.request.clone(),
                 path,
                 message,
-                body: String::from_utf8_lossy(&answer.body).into_owned(),
+                body: crate::client::excerpt(&answer.body),
             }
         })
     }

@@ -80,9 +80,10 @@ impl RetryPolicy {
     /// Sets the backoff ceiling of the first retry (doubled for each next one).
     ///
     /// ```
+    /// use std::time::Duration;
     /// use passage_connect::client::RetryPolicy;
-    /// let policy = RetryPolicy::default().with_initial_backoff(std::time::Duration::from_millis(100));
-    /// assert_eq!(policy.max_retries(), 3);
+    /// let policy = RetryPolicy::default().with_initial_backoff(Duration::from_millis(100));
+    /// assert_eq!(policy.initial_backoff(), Duration::from_millis(100));
     /// ```
     pub fn with_initial_backoff(mut self, backoff: Duration) -> Self {
         self.initial_backoff = backoff;
@@ -92,9 +93,10 @@ impl RetryPolicy {
     /// Sets the largest backoff ceiling.
     ///
     /// ```
+    /// use std::time::Duration;
     /// use passage_connect::client::RetryPolicy;
-    /// let policy = RetryPolicy::default().with_max_backoff(std::time::Duration::from_secs(2));
-    /// assert_eq!(policy.max_retries(), 3);
+    /// let policy = RetryPolicy::default().with_max_backoff(Duration::from_secs(2));
+    /// assert_eq!(policy.max_backoff(), Duration::from_secs(2));
     /// ```
     pub fn with_max_backoff(mut self, backoff: Duration) -> Self {
         self.max_backoff = backoff;
@@ -116,9 +118,10 @@ impl RetryPolicy {
     /// Sets the longest `Retry-After` the client is willing to wait.
     ///
     /// ```
+    /// use std::time::Duration;
     /// use passage_connect::client::RetryPolicy;
-    /// let policy = RetryPolicy::default().with_max_retry_after(std::time::Duration::from_secs(5));
-    /// assert_eq!(policy.max_retries(), 3);
+    /// let policy = RetryPolicy::default().with_max_retry_after(Duration::from_secs(5));
+    /// assert_eq!(policy.max_retry_after(), Duration::from_secs(5));
     /// ```
     pub fn with_max_retry_after(mut self, wait: Duration) -> Self {
         self.max_retry_after = wait;
@@ -142,6 +145,36 @@ impl RetryPolicy {
     /// ```
     pub fn max_elapsed(&self) -> Duration {
         self.max_elapsed
+    }
+
+    /// The backoff ceiling of the first retry.
+    ///
+    /// ```
+    /// let policy = passage_connect::client::RetryPolicy::default();
+    /// assert_eq!(policy.initial_backoff(), std::time::Duration::from_millis(250));
+    /// ```
+    pub fn initial_backoff(&self) -> Duration {
+        self.initial_backoff
+    }
+
+    /// The largest backoff ceiling.
+    ///
+    /// ```
+    /// let policy = passage_connect::client::RetryPolicy::default();
+    /// assert_eq!(policy.max_backoff(), std::time::Duration::from_secs(8));
+    /// ```
+    pub fn max_backoff(&self) -> Duration {
+        self.max_backoff
+    }
+
+    /// The longest `Retry-After` the client waits on its own; a longer one ends the retries.
+    ///
+    /// ```
+    /// let policy = passage_connect::client::RetryPolicy::default();
+    /// assert_eq!(policy.max_retry_after(), std::time::Duration::from_secs(60));
+    /// ```
+    pub fn max_retry_after(&self) -> Duration {
+        self.max_retry_after
     }
 
     /// The jittered pause before retry number `retry` (1-based).

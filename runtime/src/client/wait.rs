@@ -1,6 +1,8 @@
 //! Waiting for a link to finish: polling `GET /v1/links/{id}` with exponential backoff and full
 //! jitter under an overall deadline. Transient failures (429, 5xx, transport) while waiting are
-//! retried, not surfaced; dropping the future cancels the wait.
+//! retried, not surfaced, and a server's `Retry-After` is honoured: the next poll waits at least
+//! that long, and a `Retry-After` past the deadline ends the wait at once with
+//! [`Error::RetryAfterPastDeadline`]. Dropping the future cancels the wait.
 
 use std::fmt;
 use std::sync::Arc;
@@ -143,9 +145,10 @@ pub(crate) async fn wait(
     options: &WaitOptions,
 ) -> Result<Link, Error> {
     let started = Instant::now();
+    let deadline = started + options.timeout;
     let mut last_status: Option<LinkStatus> = None;
-    let polling = poll_until_done(links, id, options, &mut last_status);
-    match tokio::time::timeout(options.timeout, polling).await {
+    let polling = poll_until_done(links, id, options, deadline, &mut last_status);
+    match tokio::time::timeout_at(deadline.into(), polling).await {
         Ok(outcome) => outcome,
         Err(_elapsed) => Err(Error::Timeout {
             link_id: id.to_string(),
@@ -159,12 +162,14 @@ async fn poll_until_done(
     links: &Links<'_>,
     id: &str,
     options: &WaitOptions,
+    deadline: Instant,
     last_status: &mut Option<LinkStatus>,
 ) -> Result<Link, Error> {
     let mut poll: u32 = 0;
     loop {
         poll = poll.saturating_add(1);
-        match links.get(id).await {
+        let mut pause = options.pause(poll);
+        match links.get_until(id, Some(deadline)).await {
             Ok(link) => {
                 if let Some(hook) = &options.on_poll {
                     hook(&link);
@@ -175,10 +180,27 @@ async fn poll_until_done(
                 }
             }
             Err(err) if err.is_transient() => {
-                tracing::debug!(link_id = id, error = %err, "transient failure while waiting for a link; polling again");
+                // The server's `Retry-After` (longer than the client's retry policy waits on its
+                // own) sets the next poll: polling sooner only earns more 429s.
+                if let Error::RateLimited {
+                    retry_after: Some(wait),
+                    response,
+                } = &err
+                {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if *wait > remaining {
+                        return Err(Error::RetryAfterPastDeadline {
+                            request: response.request.clone(),
+                            retry_after: *wait,
+                            remaining,
+                        });
+                    }
+                    pause = pause.max(*wait);
+                }
+                tracing::debug!(link_id = id, error = %err, pause_ms = pause.as_millis() as u64, "transient failure while waiting for a link; polling again");
             }
             Err(err) => return Err(err),
         }
-        tokio::time::sleep(options.pause(poll)).await;
+        tokio::time::sleep(pause).await;
     }
 }

@@ -2,8 +2,11 @@
 //! ([`StaticKeys`]) and keys fetched from Passage by id ([`RemoteKeys`]).
 //!
 //! Invariant: an unknown `kid` never makes the receiver fetch without bound. [`RemoteKeys`]
-//! fetches at most once per refresh interval whatever the number of distinct unknown ids, and
-//! remembers ids the endpoint did not know for a while (bounded negative cache).
+//! fetches through a token bucket (a small burst, then one fetch per refresh interval) whatever
+//! the number of distinct unknown ids, remembers ids the endpoint did not know for a while
+//! (bounded negative cache), and reads each answer under a size cap and a short timeout.
+//! Fetches for different ids run side by side (one in flight per id), and a cached key is
+//! answered from memory without waiting for any fetch.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -200,6 +203,18 @@ pub enum KeyError {
         /// The status.
         status: u16,
     },
+    /// The key endpoint's answer is larger than the fetcher's cap
+    /// ([`RemoteKeys::with_max_body_bytes`], default 64 KiB; a P-256 key in PEM is ~180 bytes).
+    /// Reading stopped at the cap.
+    #[error("fetching webhook verification key `{kid}` from {url}: the answer is larger than the {limit}-byte limit; reading stopped there")]
+    TooLarge {
+        /// The requested id.
+        kid: String,
+        /// The endpoint URL.
+        url: String,
+        /// The cap in bytes.
+        limit: usize,
+    },
     /// The key endpoint's answer is not `{"key_id","key"}`.
     #[error("fetching webhook verification key `{kid}`: unexpected answer: {message}")]
     InvalidResponse {
@@ -333,12 +348,19 @@ impl KeySource for StaticKeys {
 /// Keys fetched from Passage's public `POST {base}/webhook_verification_key/get` by id, cached.
 ///
 /// * A fetched key is cached by id for the life of the value (keys rotate rarely; a rotated key
-///   gets a new id).
-/// * An id that is not cached triggers a fetch, but **at most one fetch per refresh interval**
-///   (default 5 s) happens whatever the number of distinct unknown ids: a flood of random `kid`s
-///   costs one request per interval. Concurrent requests for the same new id share one fetch.
+///   gets a new id). A cached key is answered from memory: it never waits for a fetch.
+/// * An id that is not cached triggers a fetch. Concurrent requests for the same id share one
+///   fetch; fetches for different ids run concurrently (a slow endpoint delays each new id by one
+///   fetch, not by one fetch per id queued before it).
+/// * Fetches go through a token bucket: at most [`with_fetch_burst`](Self::with_fetch_burst)
+///   (default 4) at once after a quiet period, then one more per refresh interval (default 5 s),
+///   whatever the number of distinct unknown ids: a flood of random `kid`s costs a burst, then one
+///   request per interval; a caller over the budget gets [`KeyError::RefreshLimited`] at once.
 ///   The catch: while such a flood goes on, a genuinely new id may have to wait for a later
 ///   interval (Passage retries after 1 s and 5 s).
+/// * Each fetch is bounded: a timeout (default 3 s, [`with_fetch_timeout`](Self::with_fetch_timeout))
+///   and a body cap (default 64 KiB, [`with_max_body_bytes`](Self::with_max_body_bytes)); a
+///   redirect is not followed (it is a [`KeyError::Status`]).
 /// * Ids the endpoint did not know (404, 400, or an answer without a key: the answer for an
 ///   unknown id is undocumented) are remembered for the negative TTL (default 5 min, at most
 ///   1024 ids) and refused without a fetch.
@@ -368,9 +390,59 @@ struct RemoteInner {
     /// eviction of equally fresh entries is oldest-first.
     negative: RwLock<HashMap<String, (u64, u64)>>,
     negative_seq: std::sync::atomic::AtomicU64,
-    /// Serializes fetches; holds the Unix ms of the last fetch start.
-    gate: tokio::sync::Mutex<Option<u64>>,
+    fetch_timeout: Duration,
+    max_body_bytes: usize,
+    fetch_burst: u32,
+    /// The fetch budget (token bucket over the clock).
+    bucket: std::sync::Mutex<Bucket>,
+    /// One lock per id being fetched: the first caller fetches, the others wait for it and then
+    /// find the key in the cache. Entries are removed when their fetch ends.
+    in_flight: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// A token bucket in Unix ms: `tokens` fetches may start now; one token is added per refresh
+/// interval since `refilled_at`, up to the burst.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: u32,
+    refilled_at: u64,
+}
+
+impl Bucket {
+    /// Takes a token, or says in how long the next one comes.
+    fn take(&mut self, now: u64, interval: u64, burst: u32) -> Result<(), Duration> {
+        if interval == 0 {
+            return Ok(());
+        }
+        let earned = now.saturating_sub(self.refilled_at) / interval;
+        if earned > 0 {
+            let tokens = u64::from(self.tokens).saturating_add(earned);
+            self.tokens = u32::try_from(tokens).unwrap_or(u32::MAX).min(burst);
+            self.refilled_at = if self.tokens == burst {
+                now
+            } else {
+                self.refilled_at + earned * interval
+            };
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            Ok(())
+        } else {
+            let next = self.refilled_at.saturating_add(interval);
+            Err(Duration::from_millis(next.saturating_sub(now).max(1)))
+        }
+    }
+}
+
+/// The default time limit of one key fetch: Passage's retries of a webhook come after 1 s and
+/// 5 s, so a receiver should answer (or fail) well within that.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The default cap on a key endpoint answer (a PEM P-256 key with its JSON is ~300 bytes).
+pub const DEFAULT_KEY_BODY_BYTES: usize = 64 * 1024;
+
+/// The default burst of [`RemoteKeys`] fetches.
+pub const DEFAULT_FETCH_BURST: u32 = 4;
 
 /// Default production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://connect.getpassage.ai";
@@ -379,7 +451,8 @@ impl RemoteKeys {
     /// Fetches from `base_url` (e.g. `https://connect.getpassage.ai`, or the emulator's URL).
     pub fn new(base_url: &str) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .connect_timeout(DEFAULT_FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Self::build(
@@ -410,7 +483,14 @@ impl RemoteKeys {
                 cache: RwLock::new(HashMap::new()),
                 negative: RwLock::new(HashMap::new()),
                 negative_seq: std::sync::atomic::AtomicU64::new(0),
-                gate: tokio::sync::Mutex::new(None),
+                fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+                max_body_bytes: DEFAULT_KEY_BODY_BYTES,
+                fetch_burst: DEFAULT_FETCH_BURST,
+                bucket: std::sync::Mutex::new(Bucket {
+                    tokens: DEFAULT_FETCH_BURST,
+                    refilled_at: 0,
+                }),
+                in_flight: std::sync::Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -426,7 +506,14 @@ impl RemoteKeys {
             cache: RwLock::new(read_map(&shared.cache).clone()),
             negative: RwLock::new(HashMap::new()),
             negative_seq: std::sync::atomic::AtomicU64::new(0),
-            gate: tokio::sync::Mutex::new(None),
+            fetch_timeout: shared.fetch_timeout,
+            max_body_bytes: shared.max_body_bytes,
+            fetch_burst: shared.fetch_burst,
+            bucket: std::sync::Mutex::new(Bucket {
+                tokens: shared.fetch_burst,
+                refilled_at: 0,
+            }),
+            in_flight: std::sync::Mutex::new(HashMap::new()),
         });
         let mut inner = inner;
         f(&mut inner);
@@ -435,14 +522,40 @@ impl RemoteKeys {
         }
     }
 
-    /// Uses this HTTP client (timeouts, proxies, TLS settings).
+    /// Uses this HTTP client (proxies, TLS settings). Build it with
+    /// `.redirect(reqwest::redirect::Policy::none())`: a key endpoint that redirects elsewhere
+    /// should fail, not be followed.
     pub fn with_http_client(self, http: reqwest::Client) -> Self {
         self.reconfigure(|i| i.http = http)
     }
 
-    /// At most one fetch per `interval` (default 5 s).
+    /// After the burst, at most one fetch per `interval` (default 5 s; zero: no limit).
     pub fn with_min_refresh_interval(self, interval: Duration) -> Self {
         self.reconfigure(|i| i.min_refresh_interval = interval)
+    }
+
+    /// How many fetches may start at once after a quiet period (default 4, at least 1).
+    pub fn with_fetch_burst(self, burst: u32) -> Self {
+        let burst = burst.max(1);
+        self.reconfigure(|i| {
+            i.fetch_burst = burst;
+            *lock(&i.bucket) = Bucket {
+                tokens: burst,
+                refilled_at: 0,
+            };
+        })
+    }
+
+    /// The time limit of one fetch, connection to last byte (default [`DEFAULT_FETCH_TIMEOUT`],
+    /// 3 s). Applies with a custom HTTP client too.
+    pub fn with_fetch_timeout(self, timeout: Duration) -> Self {
+        self.reconfigure(|i| i.fetch_timeout = timeout)
+    }
+
+    /// The largest key endpoint answer read, in bytes (default [`DEFAULT_KEY_BODY_BYTES`],
+    /// 64 KiB); past it the fetch fails with [`KeyError::TooLarge`].
+    pub fn with_max_body_bytes(self, bytes: usize) -> Self {
+        self.reconfigure(|i| i.max_body_bytes = bytes)
     }
 
     /// How long an id the endpoint did not know is refused without asking (default 5 min).
@@ -482,14 +595,19 @@ impl RemoteKeys {
         if let Some(key) = self.cached_key(kid) {
             return Ok(key);
         }
-        let inner = &*self.inner;
         if self.negatively_cached(kid) {
             return Err(KeyError::UnknownKey {
                 kid: kid.to_owned(),
             });
         }
-        let mut last_fetch = inner.gate.lock().await;
-        // A fetch that finished while we waited may have brought the key.
+        let inner = &*self.inner;
+        let flight = Arc::clone(
+            lock(&inner.in_flight)
+                .entry(kid.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(()))),
+        );
+        let _turn = flight.lock().await;
+        // A fetch for this id that finished while we waited may have settled it.
         if let Some(key) = self.cached_key(kid) {
             return Ok(key);
         }
@@ -499,19 +617,24 @@ impl RemoteKeys {
             });
         }
         let now = inner.clock.unix_millis();
-        let interval = millis(inner.min_refresh_interval);
-        if let Some(last) = *last_fetch {
-            let next = last.saturating_add(interval);
-            if now < next {
-                return Err(KeyError::RefreshLimited {
-                    kid: kid.to_owned(),
-                    retry_after: Duration::from_millis(next - now),
-                });
+        let budget =
+            lock(&inner.bucket).take(now, millis(inner.min_refresh_interval), inner.fetch_burst);
+        let fetched = match budget {
+            Ok(()) => self.fetch(kid).await,
+            Err(retry_after) => Err(KeyError::RefreshLimited {
+                kid: kid.to_owned(),
+                retry_after,
+            }),
+        };
+        {
+            let mut in_flight = lock(&inner.in_flight);
+            if in_flight
+                .get(kid)
+                .is_some_and(|current| Arc::ptr_eq(current, &flight))
+            {
+                in_flight.remove(kid);
             }
         }
-        *last_fetch = Some(now);
-        let fetched = self.fetch(kid).await;
-        drop(last_fetch);
         match fetched {
             Ok(key) => {
                 let key = Arc::new(key);
@@ -567,6 +690,7 @@ impl RemoteKeys {
         let response = inner
             .http
             .post(&inner.url)
+            .timeout(inner.fetch_timeout)
             .json(&serde_json::json!({ "key_id": kid }))
             .send()
             .await
@@ -588,11 +712,20 @@ impl RemoteKeys {
                 status: status.as_u16(),
             });
         }
-        let body = response.bytes().await.map_err(|source| KeyError::Fetch {
-            kid: kid.to_owned(),
-            url: inner.url.clone(),
-            source,
-        })?;
+        let body = crate::client::read_capped(response, inner.max_body_bytes)
+            .await
+            .map_err(|err| match err {
+                crate::client::ReadError::TooLarge => KeyError::TooLarge {
+                    kid: kid.to_owned(),
+                    url: inner.url.clone(),
+                    limit: inner.max_body_bytes,
+                },
+                crate::client::ReadError::Transport(source) => KeyError::Fetch {
+                    kid: kid.to_owned(),
+                    url: inner.url.clone(),
+                    source,
+                },
+            })?;
         parse_key_response(kid, &body)
     }
 }
@@ -654,6 +787,12 @@ fn millis(d: Duration) -> u64 {
 /// values: the map is still consistent, so go on with it.
 fn read_map<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

@@ -30,6 +30,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{EventError, LinkEvent, WebhookEvent};
 pub use keys::{
     KeyError, KeyFuture, KeySource, RemoteKeys, StaticKeys, VerificationKey, DEFAULT_BASE_URL,
+    DEFAULT_FETCH_BURST, DEFAULT_FETCH_TIMEOUT, DEFAULT_KEY_BODY_BYTES,
 };
 pub use verify::{
     JwtPart, TimestampHeader, VerifiedWebhook, VerifyError, WebhookVerifier, DEFAULT_MAX_BODY_SIZE,

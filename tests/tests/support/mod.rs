@@ -9,39 +9,30 @@ pub fn pinned_catalog() -> passage_catalog::Catalog {
         .expect("pinned catalog parses")
 }
 
-/// JSON equality as Passage's docs define it for payloads: a missing field equals `null`, and
-/// numbers compare by value (`85` and `85.0` are the same amount). Returns the path of the first
-/// difference.
-pub fn semantic_diff(expected: &Value, actual: &Value, path: &str) -> Option<String> {
-    match (expected, actual) {
-        (Value::Number(a), Value::Number(b)) => {
-            let same = match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
-                (Some(x), Some(y), _, _) => x == y,
-                (_, _, Some(x), Some(y)) => x == y,
-                _ => a.as_f64() == b.as_f64() && a.as_f64().is_some(),
-            };
-            (!same).then(|| format!("{path}: {a} != {b}"))
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            for key in a.keys().chain(b.keys()) {
-                let x = a.get(key).unwrap_or(&Value::Null);
-                let y = b.get(key).unwrap_or(&Value::Null);
-                if let Some(diff) = semantic_diff(x, y, &format!("{path}.{key}")) {
-                    return Some(diff);
-                }
-            }
-            None
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            if a.len() != b.len() {
-                return Some(format!("{path}: length {} != {}", a.len(), b.len()));
-            }
-            a.iter()
-                .zip(b)
-                .enumerate()
-                .find_map(|(i, (x, y))| semantic_diff(x, y, &format!("{path}[{i}]")))
-        }
-        (a, b) if a == b => None,
-        (a, b) => Some(format!("{path}: {a} != {b}")),
+/// The first difference between a decoded-and-re-serialized result and the JSON it came from
+/// (path from `$`), through `passage_samples::json_diff`, the workspace's one JSON equality:
+/// numbers compare by value, and a missing field is **not** `null`, with one exception the API
+/// defines: a *declared* field whose value is `null` may come back absent (Passage treats a
+/// missing field and `null` alike, and the generated types read both as `None`). Fields the
+/// types do not declare (the drift generator's `unknownField_<n>`) must come back exactly,
+/// `null` included: a decoder that drops them loses data.
+pub fn semantic_diff(expected: &Value, actual: &Value) -> Option<String> {
+    passage_samples::json_diff(
+        &without_declared_nulls(expected),
+        &without_declared_nulls(actual),
+    )
+}
+
+/// `value` without the object members that are `null` and not `unknownField_<n>`.
+fn without_declared_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(key, v)| !v.is_null() || key.starts_with("unknownField_"))
+                .map(|(key, v)| (key.clone(), without_declared_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_declared_nulls).collect()),
+        other => other.clone(),
     }
 }
