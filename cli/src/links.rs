@@ -108,8 +108,11 @@ struct CreateFlags {
     #[arg(long)]
     allow_unknown_operations: bool,
     /// Print a readable table instead of JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     pretty: bool,
+    /// Print only the new link's id (for scripts: `LINK=$(passage links create --quiet ...)`).
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 /// Arguments of `passage links create`. Each `--arguments` belongs to the `--operation` written
@@ -310,6 +313,10 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         request = request.allow_unknown_operations();
     }
     let link = request.send().await?;
+    if flags.quiet {
+        println!("{}", link.id);
+        return Ok(ExitCode::SUCCESS);
+    }
     print_link(&link, flags.pretty)?;
     Ok(ExitCode::SUCCESS)
 }
