@@ -60,6 +60,7 @@ pub fn run(args: Args) -> Result<bool> {
     eprintln!("==> cargo xtask regen --check");
     let fresh = crate::regen(crate::RegenArgs {
         catalog: None,
+        fetch: false,
         check: true,
         base_url: String::new(),
         offline: true,
