@@ -4,6 +4,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod decode;
+mod exit;
+mod hints;
 mod links;
 mod mock;
 mod providers;
@@ -11,7 +13,7 @@ mod webhook;
 
 /// Passage Connect from the command line.
 #[derive(Debug, Parser)]
-#[command(name = "passage", version, about)]
+#[command(name = "passage", version, about, after_help = exit::TABLE)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,7 +44,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(2);
+            return exit::Code::Failure.into();
         }
     };
     let outcome = runtime.block_on(async move {
@@ -57,8 +59,9 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            let (code, text) = exit::classify(&err);
+            eprintln!("error: {text}");
+            code.into()
         }
     }
 }

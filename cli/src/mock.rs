@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+
+use crate::exit::{Code, OrExit as _};
 use passage_mock::{MockConfig, MockServer, WebhookSigningKey};
 
 /// Options of `passage mock`.
@@ -36,9 +38,11 @@ fn config_from(args: Args) -> anyhow::Result<MockConfig> {
         .with_seed(args.seed);
     if let Some(path) = &args.catalog {
         let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read the catalog {}", path.display()))?;
+            .with_context(|| format!("cannot read the catalog {}", path.display()))
+            .or_exit(Code::BadInput)?;
         let catalog = passage_catalog::Catalog::from_slice(&bytes)
-            .with_context(|| format!("invalid catalog {}", path.display()))?;
+            .with_context(|| format!("invalid catalog {}", path.display()))
+            .or_exit(Code::BadInput)?;
         config = config.with_catalog(catalog);
     }
     if !args.api_keys.is_empty() {
@@ -49,9 +53,12 @@ fn config_from(args: Args) -> anyhow::Result<MockConfig> {
             value.clone()
         } else {
             std::fs::read_to_string(value)
-                .with_context(|| format!("cannot read the signing key file {value}"))?
+                .with_context(|| format!("cannot read the signing key file {value}"))
+                .or_exit(Code::BadInput)?
         };
-        let key = WebhookSigningKey::from_pem(&pem).context("invalid --signing-key")?;
+        let key = WebhookSigningKey::from_pem(&pem)
+            .context("invalid --signing-key")
+            .or_exit(Code::BadInput)?;
         config = config.with_signing_key(key);
     }
     if let Some(url) = args.public_url {
