@@ -155,12 +155,14 @@ echo '--- end of client block ---'
     );
     assert!(
         client_out.contains("result 0 (mobileBillingStatement/read)")
-            && client_out.contains("amountDue"),
+            && client_out.contains("\"billing\""),
         "{report}"
     );
     // The emulator's banner names what a user needs next.
     assert!(
-        server_log.contains("http://127.0.0.1:4010") && server_log.contains("psg_test_mock"),
+        server_log.contains("listening on http://127.0.0.1:4010")
+            && server_log.contains("export PASSAGE_API_KEY=psg_test_mock")
+            && server_log.contains("POST http://127.0.0.1:4010/sandbox/links/{id}/complete"),
         "{report}"
     );
 }
