@@ -474,15 +474,24 @@ pub(crate) fn string(
     let format = str_kw(map, "format", ptr)?;
     let pattern = str_kw(map, "pattern", ptr)?;
     let length_ok = |s: &str| (min..=max).contains(&s.chars().count());
+    let realistic = generator.options.realistic;
     let Some(pattern) = pattern else {
         let rng = &mut generator.rng;
+        // Realistic free text is whole neutral words: random syllables can spell anything.
+        let free = |rng: &mut ChaCha8Rng| {
+            if realistic {
+                crate::realistic::neutral_text(rng, min, max)
+            } else {
+                free_string(rng, min, max)
+            }
+        };
         let Some(format) = format else {
-            return Ok(Value::String(free_string(rng, min, max)));
+            return Ok(Value::String(free(rng)));
         };
         for _ in 0..STRING_TRIES {
             match gen_format(format, rng) {
                 // A format this crate does not know is not asserted: a plain string.
-                None => return Ok(Value::String(free_string(rng, min, max))),
+                None => return Ok(Value::String(free(rng))),
                 Some(s) if length_ok(&s) => return Ok(Value::String(s)),
                 Some(_) => {}
             }
