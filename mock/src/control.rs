@@ -29,7 +29,7 @@ pub struct ControlRoute {
     pub effect: &'static str,
 }
 
-/// Every control route [`router`] serves (a test checks each one is routed).
+/// Every control route the emulator serves (a test checks each one is routed).
 pub const CONTROL_ROUTES: &[ControlRoute] = &[
     ControlRoute {
         method: "POST",

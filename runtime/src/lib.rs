@@ -9,6 +9,9 @@
 //!
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (see `[package.metadata.docs.rs]`): feature-gated items then
+// show the feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
 pub mod dedupe;

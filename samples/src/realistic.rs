@@ -10,6 +10,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Number, Value};
 
+use crate::text::days_in_month;
+
 /// Neutral words for strings nothing else describes. Whole words only, so no combination of
 /// them spells something a person would not want in a demo.
 pub(crate) const NEUTRAL_WORDS: &[&str] = &[
@@ -105,15 +107,6 @@ fn dates(rng: &mut ChaCha8Rng) -> Vec<String> {
         format!("{month}/{day}/{year}"),
         format!("{hour:02}:{minute:02}:{second:02}Z"),
     ]
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
 }
 
 /// A property name in lowercase words: `periodStart` → `period start`, `billing_zip` →

@@ -27,7 +27,9 @@ fn result_schema(integration: &str, resource: &str, action: &str) -> Value {
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         _ => 31,
     }
@@ -46,7 +48,7 @@ fn looks_like_syllables(text: &str) -> bool {
     let word = |w: &str| {
         let b = w.as_bytes();
         !b.is_empty()
-            && b.len() % 2 == 0
+            && b.len().is_multiple_of(2)
             && b.chunks(2)
                 .all(|pair| b"bdfghjklmnprstvwyz".contains(&pair[0]) && b"aeiou".contains(&pair[1]))
     };

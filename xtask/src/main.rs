@@ -19,6 +19,7 @@ use passage_catalog::Catalog;
 use passage_codegen::{diff, Generated, Provenance, Settings};
 
 mod bench;
+mod package;
 mod synth;
 mod test;
 
@@ -40,8 +41,10 @@ enum Task {
     SynthCatalog(synth::Args),
     /// Measure regen time at 200 and 2,000 operations and the generated crate's build time.
     BenchCodegen(bench::Args),
-    /// Run every check CI runs: fmt, clippy, regen --check, the test suite.
+    /// Run every check CI runs: fmt, clippy, docs, regen --check, the test suite.
     Test(test::Args),
+    /// `cargo package` the crates users install, in dependency order (offline; publishes nothing).
+    Package,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Task::SynthCatalog(args) => synth::run(args).map(|()| true),
         Task::Test(args) => test::run(args),
         Task::BenchCodegen(args) => bench::run(args),
+        Task::Package => package::run().map(|()| true),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

@@ -24,7 +24,7 @@
 //! Retries: GETs are retried on 429/5xx/transport errors per [`RetryPolicy`]. `POST /v1/links`
 //! is sent a second time **only** when the first attempt never established a connection, since
 //! the API has no idempotency key and a repeated create makes a second link; any other failure
-//! after sending is reported as [`Error::Indeterminate`](crate::Error::Indeterminate).
+//! after sending is reported as [`Error::Indeterminate`].
 
 mod http;
 mod links;
