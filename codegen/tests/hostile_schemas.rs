@@ -116,6 +116,7 @@ resolver = "2"
 edition = "2021"
 rust-version = "1.85"
 license = "MIT OR Apache-2.0"
+repository = "https://github.com/passage-rs/passage-rs"
 version = "0.0.0"
 publish = false
 [workspace.dependencies]
