@@ -19,7 +19,8 @@ pub(crate) const NEUTRAL_WORDS: &[&str] = &[
     "maple", "meadow", "orchard", "spruce", "quartz", "river", "summit", "valley", "willow",
 ];
 
-const CURRENCIES: &[&str] = &["USD", "USD", "USD", "EUR", "GBP", "CAD", "AUD", "JPY"];
+// Two-decimal currencies only: the amounts are written in cents.
+const CURRENCIES: &[&str] = &["USD", "USD", "USD", "EUR", "GBP", "CAD", "AUD"];
 const FULL_NAMES: &[&str] = &[
     "Jane Doe",
     "John Smith",
