@@ -69,6 +69,17 @@ fn config_from(args: Args) -> anyhow::Result<MockConfig> {
 
 /// Runs the subcommand.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // The delivery log (one info line per webhook attempt) is how the emulator talks: give it a
+    // subscriber on stderr, `info` unless RUST_LOG says otherwise. `try_init` leaves a subscriber
+    // that `main` already installed in place.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
     let config = config_from(args)?;
     let keys = config.api_keys.clone();
     let mock = MockServer::start(config)

@@ -83,6 +83,11 @@ grep -q 'listening on' server.log || {{ echo 'the emulator did not start:'; cat 
 echo '--- client block ---'
 {client}
 echo '--- end of client block ---'
+# The link named a webhook URL nobody listens on here: the emulator logs the failed attempt.
+for _ in $(seq 1 200); do
+  grep -q 'webhook delivery failed' server.log && break
+  sleep 0.05
+done
 "#,
         dir = dir.path().display(),
     );
@@ -96,7 +101,7 @@ echo '--- end of client block ---'
         .env("PATH", path)
         .env_remove("PASSAGE_API_KEY")
         .env_remove("PASSAGE_BASE_URL")
-        .env("RUST_LOG", "info")
+        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -158,6 +163,21 @@ echo '--- end of client block ---'
             && client_out.contains("\"billing\""),
         "{report}"
     );
+    // Each delivery attempt is logged at info: link, event, URL, status, attempt, next retry.
+    let delivery = server_log
+        .lines()
+        .find(|l| l.contains("webhook delivery failed"))
+        .unwrap_or_else(|| panic!("no delivery logged\n{report}"));
+    for field in [
+        " INFO ",
+        "event=link.complete",
+        "url=http://127.0.0.1:9000/webhook",
+        "status=error",
+        "attempt=1/3",
+        "next_retry=in 1 s",
+    ] {
+        assert!(delivery.contains(field), "{field} missing: {delivery}");
+    }
     // The emulator's banner names what a user needs next.
     assert!(
         server_log.contains("listening on http://127.0.0.1:4010")
