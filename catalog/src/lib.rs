@@ -24,6 +24,16 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The catalog pinned in the repository (`catalog/providers.json`), as committed: what
+/// `passage-generated` was generated from and what the emulator serves by default. It ships inside
+/// this crate, so crates built on it stay packageable on their own.
+///
+/// ```
+/// let catalog = passage_catalog::Catalog::from_slice(passage_catalog::PINNED_JSON.as_bytes()).unwrap();
+/// assert!(catalog.operations().any(|op| op.integration == "tmobile"));
+/// ```
+pub const PINNED_JSON: &str = include_str!("../providers.json");
+
 /// Errors reading a catalog.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -2,15 +2,19 @@
 //! re-serialized, so a payload can be checked against the SDK's types from a shell.
 //!
 //! Contract (acceptance checks rely on it): `passage decode --integration I --resource R
-//! --action A [FILE|-]`; exit 0 and the re-serialized JSON on stdout when the data fits; exit 1
-//! with an error naming the JSON path when it does not.
+//! --action A [FILE|-]`; exit 0 and the re-serialized JSON on stdout when the data fits; exit 4
+//! with an error naming the JSON path when it does not; exit 3 when the input cannot be read or
+//! is not JSON; exit 2 for an unknown integration or operation (the `passage --help` table).
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
-use passage_generated::{decode_result, find_operation, OPERATIONS};
+use anyhow::{anyhow, Context};
+use passage_generated::decode_result;
+use serde::de::IgnoredAny;
+
+use crate::exit::{coded, Code, OrExit as _};
 
 /// Arguments of `passage decode`.
 #[derive(Debug, clap::Args)]
@@ -34,29 +38,18 @@ pub struct Args {
 
 /// Runs `passage decode`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let data = read_input(args.input.as_deref())?;
-    if find_operation(&args.integration, &args.resource, &args.action).is_none() {
-        let known: Vec<String> = OPERATIONS
-            .iter()
-            .filter(|op| op.integration == args.integration)
-            .map(|op| format!("{}:{}", op.resource, op.action))
-            .collect();
-        if known.is_empty() {
-            let integrations: std::collections::BTreeSet<&str> =
-                OPERATIONS.iter().map(|op| op.integration).collect();
-            bail!(
-                "unknown integration `{}` (known: {})",
-                args.integration,
-                integrations.into_iter().collect::<Vec<_>>().join(", ")
-            );
-        }
-        bail!(
-            "`{}` has no operation {}:{} (known: {})",
-            args.integration,
-            args.resource,
-            args.action,
-            known.join(", ")
-        );
+    crate::hints::check_operation(&args.integration, &args.resource, &args.action, None)
+        .map_err(|message| coded(Code::Usage, anyhow!(message)))?;
+    let data = read_input(args.input.as_deref()).or_exit(Code::BadInput)?;
+    // Malformed JSON is bad input (3), not a schema mismatch (4): a script must tell them apart.
+    if let Err(err) = serde_json::from_slice::<IgnoredAny>(&data) {
+        return Err(coded(
+            Code::BadInput,
+            anyhow!(
+                "{} is not valid JSON: {err}",
+                input_name(args.input.as_deref())
+            ),
+        ));
     }
     match decode_result(&args.integration, &args.resource, &args.action, &data) {
         Ok(result) => {
@@ -68,13 +61,24 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => {
-            eprintln!(
-                "error: {} {}/{} does not fit its type at JSON path `{}`: {}",
-                err.integration, err.resource, err.action, err.path, err.message
-            );
-            Ok(ExitCode::from(1))
-        }
+        Err(err) => Err(coded(
+            Code::DoesNotFit,
+            anyhow!(
+                "{} {}/{} does not fit its type at JSON path `{}`: {}",
+                err.integration,
+                err.resource,
+                err.action,
+                err.path,
+                err.message
+            ),
+        )),
+    }
+}
+
+fn input_name(path: Option<&std::path::Path>) -> String {
+    match path {
+        Some(p) if p.as_os_str() != "-" => p.display().to_string(),
+        _ => "standard input".to_string(),
     }
 }
 

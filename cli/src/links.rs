@@ -7,9 +7,12 @@
 //! - `passage links get ID`, `passage links wait ID [--timeout S]`, `passage links list`
 //! - every command takes `--base-url URL` (or `PASSAGE_BASE_URL`) and `--pretty`; the key comes
 //!   from `PASSAGE_API_KEY` and is never printed.
-//! - stdout: JSON (one line) by default, a readable table with `--pretty`. `wait` shows a spinner
-//!   on stderr when stderr is a terminal, and exits 0 when the link completed, 3 when it failed,
-//!   4 when it expired, 5 when `--timeout` passed first. Other errors exit 1.
+//! - stdout: JSON (one line) by default, a readable table with `--pretty` (times in RFC 3339).
+//!   `wait` shows a spinner on stderr when stderr is a terminal, and exits 0 when the link
+//!   completed, 6 when it failed, 7 when it expired, 5 when `--timeout` passed first.
+//! - Other exits follow the table of `passage --help`: 1 API or network error, 2 usage (unknown
+//!   integration or operation, no API key), 3 unreadable or malformed `--arguments`, 4 arguments
+//!   that do not fit the operation's schema (checked locally, nothing sent).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -22,6 +25,8 @@ use passage_connect::client::{ApiKey, Client, Link, WaitOptions, PRODUCTION_URL}
 use passage_connect::link::LinkStatus;
 use passage_connect::Error;
 use serde_json::Value;
+
+use crate::exit::{coded, Code, OrExit as _};
 
 /// Where the API is and the key to use, shared by `links` and `providers`.
 #[derive(Debug, clap::Args)]
@@ -50,7 +55,10 @@ pub(crate) fn connect(connection: &Connection) -> anyhow::Result<Client> {
         .clone()
         .filter(|k| !k.expose_secret().is_empty())
     else {
-        bail!("no API key: set PASSAGE_API_KEY");
+        return Err(coded(
+            Code::Usage,
+            anyhow::anyhow!("no API key: set PASSAGE_API_KEY (or pass --api-key)"),
+        ));
     };
     Ok(Client::builder(key)
         .base_url(connection.base_url.clone())
@@ -64,7 +72,7 @@ pub enum Command {
     Create(CreateArgs),
     /// Get a link (GET /v1/links/{id}) with its status, error and result.
     Get(GetArgs),
-    /// Poll a link until it completes, fails or expires (exit 0 / 3 / 4; 5 on --timeout).
+    /// Poll a link until it completes, fails or expires (exit 0 / 6 / 7; 5 on --timeout).
     Wait(WaitArgs),
     /// List the organization's links (GET /v1/links).
     List(ListArgs),
@@ -108,8 +116,11 @@ struct CreateFlags {
     #[arg(long)]
     allow_unknown_operations: bool,
     /// Print a readable table instead of JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     pretty: bool,
+    /// Print only the new link's id (for scripts: `LINK=$(passage links create --quiet ...)`).
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 /// Arguments of `passage links create`. Each `--arguments` belongs to the `--operation` written
@@ -213,7 +224,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                     "STATUS".to_string(),
                     "OPERATIONS".to_string(),
                     "EXTERNAL USER".to_string(),
-                    "CREATED (UTC ms)".to_string(),
+                    "CREATED".to_string(),
                 ]];
                 for link in &list.links {
                     rows.push([
@@ -222,7 +233,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                         link.status.to_string(),
                         operations_text(link),
                         link.external_user_id.clone().unwrap_or_default(),
-                        link.created_at.map(|t| t.to_string()).unwrap_or_default(),
+                        link.created_at.map(rfc3339).unwrap_or_default(),
                     ]);
                 }
                 print!("{}", table(&rows));
@@ -273,19 +284,35 @@ fn read_arguments(text: &str, which: usize) -> anyhow::Result<Value> {
 async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let flags = &args.flags;
     let client = connect(&flags.connection)?;
-    let owners = pair_arguments(&args.operation_positions, &args.arguments_positions)?;
+    let owners = pair_arguments(&args.operation_positions, &args.arguments_positions)
+        .or_exit(Code::Usage)?;
     let mut request = client.links().create(flags.integration.clone());
     for (index, operation) in flags.operations.iter().enumerate() {
         let Some((resource, action)) = operation.split_once(':') else {
-            bail!("--operation `{operation}` is not `resource:action` (e.g. paymentMethod:read)");
+            return Err(coded(
+                Code::Usage,
+                anyhow::anyhow!(
+                    "--operation `{operation}` is not `resource:action` (e.g. paymentMethod:read)"
+                ),
+            ));
         };
+        if !flags.allow_unknown_operations {
+            crate::hints::check_operation(
+                &flags.integration,
+                resource,
+                action,
+                Some("pass --allow-unknown-operations to send it anyway"),
+            )
+            .map_err(anyhow::Error::msg)
+            .or_exit(Code::Usage)?;
+        }
         request = match owners.get(index).copied().flatten() {
             Some(arg_index) => {
                 let text = flags
                     .arguments
                     .get(arg_index)
                     .context("internal: --arguments index out of range")?;
-                let value = read_arguments(text, arg_index + 1)?;
+                let value = read_arguments(text, arg_index + 1).or_exit(Code::BadInput)?;
                 request.operation_with_json_arguments(resource, action, value)
             }
             None => request.operation(resource, action),
@@ -310,6 +337,10 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         request = request.allow_unknown_operations();
     }
     let link = request.send().await?;
+    if flags.quiet {
+        println!("{}", link.id);
+        return Ok(ExitCode::SUCCESS);
+    }
     print_link(&link, flags.pretty)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -338,14 +369,14 @@ async fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
             print_link(&link, args.pretty)?;
             Ok(match link.status {
                 LinkStatus::Complete => ExitCode::SUCCESS,
-                LinkStatus::Failed => ExitCode::from(3),
-                LinkStatus::Expired => ExitCode::from(4),
-                _ => ExitCode::from(1),
+                LinkStatus::Failed => Code::LinkFailed.into(),
+                LinkStatus::Expired => Code::LinkExpired.into(),
+                _ => Code::Failure.into(),
             })
         }
         Err(err @ Error::Timeout { .. }) => {
             eprintln!("error: {err}");
-            Ok(ExitCode::from(5))
+            Ok(Code::TimedOut.into())
         }
         Err(err) => Err(err.into()),
     }
@@ -395,9 +426,9 @@ fn print_link(link: &Link, pretty: bool) -> anyhow::Result<()> {
     row("return url", link.return_url.clone());
     row("external user", link.external_user_id.clone());
     row("session", link.current_session_id.clone());
-    row("created at (ms)", link.created_at.map(|t| t.to_string()));
-    row("updated at (ms)", link.updated_at.map(|t| t.to_string()));
-    row("expires at (ms)", link.expires_at.map(|t| t.to_string()));
+    row("created at", link.created_at.map(rfc3339));
+    row("updated at", link.updated_at.map(rfc3339));
+    row("expires at", link.expires_at.map(rfc3339));
     row("error", link.error.as_ref().map(|e| e.to_string()));
     print!("{}", table(&rows));
     match link.results() {
@@ -414,6 +445,29 @@ fn print_link(link: &Link, pretty: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Unix milliseconds (the API's times) as RFC 3339 UTC, e.g. `2024-01-01T00:00:00.000Z`.
+fn rfc3339(unix_ms: i64) -> String {
+    let days = unix_ms.div_euclid(86_400_000);
+    let ms_of_day = unix_ms.rem_euclid(86_400_000);
+    // Howard Hinnant's civil_from_days: proleptic Gregorian date of a day count since 1970-01-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1_000 % 60,
+        ms_of_day % 1_000
+    )
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
@@ -464,6 +518,15 @@ mod tests {
         );
         assert!(pair_arguments(&[3], &[1]).is_err());
         assert!(pair_arguments(&[1, 3, 5], &[7, 9]).is_err());
+    }
+
+    #[test]
+    fn times_print_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339(1_704_067_200_000), "2024-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_709_210_096_789), "2024-02-29T12:34:56.789Z");
+        assert_eq!(rfc3339(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod decode;
+mod exit;
+mod hints;
 mod links;
 mod mock;
 mod providers;
@@ -11,7 +13,7 @@ mod webhook;
 
 /// Passage Connect from the command line.
 #[derive(Debug, Parser)]
-#[command(name = "passage", version, about)]
+#[command(name = "passage", version, about, after_help = exit::TABLE)]
 struct Cli {
     /// Log more on stderr: -v info, -vv debug (each retry of an API call), -vvv trace. Without it,
     /// warnings only. `RUST_LOG` (e.g. `RUST_LOG=passage_connect=debug`), when set, wins.
@@ -67,7 +69,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(2);
+            return exit::Code::Failure.into();
         }
     };
     let outcome = runtime.block_on(async move {
@@ -82,8 +84,9 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            let (code, text) = exit::classify(&err);
+            eprintln!("error: {text}");
+            code.into()
         }
     }
 }

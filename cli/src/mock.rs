@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+
+use crate::exit::{Code, OrExit as _};
 use passage_mock::{MockConfig, MockServer, WebhookSigningKey};
 
 /// Options of `passage mock`.
@@ -36,9 +38,11 @@ fn config_from(args: Args) -> anyhow::Result<MockConfig> {
         .with_seed(args.seed);
     if let Some(path) = &args.catalog {
         let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read the catalog {}", path.display()))?;
+            .with_context(|| format!("cannot read the catalog {}", path.display()))
+            .or_exit(Code::BadInput)?;
         let catalog = passage_catalog::Catalog::from_slice(&bytes)
-            .with_context(|| format!("invalid catalog {}", path.display()))?;
+            .with_context(|| format!("invalid catalog {}", path.display()))
+            .or_exit(Code::BadInput)?;
         config = config.with_catalog(catalog);
     }
     if !args.api_keys.is_empty() {
@@ -49,9 +53,12 @@ fn config_from(args: Args) -> anyhow::Result<MockConfig> {
             value.clone()
         } else {
             std::fs::read_to_string(value)
-                .with_context(|| format!("cannot read the signing key file {value}"))?
+                .with_context(|| format!("cannot read the signing key file {value}"))
+                .or_exit(Code::BadInput)?
         };
-        let key = WebhookSigningKey::from_pem(&pem).context("invalid --signing-key")?;
+        let key = WebhookSigningKey::from_pem(&pem)
+            .context("invalid --signing-key")
+            .or_exit(Code::BadInput)?;
         config = config.with_signing_key(key);
     }
     if let Some(url) = args.public_url {
@@ -62,33 +69,62 @@ fn config_from(args: Args) -> anyhow::Result<MockConfig> {
 
 /// Runs the subcommand.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // The delivery log (one info line per webhook attempt) is how the emulator talks: give it a
+    // subscriber on stderr, `info` unless RUST_LOG says otherwise. `try_init` leaves a subscriber
+    // that `main` already installed in place.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
     let config = config_from(args)?;
     let keys = config.api_keys.clone();
     let mock = MockServer::start(config)
         .await
         .context("cannot start the emulator")?;
-    let base = mock.base_url();
-    println!("Passage mock listening on {base}");
-    // These are local test keys the user chose (or the default): printing them is the point.
-    for key in &keys {
-        println!("  API key:            {key}");
-    }
-    println!("  Webhook key id:     {}", mock.key_id());
-    println!(
-        "  Public key:         curl -s -X POST {base}/webhook_verification_key/get -H 'content-type: application/json' -d '{{\"key_id\":\"{}\"}}'",
-        mock.key_id()
-    );
-    println!(
-        "  Providers:          curl -s {base}/v1/providers -H 'authorization: Bearer {}'",
-        mock.api_key()
-    );
-    println!("  Control API:        {base}/sandbox/... (see mock/README.md); Ctrl-C to stop");
+    // To stderr: stdout stays free for anything a script may want to read.
+    eprint!("{}", banner(&mock.base_url(), &keys, &mock.key_id()));
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
-    println!("stopping");
+    eprintln!("stopping");
     mock.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `passage mock` prints on start: where it listens, the key to use (with the `export`
+/// line the CLI and `Client::from_env` read), the webhook key id, and every control route.
+fn banner(base: &str, keys: &[String], key_id: &str) -> String {
+    let mut text = format!("Passage mock listening on {base}\n");
+    // These are local test keys the user chose (or the default): printing them is the point.
+    for key in keys {
+        text.push_str(&format!("  API key:        {key}\n"));
+    }
+    if let Some(key) = keys.first() {
+        text.push_str(&format!(
+            "  Use it:         export PASSAGE_API_KEY={key} PASSAGE_BASE_URL={base}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "  Webhook key id: {key_id} (public key: POST {base}/webhook_verification_key/get {{\"key_id\":\"{key_id}\"}})\n"
+    ));
+    text.push_str("  Sandbox control routes:\n");
+    let width = passage_mock::CONTROL_ROUTES
+        .iter()
+        .map(|r| r.method.len() + 1 + base.len() + r.path.len())
+        .max()
+        .unwrap_or(0);
+    for route in passage_mock::CONTROL_ROUTES {
+        let call = format!("{} {base}{}", route.method, route.path);
+        text.push_str(&format!("    {call:<width$}  {}\n", route.effect));
+    }
+    text.push_str(
+        "  Webhook deliveries are logged as they happen (RUST_LOG=info). Ctrl-C to stop.\n",
+    );
+    text
 }
 
 #[cfg(test)]
@@ -123,6 +159,23 @@ mod tests {
         assert_eq!(config.api_keys, ["psg_a", "psg_b"]);
         assert_eq!(config.seed, 9);
         assert!(config.signing_key.is_some());
+    }
+
+    #[test]
+    fn the_banner_names_the_url_key_and_every_control_route() {
+        let text = banner(
+            "http://127.0.0.1:4010",
+            &["psg_test_mock".to_string()],
+            "wsk_1",
+        );
+        assert!(text.starts_with("Passage mock listening on http://127.0.0.1:4010\n"));
+        assert!(text.contains(
+            "export PASSAGE_API_KEY=psg_test_mock PASSAGE_BASE_URL=http://127.0.0.1:4010"
+        ));
+        for route in passage_mock::CONTROL_ROUTES {
+            let call = format!("{} http://127.0.0.1:4010{}", route.method, route.path);
+            assert!(text.contains(&call), "{call} missing from\n{text}");
+        }
     }
 
     #[test]

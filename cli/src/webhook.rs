@@ -4,8 +4,9 @@
 //! Contracts relied on by acceptance tests:
 //! * `verify` prints the verified event as JSON on stdout and exits 0; when verification fails it
 //!   prints the reason on stderr and exits 1. With `--integration` and `--operation`, the event's
-//!   `result` is replaced by the typed result re-serialized; if it does not fit its types the
-//!   reason goes to stderr and the exit code is 2.
+//!   `result` is replaced by the typed result re-serialized; if it (or the event itself) does not
+//!   fit its types the reason goes to stderr and the exit code is 4. Unreadable files and unusable
+//!   keys exit 3, an unknown integration or operation 2 (the table of `passage --help`).
 //! * `sign` prints exactly two lines, `X-Passage-Signature: ...` and `X-Passage-Timestamp: ...`.
 
 use std::io::Read as _;
@@ -14,6 +15,8 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
+
+use crate::exit::{Code, OrExit as _};
 use passage_connect::link::{LinkResults, OperationRef};
 use passage_connect::webhook::signing::{sign_webhook, WebhookSigningKey};
 use passage_connect::webhook::{
@@ -27,8 +30,9 @@ use serde_json::{Map, Value};
 pub enum Command {
     /// Verify a webhook body against its `X-Passage-Signature` and print the event as JSON.
     ///
-    /// Exit status: 0 verified; 1 verification failed (reason on stderr); 2 verified but the
-    /// result does not fit its generated types (with --integration/--operation).
+    /// Exit status: 0 verified; 1 verification failed (reason on stderr); 3 unreadable file or
+    /// unusable key; 4 verified but the event or its result does not fit its generated types
+    /// (with --integration/--operation).
     Verify(VerifyArgs),
     /// Sign a webhook body like Passage does; prints the two header lines.
     Sign(SignArgs),
@@ -119,17 +123,26 @@ fn read_pem(path: &Path) -> anyhow::Result<String> {
 }
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let pem = read_pem(&args.key)?;
+    if let Some(integration) = &args.integration {
+        for op in &args.operations {
+            crate::hints::check_operation(integration, &op.resource, &op.action, None)
+                .map_err(anyhow::Error::msg)
+                .or_exit(Code::Usage)?;
+        }
+    }
+    let pem = read_pem(&args.key).or_exit(Code::BadInput)?;
     let public_pem = if pem.contains("PRIVATE KEY-----") {
         WebhookSigningKey::from_pem(&pem)
-            .with_context(|| format!("{}", args.key.display()))?
+            .with_context(|| format!("{}", args.key.display()))
+            .or_exit(Code::BadInput)?
             .public_key_pem()
     } else {
         pem
     };
-    let keys =
-        StaticKeys::any_kid(&public_pem).with_context(|| format!("{}", args.key.display()))?;
-    let body = read_input(&args.body)?;
+    let keys = StaticKeys::any_kid(&public_pem)
+        .with_context(|| format!("{}", args.key.display()))
+        .or_exit(Code::BadInput)?;
+    let body = read_input(&args.body).or_exit(Code::BadInput)?;
 
     let mut headers = HeaderMap::new();
     match HeaderValue::from_bytes(args.signature.trim().as_bytes()) {
@@ -138,7 +151,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         Err(_) => {
             eprintln!("verification failed: X-Passage-Signature: not a valid header value");
-            return Ok(ExitCode::from(1));
+            return Ok(Code::Failure.into());
         }
     }
     let rule = match &args.timestamp {
@@ -149,7 +162,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(_) => {
                     eprintln!("verification failed: X-Passage-Timestamp: not a valid header value");
-                    return Ok(ExitCode::from(1));
+                    return Ok(Code::Failure.into());
                 }
             }
             TimestampHeader::Required
@@ -164,15 +177,15 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Ok(v) => v,
         Err(err) => {
             eprintln!("verification failed: {err}");
-            return Ok(ExitCode::from(1));
+            return Ok(Code::Failure.into());
         }
     };
     let event = match verified.event() {
         Ok(event) => event,
         Err(err) => {
-            // Verified, but not an event: still a refusal of the webhook as a whole.
-            eprintln!("verification failed: the signature is valid but {err}");
-            return Ok(ExitCode::from(1));
+            // Verified, but the body does not fit the webhook event type.
+            eprintln!("verified, but the body is not a webhook event: {err}");
+            return Ok(Code::DoesNotFit.into());
         }
     };
 
@@ -184,7 +197,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                     Ok(r) => r,
                     Err(err) => {
                         eprintln!("verified, but the result cannot be decoded: {err}");
-                        return Ok(ExitCode::from(2));
+                        return Ok(Code::DoesNotFit.into());
                     }
                 };
                 let failures: Vec<String> = results
@@ -202,7 +215,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                         "verified, but the result does not fit its types:\n{}",
                         failures.join("\n")
                     );
-                    return Ok(ExitCode::from(2));
+                    return Ok(Code::DoesNotFit.into());
                 }
                 if let Some(obj) = out.as_object_mut() {
                     obj.insert(
@@ -253,10 +266,11 @@ fn typed_result(results: &LinkResults, operation_count: usize) -> anyhow::Result
 }
 
 fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
-    let pem = read_pem(&args.key)?;
-    let key =
-        WebhookSigningKey::from_pem(&pem).with_context(|| format!("{}", args.key.display()))?;
-    let body = read_input(&args.body)?;
+    let pem = read_pem(&args.key).or_exit(Code::BadInput)?;
+    let key = WebhookSigningKey::from_pem(&pem)
+        .with_context(|| format!("{}", args.key.display()))
+        .or_exit(Code::BadInput)?;
+    let body = read_input(&args.body).or_exit(Code::BadInput)?;
     let iat = match args.iat {
         Some(iat) => iat,
         None => SystemTime::now()

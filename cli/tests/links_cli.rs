@@ -1,5 +1,6 @@
 //! The built `passage` binary's `links` and `providers` commands against an in-process emulator:
-//! JSON on stdout, tables with `--pretty`, exit codes of `wait`, local validation, and the key
+//! JSON on stdout, tables with `--pretty` (RFC 3339 times), exit codes of `wait`, local
+//! validation, and the key
 //! never printed.
 
 use std::process::{Command, Output};
@@ -134,6 +135,16 @@ async fn create_get_wait_list_round_trip() {
         text.contains("complete") && text.contains("result 1 (paymentMethod/write)"),
         "{text}"
     );
+    // Times read as RFC 3339 UTC, not raw epoch milliseconds.
+    let created = text
+        .lines()
+        .find_map(|l| l.strip_prefix("created at"))
+        .unwrap_or_else(|| panic!("no `created at` row: {text}"))
+        .trim();
+    assert!(
+        created.len() == 24 && created.ends_with('Z') && created.as_bytes()[10] == b'T',
+        "{created}"
+    );
 
     let list = stdout_json(&passage(&base, &["links", "list"]).await);
     assert_eq!(list["links"].as_array().unwrap().len(), 1);
@@ -172,12 +183,12 @@ async fn wait_exit_codes_for_failed_expired_and_timeout() {
     mock.expire_link(&ids[1]).await.unwrap();
 
     let failed = passage(&base, &["links", "wait", &ids[0]]).await;
-    assert_eq!(failed.status.code(), Some(3));
+    assert_eq!(failed.status.code(), Some(6));
     let body: Value = serde_json::from_slice(&failed.stdout).unwrap();
     assert_eq!(body["error"]["code"], "AUTOMATION_ERROR");
 
     let expired = passage(&base, &["links", "wait", &ids[1]]).await;
-    assert_eq!(expired.status.code(), Some(4));
+    assert_eq!(expired.status.code(), Some(7));
 
     let pending = passage(&base, &["links", "wait", &ids[2], "--timeout", "1"]).await;
     assert_eq!(pending.status.code(), Some(5));
@@ -186,7 +197,7 @@ async fn wait_exit_codes_for_failed_expired_and_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn errors_exit_1_with_a_message() {
+async fn errors_exit_with_the_table_code_and_a_message() {
     let mock = mock().await;
     let base = mock.base_url();
     let bad_card = json!({"cardNumber":"4111111111111111","expirationDate":"12/28","cvv":"1",
@@ -208,7 +219,8 @@ async fn errors_exit_1_with_a_message() {
         ],
     )
     .await;
-    assert_eq!(invalid.status.code(), Some(1));
+    // Checked locally against the operation's schema: does not fit its type (4), nothing sent.
+    assert_eq!(invalid.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&invalid.stderr);
     assert!(stderr.contains("operations.1.arguments.cvv"), "{stderr}");
     assert!(!stderr.contains("4111111111111111"), "{stderr}");
@@ -230,7 +242,8 @@ async fn errors_exit_1_with_a_message() {
     })
     .await
     .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    // No key: a usage error (2), like a missing required flag.
+    assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("PASSAGE_API_KEY"));
     mock.shutdown().await;
 }

@@ -135,7 +135,11 @@ pub(crate) fn emit_crate(
          edition.workspace = true\n\
          rust-version.workspace = true\n\
          license.workspace = true\n\
-         publish.workspace = true\n\n\
+         publish = true\n\
+         repository.workspace = true\n\
+         readme = \"../README.md\"\n\
+         keywords = [\"passage\", \"generated\", \"types\", \"api\"]\n\
+         categories = [\"api-bindings\"]\n\n\
          [features]\n\
          default = [\"full\"]\n",
     );
@@ -157,7 +161,9 @@ pub(crate) fn emit_crate(
         "\n[dependencies]\n\
          serde.workspace = true\n\
          serde_json.workspace = true\n\
-         serde_path_to_error.workspace = true\n",
+         serde_path_to_error.workspace = true\n\n\
+         [package.metadata.docs.rs]\n\
+         all-features = true\n",
     );
     files.insert("Cargo.toml".into(), cargo);
 

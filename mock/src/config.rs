@@ -11,7 +11,7 @@ use passage_connect::webhook::signing::WebhookSigningKey;
 pub const DEFAULT_API_KEY: &str = "psg_test_mock";
 
 /// The catalog pinned in the repository (`catalog/providers.json`), served by default.
-pub const PINNED_CATALOG_JSON: &str = include_str!("../../catalog/providers.json");
+pub const PINNED_CATALOG_JSON: &str = passage_catalog::PINNED_JSON;
 
 /// How to start a [`MockServer`](crate::MockServer).
 ///

@@ -18,6 +18,57 @@ use crate::state::{Shared, DEFAULT_FAILURE_CODE, DEFAULT_FAILURE_MESSAGE};
 use crate::store::now_ms;
 use crate::validation::Issue;
 
+/// One control route, for people: `passage mock` prints these on start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlRoute {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path, `{id}` standing for a link id.
+    pub path: &'static str,
+    /// What it does.
+    pub effect: &'static str,
+}
+
+/// Every control route the emulator serves (a test checks each one is routed).
+pub const CONTROL_ROUTES: &[ControlRoute] = &[
+    ControlRoute {
+        method: "POST",
+        path: "/sandbox/links/{id}/complete",
+        effect:
+            "complete the link (optional {\"result\": ...}, else sample data); sends link.complete",
+    },
+    ControlRoute {
+        method: "POST",
+        path: "/sandbox/links/{id}/fail",
+        effect: "fail the link (optional {\"code\",\"message\"}); sends link.failed",
+    },
+    ControlRoute {
+        method: "POST",
+        path: "/sandbox/links/{id}/expire",
+        effect: "expire the link now",
+    },
+    ControlRoute {
+        method: "POST",
+        path: "/sandbox/faults",
+        effect: "inject a fault, e.g. {\"route\":\"POST /v1/links\",\"status\":503,\"times\":2}",
+    },
+    ControlRoute {
+        method: "DELETE",
+        path: "/sandbox/faults",
+        effect: "clear every fault",
+    },
+    ControlRoute {
+        method: "POST",
+        path: "/sandbox/keys/rotate",
+        effect: "rotate the webhook signing key",
+    },
+    ControlRoute {
+        method: "GET",
+        path: "/sandbox/webhooks",
+        effect: "the webhook delivery log",
+    },
+];
+
 /// The control routes.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()

@@ -54,6 +54,7 @@ mod validation;
 mod webhook;
 
 pub use config::{pinned_catalog, MockConfig, DEFAULT_API_KEY, PINNED_CATALOG_JSON};
+pub use control::{ControlRoute, CONTROL_ROUTES};
 pub use error::MockError;
 pub use fault::{Fault, FaultKind, FaultRoute, MAX_FAULT_DELAY_MS};
 pub use passage_connect::webhook::signing::WebhookSigningKey;

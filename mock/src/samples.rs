@@ -45,9 +45,13 @@ pub(crate) fn operation_samples(
             else {
                 return Ok(Value::Object(Map::new()));
             };
-            let value =
-                passage_samples::sample(&compiled.schema, operation_seed(seed, &link.id, index))
-                    .map_err(|err| fail(err.to_string()))?;
+            // Realistic values: a person reads these in the sandbox page and in demos.
+            let value = passage_samples::sample_with(
+                &compiled.schema,
+                operation_seed(seed, &link.id, index),
+                &passage_samples::SampleOptions::realistic(),
+            )
+            .map_err(|err| fail(err.to_string()))?;
             if let Some(issue) = schema_issues(&compiled.validator, &value, "").first() {
                 return Err(fail(format!(
                     "generated data violates the result schema at `{}`: {}",

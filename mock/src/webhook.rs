@@ -191,17 +191,46 @@ async fn deliver(shared: &Shared, link_id: &str, event: Event, url: &str, body: 
             sent_at,
         };
         let done = delivery.succeeded();
-        tracing::debug!(link_id, event = event_name, attempt, outcome = ?delivery.outcome, "webhook attempt");
+        log_attempt(&delivery, attempts, delays.get(attempt - 1).copied());
         shared.record_delivery(delivery);
         if done {
             return;
         }
     }
+}
+
+/// One info line per attempt, like the Stripe CLI prints each delivery: link, event, URL, the
+/// receiver's status (or transport error), attempt `n/N`, and when the next retry goes (or that
+/// the event is dropped). Without it a receiver that refuses every delivery fails silently.
+fn log_attempt(delivery: &WebhookDelivery, attempts: usize, next_retry: Option<Duration>) {
+    let status = match &delivery.outcome {
+        DeliveryOutcome::Status(code) => code.to_string(),
+        DeliveryOutcome::Error(error) => format!("error: {error}"),
+    };
+    let attempt = format!("{}/{attempts}", delivery.attempt);
+    if delivery.succeeded() {
+        tracing::info!(
+            link_id = %delivery.link_id,
+            event = %delivery.event,
+            url = %delivery.url,
+            %status,
+            %attempt,
+            "webhook delivered"
+        );
+        return;
+    }
+    let next_retry = match next_retry {
+        Some(delay) => format!("in {} s", delay.as_secs_f64()),
+        None => "none: dropped after the last attempt (poll GET /v1/links/{id})".to_string(),
+    };
     tracing::info!(
-        link_id,
-        event = event_name,
-        attempts,
-        "webhook dropped after the last attempt"
+        link_id = %delivery.link_id,
+        event = %delivery.event,
+        url = %delivery.url,
+        %status,
+        %attempt,
+        %next_retry,
+        "webhook delivery failed"
     );
 }
 

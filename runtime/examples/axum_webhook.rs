@@ -5,13 +5,16 @@
 //! and logs each operation's typed result.
 //!
 //! ```text
-//! PASSAGE_API_KEY=psg_... PASSAGE_BASE_URL=http://127.0.0.1:4010 \
+//! PASSAGE_API_KEY=psg_test_mock PASSAGE_BASE_URL=http://127.0.0.1:4010 \
 //!   cargo run -p passage-connect --example axum_webhook --features axum
 //! ```
 //!
-//! `WEBHOOK_ADDR` sets the listening address (default `127.0.0.1:3000`); the route is
-//! `POST /webhooks/passage`. [`receiver_router`] builds the router, so tests (and your own code)
-//! can run the exact same receiver.
+//! Configured like the `passage` CLI and [`Client::from_env`]: `PASSAGE_API_KEY`, and
+//! `PASSAGE_BASE_URL` for both the API and the verification keys (production when unset). It
+//! listens on `http://127.0.0.1:9000/webhook` ([`DEFAULT_ADDR`], [`WEBHOOK_PATH`]), the
+//! `--webhook-url` of the README's quickstart; `WEBHOOK_ADDR` sets another address.
+//! [`receiver_router`] builds the router, so tests (and your own code) can run the exact same
+//! receiver.
 //!
 //! Answering 2xx before processing means a processing failure is not retried by Passage: the
 //! link's status stays readable with `GET /v1/links/{id}`, so poll or re-fetch for links whose
@@ -31,8 +34,12 @@ use passage_connect::webhook::axum::VerifiedWebhookEvent;
 use passage_connect::webhook::{RemoteKeys, WebhookEvent, WebhookVerifier};
 use tokio::sync::mpsc;
 
-/// The path webhooks are POSTed to.
-pub const WEBHOOK_PATH: &str = "/webhooks/passage";
+/// The path webhooks are POSTed to (the README quickstart's `--webhook-url` ends with it).
+pub const WEBHOOK_PATH: &str = "/webhook";
+
+/// The address the receiver listens on unless `WEBHOOK_ADDR` says otherwise (the README
+/// quickstart's `--webhook-url http://127.0.0.1:9000/webhook`).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9000";
 
 /// One event after processing, sent to [`ReceiverState::processed`] if set.
 #[derive(Debug)]
@@ -85,7 +92,7 @@ impl ReceiverState {
     /// A receiver for the API at `client`'s base URL: keys from its
     /// `/webhook_verification_key/get`, an in-memory dedupe store with default bounds.
     pub fn new(client: Client) -> Self {
-        let keys = RemoteKeys::new(client.base_url().as_str());
+        let keys = RemoteKeys::for_client(&client);
         Self {
             verifier: WebhookVerifier::new(keys),
             dedupe: Arc::new(MemoryDedupeStore::new()),
@@ -95,7 +102,7 @@ impl ReceiverState {
     }
 }
 
-/// The receiver's router: `POST /webhooks/passage`.
+/// The receiver's router: `POST /webhook`.
 pub fn receiver_router(state: ReceiverState) -> Router {
     Router::new()
         .route(WEBHOOK_PATH, post(receive))
@@ -208,15 +215,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "info,passage_connect=debug".into()),
         )
         .init();
-    let base_url = std::env::var("PASSAGE_BASE_URL")
-        .unwrap_or_else(|_| "https://connect.getpassage.ai".into());
-    let client = Client::builder_from_env()?.base_url(base_url).build()?;
+    // PASSAGE_API_KEY and PASSAGE_BASE_URL, read the way the CLI reads them.
+    let client = Client::from_env()?;
     let addr: SocketAddr = std::env::var("WEBHOOK_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .unwrap_or_else(|_| DEFAULT_ADDR.into())
         .parse()?;
+    let api = client.base_url().to_string();
     let app = receiver_router(ReceiverState::new(client));
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, path = WEBHOOK_PATH, "listening for Passage webhooks");
+    tracing::info!(
+        url = %format!("http://{addr}{WEBHOOK_PATH}"),
+        %api,
+        "listening for Passage webhooks"
+    );
     axum::serve(listener, app).await?;
     Ok(())
 }

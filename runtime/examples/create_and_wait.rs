@@ -17,11 +17,8 @@ use passage_connect::types::OperationResult;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut builder = Client::builder_from_env()?;
-    if let Ok(url) = std::env::var("PASSAGE_BASE_URL") {
-        builder = builder.base_url(url);
-    }
-    let client = builder.build()?;
+    // PASSAGE_API_KEY and PASSAGE_BASE_URL, read the way the CLI reads them.
+    let client = Client::from_env()?;
 
     let link = client
         .links()

@@ -288,7 +288,7 @@ pub enum Error {
         remaining: Duration,
     },
     /// Waiting for a link reached its deadline before the link completed, failed or expired.
-    #[error("timed out after {} s waiting for link {link_id} (last status: {})", .waited.as_secs_f64(), match .last_status { Some(s) => s.as_str(), None => "never fetched" })]
+    #[error("timed out after {:.1} s waiting for link {link_id} (last status: {})", .waited.as_secs_f64(), match .last_status { Some(s) => s.as_str(), None => "never fetched" })]
     Timeout {
         /// The link waited for.
         link_id: String,

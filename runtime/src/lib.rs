@@ -9,6 +9,9 @@
 //!
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (see `[package.metadata.docs.rs]`): feature-gated items then
+// show the feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
 pub mod dedupe;
@@ -17,6 +20,12 @@ pub mod link;
 pub mod webhook;
 
 pub use client::{Client, WaitOptions};
+
+/// The repository's `README.md`, compiled as doc tests (only under `cargo test --doc`) so that
+/// every Rust block in it builds as pasted, `use` lines and runtime included.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct RepositoryReadmeDoctests;
 pub use error::Error;
 /// The provider catalog model shared with the code generator.
 pub use passage_catalog as catalog;

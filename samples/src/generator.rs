@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use crate::text::PatternCache;
-use crate::{numeric, text, SampleError, SampleOptions};
+use crate::{numeric, realistic, text, SampleError, SampleOptions};
 
 /// How many `gen` frames may nest before we give up (keeps the stack bounded on any input).
 const NEST_LIMIT: usize = 128;
@@ -561,6 +561,11 @@ impl<'a> Generator<'a> {
             }
             return Ok(pick.clone());
         }
+        if self.options.realistic && !self.options.any_drift() {
+            if let Some(value) = self.schema_example(map) {
+                return Ok(value);
+            }
+        }
         if let Some(default) = map.get("default") {
             let structured = default.is_object() || default.is_array();
             if !self.cheap(ctx)
@@ -581,6 +586,11 @@ impl<'a> Generator<'a> {
         } else {
             types[self.rng.gen_range(0..types.len())]
         };
+        if self.options.realistic {
+            if let Some(value) = self.realistic_scalar(map, ptr, ty) {
+                return Ok(value);
+            }
+        }
         match ty {
             JsonType::Null => Ok(Value::Null),
             JsonType::Boolean => Ok(Value::Bool(self.rng.gen())),
@@ -590,6 +600,58 @@ impl<'a> Generator<'a> {
             JsonType::Array => self.gen_array(map, ptr, ctx),
             JsonType::Object => self.gen_object(map, ptr, ctx),
         }
+    }
+
+    /// A valid value from the schema's `examples`, else its `default` (realistic mode: what the
+    /// schema's author wrote is the most believable value there is).
+    fn schema_example(&mut self, map: &Map<String, Value>) -> Option<Value> {
+        let examples: Vec<Value> = match map.get("examples") {
+            Some(Value::Array(examples)) => examples.clone(),
+            _ => Vec::new(),
+        };
+        let valid: Vec<Value> = examples
+            .into_iter()
+            .filter(|e| self.check_map(map, e, &["examples", "default"]))
+            .collect();
+        if !valid.is_empty() {
+            let at = self.rng.gen_range(0..valid.len());
+            return Some(valid[at].clone());
+        }
+        let default = map.get("default")?.clone();
+        self.check_map(map, &default, &["default", "examples"])
+            .then_some(default)
+    }
+
+    /// A believable string or number for the property `ptr` names (see [`realistic`]), if one of
+    /// the candidates passes every keyword of `map`.
+    fn realistic_scalar(
+        &mut self,
+        map: &Map<String, Value>,
+        ptr: &str,
+        ty: JsonType,
+    ) -> Option<Value> {
+        let name = realistic::field_name(ptr);
+        let candidates: Vec<Value> = match ty {
+            JsonType::String => {
+                let format = map.get("format").and_then(Value::as_str);
+                realistic::strings(
+                    &mut self.rng,
+                    name.as_deref(),
+                    format,
+                    map.contains_key("pattern"),
+                )
+                .into_iter()
+                .map(Value::String)
+                .collect()
+            }
+            JsonType::Number => realistic::numbers(&mut self.rng, name.as_deref(), false),
+            JsonType::Integer => realistic::numbers(&mut self.rng, name.as_deref(), true),
+            JsonType::Object => realistic::objects(&mut self.rng, name.as_deref()),
+            _ => return None,
+        };
+        candidates
+            .into_iter()
+            .find(|candidate| self.check_map(map, candidate, &["default", "examples"]))
     }
 
     /// The types a schema allows: its `type` keyword, or the families its keywords imply
@@ -884,7 +946,11 @@ impl<'a> Generator<'a> {
             ));
         }
         // Whole tuples whenever allowed: generated tuple types are usually fixed-length.
-        let base = min_items.max(prefix.len().min(max_items));
+        let mut base = min_items.max(prefix.len().min(max_items));
+        // A person expects a list to show something: at least one item when allowed.
+        if self.options.realistic && base == 0 && max_items > 0 && rest.is_some() {
+            base = 1;
+        }
         let len = if self.cheap(ctx) {
             base
         } else {
@@ -937,6 +1003,22 @@ impl<'a> Generator<'a> {
     /// A random small JSON value, for `{}` / `true` schemas and unknown fields.
     pub(crate) fn gen_any(&mut self, depth: usize) -> Value {
         self.nodes += 1;
+        if self.options.realistic && !self.options.any_drift() {
+            // Unconstrained data (a provider's `raw` blob): a small record of neutral words
+            // rather than random scalars.
+            if depth == 0 {
+                return Value::String(realistic::neutral_phrase(&mut self.rng));
+            }
+            let mut object = Map::new();
+            for _ in 0..self.rng.gen_range(1..=2) {
+                let key = realistic::NEUTRAL_WORDS
+                    [self.rng.gen_range(0..realistic::NEUTRAL_WORDS.len())]
+                .to_string();
+                let value = self.gen_any(0);
+                object.insert(key, value);
+            }
+            return Value::Object(object);
+        }
         let kinds = if depth == 0 { 5 } else { 7 };
         match self.rng.gen_range(0..kinds) {
             0 => Value::Null,
@@ -969,10 +1051,20 @@ impl<'a> Generator<'a> {
         object: &Map<String, Value>,
         properties: &Map<String, Value>,
     ) -> String {
-        let mut key = text::record_key(&mut self.rng);
+        let mut key = if self.options.realistic {
+            realistic::NEUTRAL_WORDS[self.rng.gen_range(0..realistic::NEUTRAL_WORDS.len())]
+                .to_string()
+        } else {
+            text::record_key(&mut self.rng)
+        };
+        let first = key.clone();
         let mut n = 2;
         while object.contains_key(&key) || properties.contains_key(&key) {
-            key = format!("{}{n}", text::record_key(&mut self.rng));
+            key = if self.options.realistic {
+                format!("{first}{n}")
+            } else {
+                format!("{}{n}", text::record_key(&mut self.rng))
+            };
             n += 1;
         }
         key

@@ -208,10 +208,12 @@ pub(crate) fn ecma_to_rust(pattern: &str) -> String {
     out
 }
 
-fn days_in_month(year: u32, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         _ => 31,
     }
@@ -474,15 +476,24 @@ pub(crate) fn string(
     let format = str_kw(map, "format", ptr)?;
     let pattern = str_kw(map, "pattern", ptr)?;
     let length_ok = |s: &str| (min..=max).contains(&s.chars().count());
+    let realistic = generator.options.realistic;
     let Some(pattern) = pattern else {
         let rng = &mut generator.rng;
+        // Realistic free text is whole neutral words: random syllables can spell anything.
+        let free = |rng: &mut ChaCha8Rng| {
+            if realistic {
+                crate::realistic::neutral_text(rng, min, max)
+            } else {
+                free_string(rng, min, max)
+            }
+        };
         let Some(format) = format else {
-            return Ok(Value::String(free_string(rng, min, max)));
+            return Ok(Value::String(free(rng)));
         };
         for _ in 0..STRING_TRIES {
             match gen_format(format, rng) {
                 // A format this crate does not know is not asserted: a plain string.
-                None => return Ok(Value::String(free_string(rng, min, max))),
+                None => return Ok(Value::String(free(rng))),
                 Some(s) if length_ok(&s) => return Ok(Value::String(s)),
                 Some(_) => {}
             }

@@ -339,3 +339,24 @@ async fn failed_then_complete_are_two_events() {
     }
     h.mock.shutdown().await;
 }
+
+/// The README quickstart creates links with `--webhook-url http://127.0.0.1:9000/webhook`: the
+/// example receiver must listen exactly there by default, or the emulator's deliveries go nowhere.
+#[test]
+fn the_example_receiver_listens_at_the_readme_webhook_url() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let urls: Vec<&str> = readme
+        .split("--webhook-url ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert!(
+        !urls.is_empty(),
+        "the README quickstart gives no --webhook-url"
+    );
+    let expected = format!("http://{}{WEBHOOK_PATH}", receiver::DEFAULT_ADDR);
+    for url in urls {
+        assert_eq!(url.trim_end_matches(')'), expected);
+    }
+}

@@ -101,7 +101,7 @@ pub fn run(args: Args) -> Result<bool> {
             let _ = std::fs::remove_dir_all(&out);
             let mut command = Command::new(&xtask);
             command
-                .args(["regen", "--offline", "--catalog"])
+                .args(["regen", "--catalog"])
                 .arg(&catalog)
                 .arg("--out-dir")
                 .arg(&out);

@@ -291,7 +291,7 @@ pub fn run(args: Args) -> Result<bool> {
         .args(["run", "--offline", "--quiet", "-p", "corpus-harness", "--"])
         .arg(&manifest)
         .current_dir(&scratch)
-        .env("CARGO_TARGET_DIR", scratch.join("target"))
+        .env("CARGO_TARGET_DIR", crate::gate::shared_build_dir())
         .env("RUSTFLAGS", "-D warnings")
         .output()
         .context("running the corpus harness")?;

@@ -46,6 +46,12 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// One build directory for every scratch workspace: the dependencies (serde, serde_json) are
+/// built once, each workspace's own crates are told apart by their path.
+pub fn shared_build_dir() -> PathBuf {
+    target_dir().join("regen-gate/build")
+}
+
 /// Type-checks `generated` in the scratch workspace `dir`.
 pub fn check(generated: &Generated, dir: &Path) -> Result<GateReport> {
     write_workspace(generated, dir, &[])?;
@@ -61,7 +67,7 @@ pub fn check(generated: &Generated, dir: &Path) -> Result<GateReport> {
             "passage-generated",
         ])
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .env("CARGO_TARGET_DIR", shared_build_dir())
         .env("RUSTFLAGS", "-D warnings")
         .env_remove("RUSTC_WRAPPER")
         .output()
@@ -103,11 +109,11 @@ pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]
     let manifest = format!(
         "# Scratch workspace of `cargo xtask`: written and checked by the regen compile gate.\n\
          [workspace]\nresolver = \"2\"\nmembers = [{}]\n\n\
-         [workspace.package]\nedition = \"2021\"\nrust-version = \"1.85\"\n\
-         license = \"MIT OR Apache-2.0\"\nversion = \"0.1.0\"\npublish = false\n\n\
+         [workspace.package]\n{}\n\
          [workspace.dependencies]\n{}",
         members.join(", "),
-        workspace_dependency_lines(&root)?
+        workspace_section(&root, "[workspace.package]")?,
+        workspace_section(&root, "[workspace.dependencies]")?
     );
     write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
@@ -115,15 +121,15 @@ pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]
     Ok(())
 }
 
-/// The `[workspace.dependencies]` lines the generated crate uses, copied from the repository's
-/// manifest so versions and features agree.
-fn workspace_dependency_lines(root: &Path) -> Result<String> {
+/// A section of the repository's manifest (`[workspace.package]`, `[workspace.dependencies]`
+/// without the workspace's own crates), copied so versions, features and metadata agree.
+fn workspace_section(root: &Path, header: &str) -> Result<String> {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
     let mut out = String::new();
     let mut in_section = false;
     for line in manifest.lines() {
         if line.starts_with('[') {
-            in_section = line.trim() == "[workspace.dependencies]";
+            in_section = line.trim() == header;
             continue;
         }
         if in_section && !line.starts_with("passage-") && !line.trim().is_empty() {

@@ -1,10 +1,12 @@
 //! Maintainer tasks for passage-rs (`cargo xtask ...`), rust-analyzer style: plain Rust instead
 //! of shell scripts. Thin: the work is done by `passage-codegen`; this binary does the I/O.
 //!
-//! - `cargo xtask regen [--catalog FILE] [--check] [--base-url URL]`: regenerates `generated/`
-//!   from the provider catalog (fetched with `PASSAGE_API_KEY` when set, else the pinned
-//!   `catalog/providers.json`), prints the change report, and in `--check` mode changes nothing
-//!   but fails when `generated/` or the snapshots are stale.
+//! - `cargo xtask regen [--catalog FILE | --fetch [--base-url URL]] [--check]`: regenerates
+//!   `generated/` from the pinned `catalog/providers.json`, prints the change report, and in
+//!   `--check` mode changes nothing but fails when `generated/` or the snapshots are stale.
+//!   Offline unless `--fetch` is given (then `GET {base-url}/v1/providers` with
+//!   `PASSAGE_API_KEY`); `--catalog FILE` and `--fetch` first pin the new catalog into
+//!   `catalog/providers.json`, so a later `regen --check` agrees with what was generated.
 //! - `cargo xtask synth-catalog --operations N --out FILE`: a synthetic catalog for benchmarks.
 
 use std::collections::BTreeMap;
@@ -19,6 +21,7 @@ use passage_codegen::{diff, Generated, Provenance, Settings};
 mod bench;
 mod corpus;
 mod gate;
+mod package;
 mod synth;
 mod test;
 mod typer;
@@ -41,30 +44,36 @@ enum Task {
     SynthCatalog(synth::Args),
     /// Measure regen time at 200 and 2,000 operations and the generated crate's build time.
     BenchCodegen(bench::Args),
-    /// Run every check CI runs: fmt, clippy, regen --check, the test suite.
+    /// Run every check CI runs: fmt, clippy, docs, regen --check, the test suite.
     Test(test::Args),
     /// Run the public schema corpus through regen, the compile gate and an instance round trip.
     Corpus(corpus::Args),
     /// Internal: a typing worker of regen (one JSON request per line on stdin).
     #[command(name = "__type-schemas", hide = true)]
     TypeSchemas,
+    /// `cargo package` the crates users install, in dependency order (offline; publishes nothing).
+    Package,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RegenArgs {
-    /// Regenerate from this catalog file instead of the pinned one (or the live API).
-    #[arg(long, value_name = "FILE")]
+    /// Regenerate from this catalog file and pin it as `catalog/providers.json`.
+    #[arg(long, value_name = "FILE", conflicts_with = "fetch")]
     pub(crate) catalog: Option<PathBuf>,
+    /// Fetch the live catalog (`GET {base-url}/v1/providers`, key from `PASSAGE_API_KEY`) and pin
+    /// it. Without this flag regen never touches the network.
+    #[arg(long)]
+    pub(crate) fetch: bool,
     /// Change nothing; exit non-zero with a summary when `generated/` or the snapshots are stale.
     #[arg(long)]
     pub(crate) check: bool,
-    /// API base URL used to fetch the catalog when `PASSAGE_API_KEY` is set.
+    /// API base URL for `--fetch`.
     #[arg(long, default_value = PRODUCTION_BASE_URL)]
     pub(crate) base_url: String,
-    /// Ignore `PASSAGE_API_KEY`: regenerate from the pinned catalog.
-    #[arg(long)]
+    /// Accepted for old scripts; regen is offline unless `--fetch` is given.
+    #[arg(long, hide = true, conflicts_with = "fetch")]
     pub(crate) offline: bool,
-    /// Write into this directory instead of `generated/` (benchmarks, experiments).
+    /// Write into this directory instead of `generated/` (benchmarks, experiments); pins nothing.
     #[arg(long, value_name = "DIR", hide = true)]
     pub(crate) out_dir: Option<PathBuf>,
     /// Memory limit of each typing worker process; a schema over it becomes `serde_json::Value`.
@@ -84,6 +93,7 @@ fn main() -> ExitCode {
         Task::BenchCodegen(args) => bench::run(args),
         Task::Corpus(args) => corpus::run(args),
         Task::TypeSchemas => typer::serve().map(|()| true),
+        Task::Package => package::run().map(|()| true),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -103,40 +113,56 @@ pub(crate) fn workspace_root() -> PathBuf {
 }
 
 /// Where the new catalog comes from.
+#[derive(Debug, PartialEq, Eq)]
 enum Source {
+    /// `catalog/providers.json` as committed.
     Pinned,
+    /// `--catalog FILE`: pinned before generating.
     File(PathBuf),
+    /// `--fetch` with this key: pinned before generating.
     Live(String),
 }
 
+/// The source the flags ask for. The environment alone never selects the network: a
+/// `PASSAGE_API_KEY` exported for the SDK or the CLI must not make an offline regen go online.
+fn choose_source(args: &RegenArgs, api_key: Option<String>) -> Result<Source> {
+    match (&args.catalog, args.fetch) {
+        (Some(_), true) => bail!("--catalog and --fetch exclude each other: give one"),
+        (Some(file), false) => Ok(Source::File(file.clone())),
+        (None, true) => match api_key.filter(|k| !k.trim().is_empty()) {
+            Some(key) => Ok(Source::Live(key.trim().to_owned())),
+            None => bail!("--fetch needs the API key in PASSAGE_API_KEY"),
+        },
+        (None, false) => Ok(Source::Pinned),
+    }
+}
+
 pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
-    let root = workspace_root();
-    let pinned_path = root.join("catalog/providers.json");
+    regen_in(
+        &workspace_root(),
+        args,
+        std::env::var("PASSAGE_API_KEY").ok(),
+    )
+}
+
+/// `regen` on the workspace at `root` (tests run it on a copy).
+fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<bool> {
+    const PINNED: &str = "catalog/providers.json";
+    let pinned_path = root.join(PINNED);
     let previous = std::fs::read(&pinned_path)
         .with_context(|| format!("reading the pinned catalog {}", pinned_path.display()))?;
-    let api_key = std::env::var("PASSAGE_API_KEY")
-        .ok()
-        .filter(|k| !k.is_empty() && !args.offline);
-    let source = match (&args.catalog, api_key) {
-        (Some(file), _) => Source::File(file.clone()),
-        (None, Some(key)) => Source::Live(key),
-        (None, None) => Source::Pinned,
-    };
-    let (catalog_bytes, label) = match &source {
-        Source::Pinned => (previous.clone(), "catalog/providers.json".to_string()),
-        Source::File(file) => (
-            std::fs::read(file).with_context(|| format!("reading {}", file.display()))?,
-            file.display().to_string(),
-        ),
+    let source = choose_source(&args, api_key)?;
+    let catalog_bytes = match &source {
+        Source::Pinned => previous.clone(),
+        Source::File(file) => {
+            std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+        }
         Source::Live(key) => {
             eprintln!(
                 "fetching {}/v1/providers",
                 args.base_url.trim_end_matches('/')
             );
-            (
-                fetch_catalog(&args.base_url, key)?,
-                "catalog/providers.json".to_string(),
-            )
+            fetch_catalog(&args.base_url, key)?
         }
     };
     let new_catalog = Catalog::from_slice(&catalog_bytes).context("the new catalog")?;
@@ -144,6 +170,14 @@ pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
     let report = diff::compare(&old_catalog, &new_catalog);
     print!("{report}");
 
+    // Into generated/, the code is made from what is (or is about to be) pinned, so the header
+    // names the pinned file. An experiment with --out-dir pins nothing and names its file. Either
+    // way the label is repo-relative (or a bare file name): the same on every machine.
+    let pins = args.out_dir.is_none() && source != Source::Pinned;
+    let label = match &source {
+        Source::File(file) if args.out_dir.is_some() => repo_label(root, file),
+        _ => PINNED.to_string(),
+    };
     let settings = Settings::default()
         .with_catalog_label(label)
         .with_schema_budget(std::time::Duration::from_secs(args.schema_seconds))
@@ -152,12 +186,10 @@ pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
         )?));
     // One scratch workspace per output folder, so concurrent regens of different outputs
     // (tests, benchmarks) do not overwrite each other's crate.
-    let scratch = match &args.out_dir {
-        None => gate::target_dir().join("regen-gate/generated"),
-        Some(dir) => {
-            let digest = sha_hex(dir.display().to_string().as_bytes());
-            gate::target_dir().join(format!("regen-gate/out-{}", &digest[..16]))
-        }
+    let scratch = {
+        let out = args.out_dir.clone().unwrap_or_else(|| root.join("generated"));
+        let digest = sha_hex(out.display().to_string().as_bytes());
+        gate::target_dir().join(format!("regen-gate/{}", &digest[..16]))
     };
     let generated = gate::generate_gated(&catalog_bytes, settings, &scratch)?;
     for warning in &generated.warnings {
@@ -174,8 +206,16 @@ pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
         if args.out_dir.is_none() {
             stale.extend(stale_snapshots(&snapshot_dir, &generated)?);
         }
-        if matches!(source, Source::Live(_)) && catalog_bytes != previous {
-            stale.push("catalog/providers.json differs from the live catalog".into());
+        if catalog_bytes != previous {
+            match &source {
+                Source::Pinned => {}
+                Source::File(file) => stale.push(format!(
+                    "{PINNED} differs from {} (pin it: `cargo xtask regen --catalog {}`)",
+                    file.display(),
+                    file.display()
+                )),
+                Source::Live(_) => stale.push(format!("{PINNED} differs from the live catalog")),
+            }
         }
         if stale.is_empty() {
             println!("generated/ and snapshots are up to date");
@@ -188,22 +228,28 @@ pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
         if let Some(reason) = staleness_reason(&out_dir, &generated.provenance) {
             eprintln!("why: {reason}");
         }
-        eprintln!("fix: run `cargo xtask regen` and review the snapshots (`cargo insta review`)");
+        let fix = match &source {
+            Source::Pinned => "cargo xtask regen".to_string(),
+            Source::File(file) => format!("cargo xtask regen --catalog {}", file.display()),
+            Source::Live(_) => "cargo xtask regen --fetch".to_string(),
+        };
+        eprintln!("fix: run `{fix}` and review the snapshots (`cargo insta review`)");
         return Ok(false);
     }
 
-    if let Source::Live(_) = source {
-        if catalog_bytes != previous {
-            std::fs::write(&pinned_path, &catalog_bytes)?;
-            println!("wrote catalog/providers.json");
-        }
+    if pins && catalog_bytes != previous {
+        std::fs::write(&pinned_path, &catalog_bytes)
+            .with_context(|| format!("writing {}", pinned_path.display()))?;
+        println!("pinned the new catalog as {PINNED}");
     }
     let written = write_generated(&out_dir, &generated)?;
     println!(
-        "regenerated {} file(s) ({} changed) for {} operation(s)",
+        "regenerated {} file(s) for {} operation(s): {} written, {} removed, {} unchanged",
         generated.files.len(),
-        written,
-        generated.snapshots.len()
+        generated.snapshots.len(),
+        written.written,
+        written.removed,
+        generated.files.len() - written.written,
     );
     if args.out_dir.is_none() {
         let pending = write_pending_snapshots(&snapshot_dir, &generated)?;
@@ -215,6 +261,20 @@ pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// `file` relative to the workspace root when it lies inside it, else its bare file name: never
+/// an absolute path of the machine that ran regen.
+fn repo_label(root: &Path, file: &Path) -> String {
+    let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    match absolute.strip_prefix(&root) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => file
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "catalog.json".into()),
+    }
 }
 
 fn fetch_catalog(base_url: &str, api_key: &str) -> Result<Vec<u8>> {
@@ -277,8 +337,19 @@ fn existing_type_files(out_dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn write_generated(out_dir: &Path, generated: &Generated) -> Result<usize> {
-    let mut written = 0;
+/// What [`write_generated`] did.
+struct WriteCounts {
+    /// Generated files whose contents changed (or were new).
+    written: usize,
+    /// Files under `src/types/` the generator no longer produces, deleted.
+    removed: usize,
+}
+
+fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts> {
+    let mut counts = WriteCounts {
+        written: 0,
+        removed: 0,
+    };
     for (path, contents) in &generated.files {
         let target = out_dir.join(path);
         if std::fs::read_to_string(&target).ok().as_deref() == Some(contents.as_str()) {
@@ -289,15 +360,15 @@ fn write_generated(out_dir: &Path, generated: &Generated) -> Result<usize> {
         }
         std::fs::write(&target, contents)
             .with_context(|| format!("writing {}", target.display()))?;
-        written += 1;
+        counts.written += 1;
     }
     for extra in existing_type_files(out_dir)? {
         if !generated.files.contains_key(&extra) {
             std::fs::remove_file(out_dir.join(&extra))?;
-            written += 1;
+            counts.removed += 1;
         }
     }
-    Ok(written)
+    Ok(counts)
 }
 
 /// Says whether the catalog or the generator changed, from the committed header's provenance.
@@ -414,4 +485,156 @@ fn write_pending_snapshots(dir: &Path, generated: &Generated) -> Result<usize> {
 fn sha_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> RegenArgs {
+        RegenArgs {
+            catalog: None,
+            fetch: false,
+            check: false,
+            // Nothing listens on the discard port: a fetch would fail the test.
+            base_url: "http://127.0.0.1:9".into(),
+            offline: false,
+            out_dir: None,
+            schema_memory_mib: 4096,
+            schema_seconds: 60,
+        }
+    }
+
+    #[test]
+    fn only_the_fetch_flag_goes_online() {
+        let key = || Some("psg_exported_for_the_cli".to_string());
+        assert_eq!(choose_source(&args(), key()).unwrap(), Source::Pinned);
+        let fetch = RegenArgs {
+            fetch: true,
+            ..args()
+        };
+        assert_eq!(
+            choose_source(&fetch, key()).unwrap(),
+            Source::Live("psg_exported_for_the_cli".into())
+        );
+        let err = choose_source(&fetch, None).unwrap_err().to_string();
+        assert!(err.contains("PASSAGE_API_KEY"), "{err}");
+        let both = RegenArgs {
+            catalog: Some("x.json".into()),
+            ..fetch
+        };
+        assert!(choose_source(&both, key()).is_err());
+    }
+
+    /// A copy of the workspace's inputs: the pinned catalog only (regen creates the rest).
+    fn workspace_copy() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+        std::fs::copy(
+            workspace_root().join("catalog/providers.json"),
+            dir.path().join("catalog/providers.json"),
+        )
+        .unwrap();
+        dir
+    }
+
+    /// The pinned catalog with the first operation's description changed.
+    fn changed_catalog() -> Vec<u8> {
+        let text =
+            std::fs::read_to_string(workspace_root().join("catalog/providers.json")).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let operations = value["providers"][0]["resources"][0]["operations"]
+            .as_object_mut()
+            .expect("the pinned catalog has operations");
+        let first = operations.values_mut().next().unwrap();
+        first["description"] = "Changed upstream.".into();
+        let mut out = serde_json::to_string_pretty(&value).unwrap();
+        out.push('\n');
+        out.into_bytes()
+    }
+
+    /// `insta accept`: the pending snapshots become the accepted ones.
+    fn accept_snapshots(root: &Path) {
+        let dir = root.join("codegen/tests/snapshots");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "new") {
+                std::fs::rename(&path, path.with_extension("")).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn catalog_file_is_pinned_labelled_relative_and_check_agrees_afterwards() {
+        let root = workspace_copy();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let file = elsewhere.path().join("providers-new.json");
+        std::fs::write(&file, changed_catalog()).unwrap();
+        let key = Some("psg_exported_for_the_cli".to_string());
+
+        // Before pinning, `--check --catalog FILE` says the pin is stale and changes nothing.
+        let pinned_before = std::fs::read(root.path().join("catalog/providers.json")).unwrap();
+        let check_file = RegenArgs {
+            catalog: Some(file.clone()),
+            check: true,
+            ..args()
+        };
+        assert!(!regen_in(root.path(), check_file, key.clone()).unwrap());
+        assert_eq!(
+            std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
+            pinned_before
+        );
+
+        let from_file = RegenArgs {
+            catalog: Some(file.clone()),
+            ..args()
+        };
+        assert!(regen_in(root.path(), from_file, key.clone()).unwrap());
+        assert_eq!(
+            std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
+            std::fs::read(&file).unwrap(),
+            "--catalog FILE pins FILE"
+        );
+        let lib = std::fs::read_to_string(root.path().join("generated/src/lib.rs")).unwrap();
+        let header: String = lib.lines().take_while(|l| l.starts_with("//")).collect();
+        assert!(header.contains("catalog/providers.json"), "{header}");
+        for machine_path in [root.path(), elsewhere.path()] {
+            let text = machine_path.display().to_string();
+            assert!(
+                !header.contains(&text),
+                "absolute path in the header: {header}"
+            );
+        }
+
+        // `regen --check` (key exported, no --fetch: still offline) agrees with what was made.
+        accept_snapshots(root.path());
+        let check = RegenArgs {
+            check: true,
+            ..args()
+        };
+        assert!(regen_in(root.path(), check, key).unwrap());
+    }
+
+    #[test]
+    fn an_experiment_with_out_dir_pins_nothing_and_names_only_its_file() {
+        let root = workspace_copy();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let file = elsewhere.path().join("synthetic.json");
+        std::fs::write(&file, changed_catalog()).unwrap();
+        let pinned_before = std::fs::read(root.path().join("catalog/providers.json")).unwrap();
+        let out = elsewhere.path().join("out");
+        let experiment = RegenArgs {
+            catalog: Some(file),
+            out_dir: Some(out.clone()),
+            ..args()
+        };
+        assert!(regen_in(root.path(), experiment, None).unwrap());
+        assert_eq!(
+            std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
+            pinned_before
+        );
+        let lib = std::fs::read_to_string(out.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("synthetic.json"), "{lib}");
+        assert!(!lib.contains(&elsewhere.path().display().to_string()));
+    }
 }

@@ -1,8 +1,10 @@
 //! `cargo xtask test`: the whole check suite CI runs, in one command (README's test command).
 //!
 //! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on every target and feature,
-//! `regen --check` (generated code and snapshots up to date), the workspace's tests with every
-//! feature, then a short bounded run of the `cargo fuzz` targets (`fuzz/run-ci.sh`). Without
+//! `cargo doc` with `-D warnings` (broken or private intra-doc links), `cargo package` of the
+//! user-facing crates, `regen --check` (generated code and snapshots up to date), the
+//! workspace's tests with every feature (the README's Rust blocks as doc tests, its shell
+//! quickstart, the CLI's exit-code table), then a short bounded run of the `cargo fuzz` targets (`fuzz/run-ci.sh`). Without
 //! cargo-fuzz installed the fuzz step is skipped with a message, except under `CI=true`, where
 //! it fails: CI must not silently test less.
 
@@ -24,10 +26,15 @@ pub struct Args {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with_env(args, &[])
+}
+
+fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("==> cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(crate::workspace_root())
         .status()
         .with_context(|| format!("running cargo {}", args.join(" ")))?;
@@ -57,9 +64,16 @@ pub fn run(args: Args) -> Result<bool> {
             cargo(&args)?;
         }
     }
+    // Docs without warnings, every feature on (as docs.rs builds them).
+    cargo_with_env(
+        &["doc", "--workspace", "--all-features", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    crate::package::run()?;
     eprintln!("==> cargo xtask regen --check");
     let fresh = crate::regen(crate::RegenArgs {
         catalog: None,
+        fetch: false,
         check: true,
         base_url: String::new(),
         offline: true,

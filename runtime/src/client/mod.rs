@@ -61,6 +61,10 @@ pub use wait::WaitOptions;
 /// The environment variable [`Client::from_env`] reads the key from.
 pub const API_KEY_ENV: &str = "PASSAGE_API_KEY";
 
+/// The environment variable [`Client::from_env`] reads the base URL from (as the `passage` CLI
+/// does); unset or empty means [`PRODUCTION_URL`].
+pub const BASE_URL_ENV: &str = "PASSAGE_BASE_URL";
+
 /// The production base URL.
 pub const PRODUCTION_URL: &str = "https://connect.getpassage.ai";
 /// The development base URL.
@@ -440,9 +444,11 @@ impl Client {
         Client::builder(key).build()
     }
 
-    /// A production client with the key from `PASSAGE_API_KEY`.
+    /// A client configured like the `passage` CLI: the key from `PASSAGE_API_KEY`, the base URL
+    /// from `PASSAGE_BASE_URL` (production when unset or empty).
     ///
     /// ```no_run
+    /// // PASSAGE_API_KEY=psg_test_mock PASSAGE_BASE_URL=http://127.0.0.1:4010 (passage mock)
     /// let client = passage_connect::client::Client::from_env()?;
     /// # Ok::<(), passage_connect::Error>(())
     /// ```
@@ -450,21 +456,35 @@ impl Client {
         Client::builder_from_env()?.build()
     }
 
-    /// A builder with the key from `PASSAGE_API_KEY` (fails when it is unset or empty).
+    /// A builder with the key from `PASSAGE_API_KEY` (fails when it is unset or empty) and the
+    /// base URL from `PASSAGE_BASE_URL` when that is set; later builder calls override both.
     ///
     /// ```no_run
     /// let client = passage_connect::client::Client::builder_from_env()?
-    ///     .base_url("http://127.0.0.1:4010")
+    ///     .timeout(std::time::Duration::from_secs(5))
     ///     .build()?;
     /// # Ok::<(), passage_connect::Error>(())
     /// ```
     pub fn builder_from_env() -> Result<ClientBuilder, Error> {
-        match std::env::var(API_KEY_ENV) {
-            Ok(key) if !key.trim().is_empty() => Ok(Client::builder(key.trim().to_owned())),
-            _ => Err(Error::Config {
-                message: format!("{API_KEY_ENV} is not set (or is empty or not UTF-8)"),
-            }),
-        }
+        Client::builder_from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`builder_from_env`](Self::builder_from_env) over any variable lookup (tests read a map
+    /// instead of mutating the process environment).
+    fn builder_from_vars(var: impl Fn(&str) -> Option<String>) -> Result<ClientBuilder, Error> {
+        let key = match var(API_KEY_ENV) {
+            Some(key) if !key.trim().is_empty() => key.trim().to_owned(),
+            _ => {
+                return Err(Error::Config {
+                    message: format!("{API_KEY_ENV} is not set (or is empty or not UTF-8)"),
+                })
+            }
+        };
+        let builder = Client::builder(key);
+        Ok(match var(BASE_URL_ENV) {
+            Some(url) if !url.trim().is_empty() => builder.base_url(url.trim()),
+            _ => builder,
+        })
     }
 
     /// A builder for a client with this key (see [`ClientBuilder`]).
@@ -561,6 +581,41 @@ mod tests {
             plain.url(&["v1", "providers"]).as_str(),
             "https://connect.getpassage.ai/v1/providers"
         );
+    }
+
+    #[test]
+    fn from_env_reads_the_base_url_like_the_cli() {
+        let vars = |base: Option<&'static str>| {
+            move |name: &str| match name {
+                API_KEY_ENV => Some(" psg_test_mock ".to_string()),
+                BASE_URL_ENV => base.map(str::to_string),
+                _ => None,
+            }
+        };
+        let mock = Client::builder_from_vars(vars(Some("http://127.0.0.1:4010")))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(mock.base_url().as_str(), "http://127.0.0.1:4010/");
+        for unset in [None, Some(""), Some("  ")] {
+            let client = Client::builder_from_vars(vars(unset))
+                .unwrap()
+                .build()
+                .unwrap();
+            assert_eq!(client.base_url().as_str(), "https://connect.getpassage.ai/");
+        }
+        // A builder call after the environment wins.
+        let overridden = Client::builder_from_vars(vars(Some("http://127.0.0.1:4010")))
+            .unwrap()
+            .environment(Environment::Development)
+            .build()
+            .unwrap();
+        assert_eq!(
+            overridden.base_url().as_str(),
+            "https://connect.dev.getpassage.ai/"
+        );
+        let err = Client::builder_from_vars(|_| None).unwrap_err();
+        assert!(err.to_string().contains(API_KEY_ENV), "{err}");
     }
 
     #[test]

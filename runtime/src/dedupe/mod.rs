@@ -32,6 +32,7 @@ mod memory;
 mod redis;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::RedisDedupeStore;
 pub use memory::{MemoryDedupeStore, DEFAULT_CAPACITY, DEFAULT_TTL};
 
@@ -150,6 +151,7 @@ impl<S: DedupeStore + ?Sized> DedupeStore for std::sync::Arc<S> {
 pub enum DedupeError {
     /// A Redis command failed (connection refused, timeout, auth, ...).
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     #[error("redis dedupe store: {operation} failed: {source}")]
     Redis {
         /// The command or step that failed (`SET NX`, `DEL`, `connect`).
@@ -160,6 +162,7 @@ pub enum DedupeError {
     },
     /// A Redis answer was not what `SET NX` returns (`OK` or nil).
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     #[error("redis dedupe store: unexpected reply to {operation}: {reply}")]
     UnexpectedReply {
         /// The command that got the reply.

@@ -52,7 +52,8 @@ impl RedisDedupeStore {
         Ok(Self::from_connection(conn))
     }
 
-    /// Uses an existing connection, with [`DEFAULT_PREFIX`] and the memory store's default TTL.
+    /// Uses an existing connection, with the default key prefix (`passage:webhook:`) and the memory
+    /// store's default TTL.
     pub fn from_connection(conn: MultiplexedConnection) -> Self {
         Self {
             conn,

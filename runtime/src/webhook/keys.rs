@@ -447,6 +447,15 @@ pub const DEFAULT_FETCH_BURST: u32 = 4;
 /// Default production base URL.
 pub const DEFAULT_BASE_URL: &str = "https://connect.getpassage.ai";
 
+/// The base URL a `PASSAGE_BASE_URL` value names: the value, or [`DEFAULT_BASE_URL`] when unset
+/// or blank.
+fn base_url_from(value: Option<String>) -> String {
+    match value {
+        Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+        _ => DEFAULT_BASE_URL.to_owned(),
+    }
+}
+
 impl RemoteKeys {
     /// Fetches from `base_url` (e.g. `https://connect.getpassage.ai`, or the emulator's URL).
     pub fn new(base_url: &str) -> Self {
@@ -461,6 +470,33 @@ impl RemoteKeys {
             Arc::new(SystemClock),
             Duration::from_secs(5),
         )
+    }
+
+    /// Fetches from `PASSAGE_BASE_URL` (the variable [`Client::from_env`](crate::Client::from_env)
+    /// and the `passage` CLI read), or from [`DEFAULT_BASE_URL`] when it is unset or empty, so a
+    /// receiver started next to `passage mock` verifies the emulator's webhooks.
+    ///
+    /// ```no_run
+    /// use passage_connect::webhook::{RemoteKeys, WebhookVerifier};
+    /// // PASSAGE_BASE_URL=http://127.0.0.1:4010
+    /// let verifier = WebhookVerifier::new(RemoteKeys::from_env());
+    /// ```
+    pub fn from_env() -> Self {
+        Self::new(&base_url_from(
+            std::env::var(crate::client::BASE_URL_ENV).ok(),
+        ))
+    }
+
+    /// Fetches from the base URL `client` talks to, so the API and the keys come from one place.
+    ///
+    /// ```no_run
+    /// use passage_connect::webhook::RemoteKeys;
+    /// let client = passage_connect::Client::from_env()?;
+    /// let keys = RemoteKeys::for_client(&client);
+    /// # Ok::<(), passage_connect::Error>(())
+    /// ```
+    pub fn for_client(client: &crate::Client) -> Self {
+        Self::new(client.base_url().as_str())
     }
 
     fn build(
@@ -804,6 +840,25 @@ fn write_map<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_come_from_passage_base_url_like_the_client() {
+        assert_eq!(
+            RemoteKeys::new(&base_url_from(Some("http://127.0.0.1:4010/".into()))).url(),
+            "http://127.0.0.1:4010/webhook_verification_key/get"
+        );
+        for unset in [None, Some(String::new()), Some(" ".into())] {
+            assert_eq!(base_url_from(unset), DEFAULT_BASE_URL);
+        }
+        let client = crate::Client::builder("psg_x")
+            .base_url("http://127.0.0.1:4010")
+            .build()
+            .unwrap();
+        assert_eq!(
+            RemoteKeys::for_client(&client).url(),
+            "http://127.0.0.1:4010/webhook_verification_key/get"
+        );
+    }
 
     #[test]
     fn rejects_non_p256_material() {

@@ -22,8 +22,10 @@ mod keys;
 mod verify;
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod signing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
