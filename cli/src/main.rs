@@ -16,17 +16,19 @@ mod webhook;
 #[command(name = "passage", version, about, after_help = exit::TABLE)]
 struct Cli {
     /// Log more on stderr: -v info, -vv debug (each retry of an API call), -vvv trace. Without it,
-    /// warnings only. `RUST_LOG` (e.g. `RUST_LOG=passage_connect=debug`), when set, wins.
+    /// warnings only (`passage mock`: info, so each webhook delivery shows). `RUST_LOG` (e.g. `RUST_LOG=passage_connect=debug`), when set, wins.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
 
-/// Installs the stderr log subscriber: `RUST_LOG` if set, else the level `-v` asks for.
-fn init_logging(verbose: u8) {
+/// Installs the stderr log subscriber: `RUST_LOG` if set, else the level `-v` asks for. The
+/// emulator talks by default (`info`: every webhook delivery attempt), like the Stripe CLI.
+fn init_logging(verbose: u8, talkative: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
+        0 if talkative => "info",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -37,8 +39,11 @@ fn init_logging(verbose: u8) {
         _ => EnvFilter::new(level),
     };
     // stdout carries command output (JSON); logs never mix into it.
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a person at a terminal, never into a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -61,7 +66,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Command::Mock(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -187,7 +187,10 @@ fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<boo
     // One scratch workspace per output folder, so concurrent regens of different outputs
     // (tests, benchmarks) do not overwrite each other's crate.
     let scratch = {
-        let out = args.out_dir.clone().unwrap_or_else(|| root.join("generated"));
+        let out = args
+            .out_dir
+            .clone()
+            .unwrap_or_else(|| root.join("generated"));
         let digest = sha_hex(out.display().to_string().as_bytes());
         gate::target_dir().join(format!("regen-gate/{}", &digest[..16]))
     };
