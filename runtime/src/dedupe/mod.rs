@@ -67,7 +67,9 @@ mod memory;
 mod redis;
 
 #[cfg(feature = "redis")]
-pub use self::redis::RedisDedupeStore;
+pub(crate) use self::redis::connect_manager;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisDedupeStore, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 pub use memory::{MemoryDedupeStore, DEFAULT_CAPACITY, DEFAULT_LEASE, DEFAULT_TTL};
 
 /// The future returned by [`DedupeStore`] methods (boxed so the trait stays object-safe).
