@@ -29,6 +29,7 @@
 mod http;
 mod links;
 mod model;
+mod notify;
 mod providers;
 mod retry;
 mod validate;
@@ -45,6 +46,7 @@ use crate::error::Error;
 
 pub use links::{CreateLink, Links};
 pub use model::{Link, LinkList, LinkSummary};
+pub use notify::LinkNotifier;
 pub use providers::Providers;
 pub use retry::{parse_retry_after, RetryEvent, RetryPolicy, RetryReason};
 pub use wait::WaitOptions;
