@@ -75,23 +75,31 @@ fn start_receiver(children: &mut Children, redis: &str, stream: &str, base_url: 
     format!("{url}/webhooks/passage")
 }
 
-/// The handler: appends `<event> <linkId> <integration> <typed?>` to `log` after a short
-/// sleep (the window in which a worker is killed mid-handler); exits 1 for links listed in
-/// `fail_file` while that file exists.
+/// Where running handlers leave a marker `<worker>.<event>.<linkId>`.
+fn inflight_dir(log: &Path) -> PathBuf {
+    log.with_extension("inflight")
+}
+
+/// The handler: leaves a marker in [`inflight_dir`] while it runs, and appends
+/// `<event> <linkId> <integration> <typed?>` to `log` after a short sleep (the window in which a
+/// worker is killed mid-handler); exits 1 for links listed in `fail_file` while that file exists.
 fn handler_script(log: &Path, fail_file: &Path) -> Vec<String> {
     let script = format!(
         r#"doc=$(cat)
-ev=$(printf '%s' "$doc" | grep -o '"event":"[^"]*"' | head -n1 | cut -d'"' -f4)
-link=$(printf '%s' "$doc" | grep -o '"linkId":"[^"]*"' | head -n1 | cut -d'"' -f4)
-integ=$(printf '%s' "$doc" | grep -o '"integration":"[^"]*"' | head -n1 | cut -d'"' -f4)
+field() {{ v=${{doc#*\"$1\":\"}}; [ "$v" = "$doc" ] && v=-; printf '%s' "${{v%%\"*}}"; }}
+ev=$(field event); link=$(field linkId); integ=$(field integration)
 typed=no
 case "$doc" in *'"data":{{'*) typed=yes;; esac
 if [ -f '{fail}' ] && grep -qx "$link" '{fail}'; then exit 1; fi
+mark='{inflight}'/"$PASSAGE_TEST_WORKER.$ev.$link"
+: > "$mark"
 sleep 0.02
 echo "$ev $link $integ $typed" >> '{log}'
+rm -f "$mark"
 "#,
         fail = fail_file.display(),
-        log = log.display()
+        log = log.display(),
+        inflight = inflight_dir(log).display(),
     );
     vec!["sh".into(), "-c".into(), script]
 }
@@ -117,6 +125,7 @@ fn start_worker(
         ])
         .args(["--base-url", base_url])
         .env("PASSAGE_API_KEY", "psg_test_mock")
+        .env("PASSAGE_TEST_WORKER", consumer)
         .arg("--")
         .args(handler)
         .stdout(Stdio::inherit())
@@ -191,6 +200,7 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     let stream = "fault";
     let dir = temp_dir("fault");
     let log = dir.join("handled.log");
+    std::fs::create_dir_all(inflight_dir(&log)).unwrap();
     let handler = handler_script(&log, &dir.join("never-exists"));
 
     let mut children = Children::default();
@@ -198,9 +208,10 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
         start_receiver(&mut children, &redis, stream, &base),
         start_receiver(&mut children, &redis, stream, &base),
     ];
-    let mut doomed = start_worker(&redis, stream, "w1", &base, &handler);
-    for name in ["w2", "w3"] {
-        children
+    let names = ["w1", "w2", "w3"];
+    let mut workers = Children::default();
+    for name in names {
+        workers
             .0
             .push(start_worker(&redis, stream, name, &base, &handler));
     }
@@ -256,13 +267,38 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     })
     .await;
 
-    // Phase 2: every link completes; worker w1 is SIGKILLed while handlers run.
+    // Phase 2: every link completes; a worker is SIGKILLed while handlers run.
     for link in &links {
         mock.complete_link(link, None).await.expect("complete link");
     }
     wait_for("700 handled", deadline, || read_log(&log).len() >= 700).await;
-    doomed.kill().expect("SIGKILL w1");
-    doomed.wait().unwrap();
+    // Kill a worker while one of its handlers runs (its marker exists).
+    let running = || -> Vec<String> {
+        std::fs::read_dir(inflight_dir(&log))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (victim, in_flight) = loop {
+        assert!(Instant::now() < deadline, "no handler ever ran");
+        let markers = running();
+        if let Some(first) = markers.first() {
+            let name = first.split('.').next().unwrap_or_default().to_owned();
+            let index = names.iter().position(|n| *n == name).expect("worker name");
+            workers.0[index].kill().expect("SIGKILL the worker");
+            workers.0[index].wait().unwrap();
+            let count = markers
+                .iter()
+                .filter(|m| m.starts_with(&format!("{name}.")))
+                .count();
+            break (name, count);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
     let killed_at = read_log(&log).len();
 
     wait_for("1,000 distinct events handled", deadline, || {
@@ -299,7 +335,7 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
         );
     }
     let duplicates = lines.len() - 1000;
-    // Only handlers in flight in w1 when it died can run again: at most one per partition.
+    // Only handlers in flight in the killed worker can run again: at most one per partition.
     let bound = 4;
     assert!(
         duplicates <= bound,
@@ -312,11 +348,12 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     );
     eprintln!(
         "fault run: {} events handled, {} handler runs, {duplicates} duplicate(s) (bound {bound}), \
-         w1 killed after {killed_at} runs, Redis restarted after {restart_point} link.failed queued, {:.1} s",
+         {victim} SIGKILLed with {in_flight} handler(s) running after {killed_at} runs, Redis restarted after {restart_point} link.failed queued, {:.1} s",
         1000,
         lines.len(),
         started.elapsed().as_secs_f64()
     );
+    drop(workers);
     drop(children);
     if let Ok(mock) = Arc::try_unwrap(mock) {
         mock.shutdown().await;
@@ -347,6 +384,7 @@ async fn receive_statuses_dead_letter_list_and_replay() {
     let stream = "dl";
     let dir = temp_dir("dead-letter");
     let log = dir.join("handled.log");
+    std::fs::create_dir_all(inflight_dir(&log)).unwrap();
     let fail_file = dir.join("fail");
     let handler = handler_script(&log, &fail_file);
     let mut children = Children::default();

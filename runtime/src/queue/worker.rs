@@ -335,7 +335,9 @@ impl Worker {
     }
 
     /// Heartbeat, then keep this worker's fair share of partitions: renew held leases, hand back
-    /// extras, take free ones.
+    /// extras, take free ones. With N live workers and P partitions each holds between
+    /// floor(P/N) and ceil(P/N): a worker above the floor hands one back while another live
+    /// worker is below it.
     async fn maintain(
         &self,
         owned: &mut BTreeSet<u16>,
@@ -355,15 +357,28 @@ impl Worker {
             .arg("-inf")
             .arg(now)
             .ignore()
-            .cmd("ZCARD")
-            .arg(&workers_key);
+            .cmd("ZRANGE")
+            .arg(&workers_key)
+            .arg(0)
+            .arg(-1)
+            .cmd("MGET");
+        for partition in 0..self.queue.partitions() {
+            pipe.arg(self.owner_key(partition));
+        }
         let mut conn = self.conn.clone();
-        let (live,): (u64,) = bounded(self.queue.timeout(), "heartbeat", async {
-            pipe.query_async(&mut conn).await
-        })
-        .await?;
-        let partitions = u64::from(self.queue.partitions());
-        let share = usize::try_from(partitions.div_ceil(live.max(1))).unwrap_or(usize::MAX);
+        let (live, owners): (Vec<String>, Vec<Option<String>>) =
+            bounded(self.queue.timeout(), "heartbeat", async {
+                pipe.query_async(&mut conn).await
+            })
+            .await?;
+        let partitions = usize::from(self.queue.partitions());
+        let workers = live.len().max(1);
+        let share = partitions.div_ceil(workers);
+        let floor = partitions / workers;
+        let starved = live.iter().any(|worker| {
+            worker != &self.config.consumer
+                && owners.iter().flatten().filter(|o| *o == worker).count() < floor
+        });
 
         for partition in owned.clone() {
             let mut invocation = self.renew.key(self.owner_key(partition));
@@ -379,16 +394,17 @@ impl Worker {
                 needs_claim.remove(&partition);
             }
         }
-        while owned.len() > share {
+        let keep = if starved { floor.max(1) } else { share };
+        while owned.len() > keep.min(share) {
             let Some(extra) = owned.pop_last() else { break };
             needs_claim.remove(&extra);
             self.release_partition(extra).await?;
         }
-        if owned.len() < share {
+        if owned.len() < keep {
             // Start at a consumer-dependent offset so workers do not all race for partition 0.
             let start = super::partition_of(&self.config.consumer, self.queue.partitions());
             for step in 0..self.queue.partitions() {
-                if owned.len() >= share {
+                if owned.len() >= keep {
                     break;
                 }
                 let partition = (start + step) % self.queue.partitions();
