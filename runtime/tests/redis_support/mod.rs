@@ -10,6 +10,7 @@
 //! and otherwise is skipped with a loud message (the caller returns early).
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -44,11 +45,14 @@ pub fn require(program: &str) -> bool {
                 !under_ci(),
                 "{program} is required under CI ({err}): apt-get install -y redis-server redis-tools"
             );
-            eprintln!(
+            // Written to the stderr handle, not with eprintln!, so libtest's capture of a
+            // passing test does not swallow it.
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n=============================================================\n\
                  SKIPPED: {program} not found ({err}); this test did NOT run.\n\
                  Install it: apt-get install -y redis-server redis-tools\n\
-                 =============================================================\n"
+                 ============================================================="
             );
             false
         }
