@@ -66,7 +66,7 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
-#[cfg(feature = "redis")]
+#[cfg(feature = "redis-streams")]
 pub(crate) use self::redis::connect_manager;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisDedupeStore, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
