@@ -172,11 +172,12 @@ async fn wait_for(what: &str, deadline: Instant, mut done: impl FnMut() -> bool)
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("passage-queue-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A temporary directory, removed on drop (also when the test fails).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("passage-queue-{name}-"))
+        .tempdir()
+        .expect("temporary directory")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -199,9 +200,9 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     let redis = server.url();
     let stream = "fault";
     let dir = temp_dir("fault");
-    let log = dir.join("handled.log");
+    let log = dir.path().join("handled.log");
     std::fs::create_dir_all(inflight_dir(&log)).unwrap();
-    let handler = handler_script(&log, &dir.join("never-exists"));
+    let handler = handler_script(&log, &dir.path().join("never-exists"));
 
     let mut children = Children::default();
     let receivers = [
@@ -358,7 +359,6 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     if let Ok(mock) = Arc::try_unwrap(mock) {
         mock.shutdown().await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn passage(args: &[&str]) -> (i32, String, String) {
@@ -383,9 +383,9 @@ async fn receive_statuses_dead_letter_list_and_replay() {
     let redis = server.url();
     let stream = "dl";
     let dir = temp_dir("dead-letter");
-    let log = dir.join("handled.log");
+    let log = dir.path().join("handled.log");
     std::fs::create_dir_all(inflight_dir(&log)).unwrap();
-    let fail_file = dir.join("fail");
+    let fail_file = dir.path().join("fail");
     let handler = handler_script(&log, &fail_file);
     let mut children = Children::default();
     let receiver = start_receiver(&mut children, &redis, stream, &base);
@@ -516,5 +516,4 @@ async fn receive_statuses_dead_letter_list_and_replay() {
 
     drop(children);
     mock.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
