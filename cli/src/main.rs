@@ -10,6 +10,7 @@ mod links;
 mod mock;
 mod providers;
 mod webhook;
+mod webhook_queue;
 
 /// Passage Connect from the command line.
 #[derive(Debug, Parser)]

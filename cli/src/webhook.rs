@@ -36,6 +36,17 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Sign a webhook body like Passage does; prints the two header lines.
     Sign(SignArgs),
+    /// Receive webhooks over HTTP, verify them and queue them on Redis Streams.
+    ///
+    /// 200 only once queued; 401 bad signature; 413 too large; 503 Redis or keys unavailable.
+    Receive(crate::webhook_queue::ReceiveArgs),
+    /// Process queued webhooks: run CMD once per event with the event as JSON on stdin.
+    ///
+    /// Exit 0 acknowledges; anything else is retried with backoff, then dead-lettered.
+    Work(crate::webhook_queue::WorkArgs),
+    /// List or replay dead-lettered webhooks.
+    #[command(subcommand)]
+    DeadLetter(crate::webhook_queue::DeadLetterCommand),
 }
 
 /// Arguments of `passage webhook verify`.
@@ -102,6 +113,9 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Verify(args) => verify(args).await,
         Command::Sign(args) => sign(args),
+        Command::Receive(args) => crate::webhook_queue::receive(args).await,
+        Command::Work(args) => crate::webhook_queue::work(args).await,
+        Command::DeadLetter(cmd) => crate::webhook_queue::dead_letter(cmd).await,
     }
 }
 

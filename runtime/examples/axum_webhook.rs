@@ -1,6 +1,7 @@
 //! A Passage webhook receiver on axum: verifies `X-Passage-Signature` with keys fetched from
 //! `{PASSAGE_BASE_URL}/webhook_verification_key/get`, drops redeliveries with a
-//! [`MemoryDedupeStore`], answers 200 at once and processes in a spawned task: it looks the link
+//! [`MemoryDedupeStore`] (claim first, record done after processing: see
+//! `passage_connect::dedupe`), answers 200 at once and processes in a spawned task: it looks the link
 //! up (`GET /v1/links/{id}`: the webhook body names neither the integration nor the operations)
 //! and logs each operation's typed result.
 //!
@@ -18,7 +19,8 @@
 //!
 //! Answering 2xx before processing means a processing failure is not retried by Passage: the
 //! link's status stays readable with `GET /v1/links/{id}`, so poll or re-fetch for links whose
-//! processing failed. A dedupe store error answers 503 so that Passage retries.
+//! processing failed. A dedupe store error, or a delivery of an event still being processed,
+//! answers 503 so that Passage retries.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +30,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use passage_connect::client::Client;
-use passage_connect::dedupe::{DedupeKey, DedupeStore, MemoryDedupeStore};
+use passage_connect::dedupe::{Claim, DedupeKey, DedupeStore, MemoryDedupeStore};
 use passage_connect::link::{LinkFailure, LinkResults, ResultError};
 use passage_connect::webhook::axum::VerifiedWebhookEvent;
 use passage_connect::webhook::{RemoteKeys, WebhookEvent, WebhookVerifier};
@@ -114,12 +116,17 @@ async fn receive(
     State(state): State<ReceiverState>,
     VerifiedWebhookEvent { event, webhook, .. }: VerifiedWebhookEvent,
 ) -> StatusCode {
-    match DedupeKey::from_event(&event) {
-        Some(key) => match state.dedupe.first_seen(&key).await {
-            Ok(true) => {}
-            Ok(false) => {
+    let key = DedupeKey::from_event(&event);
+    match &key {
+        Some(key) => match state.dedupe.claim(key).await {
+            Ok(Claim::Acquired(_)) => {}
+            Ok(Claim::Done) => {
                 tracing::info!(%key, "duplicate webhook delivery ignored");
                 return StatusCode::OK;
+            }
+            Ok(_in_progress) => {
+                tracing::info!(%key, "event still being processed; asking Passage to retry");
+                return StatusCode::SERVICE_UNAVAILABLE;
             }
             Err(err) => {
                 tracing::warn!(%key, error = %err, "dedupe store failed; asking Passage to retry");
@@ -133,11 +140,11 @@ async fn receive(
         iat = webhook.issued_at(),
         "webhook verified"
     );
-    tokio::spawn(process(state, event));
+    tokio::spawn(process(state, event, key));
     StatusCode::OK
 }
 
-async fn process(state: ReceiverState, event: WebhookEvent) {
+async fn process(state: ReceiverState, event: WebhookEvent, key: Option<DedupeKey>) {
     let processed = match event {
         WebhookEvent::LinkComplete(link) => {
             let (integration, results) = match state.client.links().get(&link.link_id).await {
@@ -173,6 +180,13 @@ async fn process(state: ReceiverState, event: WebhookEvent) {
             }
         }
     };
+    // Done after processing: a redelivery from now on is a duplicate. Had this task died
+    // before, the claim's lease would end and a redelivery would be processed.
+    if let Some(key) = &key {
+        if let Err(err) = state.dedupe.complete(key).await {
+            tracing::warn!(%key, error = %err, "could not record the event as done");
+        }
+    }
     if let Some(tx) = &state.processed {
         let _ = tx.send(processed);
     }

@@ -17,6 +17,8 @@ pub mod client;
 pub mod dedupe;
 pub mod error;
 pub mod link;
+#[cfg(feature = "redis-streams")]
+pub mod queue;
 pub mod webhook;
 
 pub use client::{Client, WaitOptions};

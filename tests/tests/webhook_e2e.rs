@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::Response;
 use passage_connect::client::Client;
-use passage_connect::dedupe::{DedupeKey, DedupeStore, MemoryDedupeStore};
+use passage_connect::dedupe::{Claim, DedupeKey, DedupeStore, MemoryDedupeStore};
 use passage_connect::types::OperationResult;
 use passage_connect::webhook::{RemoteKeys, WebhookVerifier};
 use passage_mock::{MockConfig, MockServer, WebhookDelivery};
@@ -227,9 +227,10 @@ async fn complete_link_is_verified_decoded_and_deduped() {
         "link.complete",
         body["timestamp"].as_u64().expect("timestamp"),
     );
-    assert!(
-        !h.dedupe.first_seen(&key).await.expect("dedupe"),
-        "key was recorded"
+    assert_eq!(
+        h.dedupe.claim(&key).await.expect("dedupe"),
+        Claim::Done,
+        "key was recorded as done"
     );
     assert!(
         tokio::time::timeout(Duration::from_secs(2), h.processed.recv())

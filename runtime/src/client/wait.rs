@@ -134,7 +134,11 @@ impl WaitOptions {
         self.timeout
     }
 
-    fn pause(&self, poll: u32) -> Duration {
+    pub(crate) fn poll_hook(&self) -> Option<&(dyn Fn(&Link) + Send + Sync)> {
+        self.on_poll.as_deref()
+    }
+
+    pub(crate) fn pause(&self, poll: u32) -> Duration {
         full_jitter(self.initial_interval, self.max_interval, poll).max(self.min_interval)
     }
 }

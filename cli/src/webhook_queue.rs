@@ -1,0 +1,368 @@
+//! `passage webhook receive | work | dead-letter`: the Redis Streams webhook queue of
+//! `passage_connect::queue` on the command line, so a team can run receivers and workers
+//! without writing Rust.
+//!
+//! Contracts relied on by acceptance checks:
+//! * `receive` answers a webhook POST (any path) 200 `{"queued":"<entry id>"}` only once Redis
+//!   acknowledged the entry; 401 when the signature does not verify; 413 past the body limit;
+//!   503 when Redis (or the key endpoint) is unavailable, so Passage retries.
+//! * `work -- CMD [ARGS...]` runs CMD once per event with one JSON document on stdin:
+//!   `{"event","linkId","status","timestamp","integration","operations":[{"resource","action",
+//!   "data","error"}],"error"}`; `data` is the typed result re-serialized, or `null` with the
+//!   decode error in the operation's `error`. `integration`/`operations` come from
+//!   `GET /v1/links/{id}` (needs `PASSAGE_API_KEY`; without it both are `null`). Exit 0
+//!   acknowledges the event; any other exit is retried with backoff, then dead-lettered.
+//! * `dead-letter list` prints one JSON object per line; `dead-letter replay ID...|--all` prints
+//!   `replayed N` and exits 1 if an id was not in the dead-letter stream.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use passage_connect::client::{ApiKey, Client};
+use passage_connect::queue::{QueueConfig, QueuedEvent, WebhookQueue, Worker, WorkerConfig};
+use passage_connect::webhook::signing::WebhookSigningKey;
+use passage_connect::webhook::{RemoteKeys, StaticKeys, VerifyError, WebhookVerifier};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt as _;
+
+const PRODUCTION_URL: &str = "https://connect.getpassage.ai";
+
+/// Where the queue is; shared by the three commands.
+#[derive(Debug, clap::Args)]
+pub struct QueueArgs {
+    /// Redis URL, e.g. `redis://127.0.0.1:6379/`.
+    #[arg(long, value_name = "URL")]
+    redis: String,
+    /// Base name of the streams.
+    #[arg(long, value_name = "NAME", default_value = passage_connect::queue::DEFAULT_STREAM)]
+    stream: String,
+    /// Number of partition streams (every receiver and worker of a queue must agree).
+    #[arg(long, value_name = "N", default_value_t = passage_connect::queue::DEFAULT_PARTITIONS)]
+    partitions: u16,
+    /// Timeout of each Redis call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    redis_timeout_ms: u64,
+}
+
+impl QueueArgs {
+    fn config(&self) -> QueueConfig {
+        QueueConfig::new()
+            .with_name(self.stream.clone())
+            .with_partitions(self.partitions)
+            .with_timeout(Duration::from_millis(self.redis_timeout_ms))
+    }
+}
+
+/// Arguments of `passage webhook receive`.
+#[derive(Debug, clap::Args)]
+pub struct ReceiveArgs {
+    /// Address to listen on (port 0: any free port; the bound address is printed).
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    queue: QueueArgs,
+    /// Fetch verification keys from this API (`/webhook_verification_key/get`).
+    #[arg(long, env = "PASSAGE_BASE_URL", default_value = PRODUCTION_URL, conflicts_with = "key")]
+    base_url: String,
+    /// Verify with this fixed key instead (public PEM, or a private PEM whose public half is used).
+    #[arg(long, value_name = "PEM_FILE")]
+    key: Option<PathBuf>,
+}
+
+/// Arguments of `passage webhook work`.
+#[derive(Debug, clap::Args)]
+pub struct WorkArgs {
+    #[command(flatten)]
+    queue: QueueArgs,
+    /// Consumer group (workers of one group share the events).
+    #[arg(long, value_name = "NAME")]
+    group: String,
+    /// Consumer name, unique per running worker (default: `<hostname>-<pid>`).
+    #[arg(long, value_name = "NAME")]
+    consumer: Option<String>,
+    /// Runs of CMD per event before it is dead-lettered.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_attempts: u32,
+    /// Lease of a partition and of an event, in milliseconds: a dead worker's events are taken
+    /// over this long after it stopped, and one run of CMD is cut off at it.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    lease_ms: u64,
+    /// First backoff after a failed run, in milliseconds (doubles, up to 10 s).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    backoff_ms: u64,
+    /// API base URL for `GET /v1/links/{id}` (key from PASSAGE_API_KEY).
+    #[arg(long, env = "PASSAGE_BASE_URL", default_value = PRODUCTION_URL)]
+    base_url: String,
+    /// The command run per event, and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+/// `passage webhook dead-letter` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum DeadLetterCommand {
+    /// Print the dead-lettered entries, one JSON object per line, oldest first.
+    List {
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+    },
+    /// Put dead-lettered entries back on their stream (same identity, so dedupe holds).
+    Replay {
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// Replay every dead-lettered entry.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Entry ids (from `list`).
+        #[arg(value_name = "ID", required_unless_present = "all")]
+        ids: Vec<String>,
+    },
+}
+
+struct Receiver {
+    verifier: WebhookVerifier,
+    queue: WebhookQueue,
+}
+
+/// `passage webhook receive`.
+pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
+    let verifier = match &args.key {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the key file {}", path.display()))?;
+            let public = if pem.contains("PRIVATE KEY-----") {
+                WebhookSigningKey::from_pem(&pem)
+                    .with_context(|| path.display().to_string())?
+                    .public_key_pem()
+            } else {
+                pem
+            };
+            WebhookVerifier::new(
+                StaticKeys::any_kid(&public).with_context(|| path.display().to_string())?,
+            )
+        }
+        None => WebhookVerifier::new(RemoteKeys::new(&args.base_url)),
+    };
+    let queue = WebhookQueue::connect(&args.queue.redis, args.queue.config())
+        .await
+        .context("connecting to redis")?;
+    let state = Arc::new(Receiver { verifier, queue });
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(accept))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    let bound = listener.local_addr()?;
+    println!("listening on http://{bound}");
+    tracing::info!(%bound, "webhook receiver listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn accept(State(state): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> Response {
+    let verified = match state.verifier.verify_bytes(&headers, body).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            let status = match &err {
+                VerifyError::KeyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                VerifyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            tracing::warn!(error = %err, %status, "webhook refused");
+            return (status, Json(json!({"error": err.to_string()}))).into_response();
+        }
+    };
+    match state.queue.enqueue(&verified).await {
+        Ok(id) => (StatusCode::OK, Json(json!({"queued": id}))).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not queue the webhook; answering 503");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": "queue unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `passage webhook work`.
+pub async fn work(args: WorkArgs) -> anyhow::Result<ExitCode> {
+    let consumer = args.consumer.clone().unwrap_or_else(|| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
+        format!("{host}-{}", std::process::id())
+    });
+    let config = WorkerConfig::new(args.group.clone(), consumer)
+        .with_max_attempts(args.max_attempts)
+        .with_lease(Duration::from_millis(args.lease_ms))
+        .with_backoff(
+            Duration::from_millis(args.backoff_ms),
+            Duration::from_secs(10),
+        );
+    let mut worker = Worker::connect(&args.queue.redis, args.queue.config(), config)
+        .await
+        .context("connecting to redis")?;
+    match std::env::var("PASSAGE_API_KEY") {
+        Ok(key) if !key.trim().is_empty() => {
+            let client = Client::builder(ApiKey::new(key.trim()))
+                .base_url(args.base_url.clone())
+                .build()?;
+            worker = worker.with_client(client);
+        }
+        _ => tracing::warn!(
+            "PASSAGE_API_KEY is not set: events carry no integration, operations or typed results"
+        ),
+    }
+    let command = Arc::new(args.command);
+    worker
+        .run(
+            move |event: Arc<QueuedEvent>| {
+                let command = command.clone();
+                async move { run_command(&command, &event).await }
+            },
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        )
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON document CMD reads.
+fn event_document(event: &QueuedEvent) -> Value {
+    let link = event.event.link_event();
+    let operations = event.operations.as_ref().map(|ops| {
+        let outcomes = event.results.as_ref().and_then(|r| r.as_ref().ok());
+        let result_error = event
+            .results
+            .as_ref()
+            .and_then(|r| r.as_ref().err())
+            .map(ToString::to_string);
+        ops.iter()
+            .enumerate()
+            .map(|(i, op)| {
+                let outcome = outcomes.and_then(|o| o.as_slice().get(i));
+                let (data, error) = match outcome.map(|o| &o.outcome) {
+                    Some(Ok(typed)) => (
+                        serde_json::to_value(typed).unwrap_or(Value::Null),
+                        Value::Null,
+                    ),
+                    Some(Err(err)) => (Value::Null, Value::from(err.to_string())),
+                    None => (
+                        Value::Null,
+                        result_error.clone().map_or(Value::Null, Value::from),
+                    ),
+                };
+                json!({"resource": op.resource, "action": op.action, "data": data, "error": error})
+            })
+            .collect::<Vec<_>>()
+    });
+    let error = link
+        .and_then(|l| l.error.as_ref())
+        .map_or(Value::Null, |e| {
+            serde_json::to_value(e).unwrap_or(Value::Null)
+        });
+    json!({
+        "event": event.event.name(),
+        "linkId": link.map(|l| l.link_id.clone()),
+        "status": link.map(|l| l.status.as_str().to_owned()),
+        "timestamp": link.map(|l| l.timestamp),
+        "integration": event.integration,
+        "operations": operations,
+        "error": error,
+    })
+}
+
+async fn run_command(command: &[String], event: &QueuedEvent) -> Result<(), String> {
+    let document = serde_json::to_vec(&event_document(event)).map_err(|e| e.to_string())?;
+    let (program, args) = command.split_first().ok_or("no command")?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        // Cut off with the attempt (the worker's lease): no run outlives its attempt.
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that does not read its stdin is fine: ignore a broken pipe.
+        let _ = stdin.write_all(&document).await;
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("waiting for {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{program} exited with {status}"))
+    }
+}
+
+/// `passage webhook dead-letter`.
+pub async fn dead_letter(cmd: DeadLetterCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DeadLetterCommand::List { queue, count } => {
+            let queue = WebhookQueue::connect(&queue.redis, queue.config()).await?;
+            for dead in queue.dead_letters(count).await? {
+                let body: Value = serde_json::from_slice(&dead.body).unwrap_or_else(|_| {
+                    Value::from(String::from_utf8_lossy(&dead.body).into_owned())
+                });
+                println!(
+                    "{}",
+                    json!({
+                        "id": dead.id,
+                        "linkId": dead.link_id,
+                        "event": dead.event,
+                        "error": dead.error,
+                        "attempts": dead.attempts,
+                        "sourceStream": dead.source_stream,
+                        "sourceId": dead.source_id,
+                        "deadAt": dead.dead_at,
+                        "body": body,
+                    })
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DeadLetterCommand::Replay { queue, all, ids } => {
+            let queue = WebhookQueue::connect(&queue.redis, queue.config()).await?;
+            if all {
+                println!("replayed {}", queue.replay_all().await?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut replayed = 0;
+            let mut missing = Vec::new();
+            for id in &ids {
+                match queue.replay(id).await? {
+                    Some(_) => replayed += 1,
+                    None => missing.push(id.as_str()),
+                }
+            }
+            println!("replayed {replayed}");
+            if missing.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("not in the dead-letter stream: {}", missing.join(", "));
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}

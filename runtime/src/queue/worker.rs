@@ -1,0 +1,829 @@
+//! The consumer side of the queue: a [`Worker`] owns a share of the partitions, reads their
+//! entries through a consumer group, dedupes, decodes and runs the handler, retries with backoff,
+//! dead-letters, and takes over the partitions (and pending entries) of workers that died.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::redis::aio::ConnectionManager;
+use ::redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use ::redis::Script;
+use bytes::Bytes;
+
+use super::{bounded, entry_fields, field, parse_event, unix_millis, QueueConfig, QueueError};
+use crate::client::Client;
+use crate::dedupe::{Claim, ClaimToken, DedupeKey, DedupeStore, RedisDedupeStore};
+use crate::link::{LinkResults, OperationRef, ResultError};
+use crate::webhook::WebhookEvent;
+
+/// `KEYS[1]` owner key; `ARGV` consumer, lease ms. Renews the lease if still ours.
+const RENEW_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+";
+/// `KEYS[1]` owner key; `ARGV[1]` consumer. Drops the lease if still ours.
+const RELEASE_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// How a [`Worker`] behaves; `group` and `consumer` name it in Redis.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    group: String,
+    consumer: String,
+    max_attempts: u32,
+    backoff: Duration,
+    max_backoff: Duration,
+    lease: Duration,
+    batch: usize,
+    block: Duration,
+}
+
+impl WorkerConfig {
+    /// A worker of consumer group `group` named `consumer` (unique per running worker: two
+    /// processes with one name would share a pending list), 5 attempts, backoff from 200 ms
+    /// doubling to 10 s, a 30 s lease, batches of 32, 1 s blocking reads.
+    pub fn new(group: impl Into<String>, consumer: impl Into<String>) -> Self {
+        Self {
+            group: group.into(),
+            consumer: consumer.into(),
+            max_attempts: 5,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            lease: crate::dedupe::DEFAULT_LEASE,
+            batch: 32,
+            block: Duration::from_secs(1),
+        }
+    }
+
+    /// Runs the handler at most `attempts` times (at least 1) before dead-lettering.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Waits `first` after the first failure, doubling up to `max`.
+    pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.backoff = first;
+        self.max_backoff = max.max(first);
+        self
+    }
+
+    /// The lease of a partition and of an event's dedupe claim: a dead worker's partitions and
+    /// events are taken over this long after its last renewal. Must exceed a handler's worst
+    /// case (one attempt is cut off at the lease).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(300));
+        self
+    }
+
+    /// Reads up to `batch` entries per call (at least 1).
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Blocks a read for at most `block` when nothing is queued.
+    pub fn with_block(mut self, block: Duration) -> Self {
+        self.block = block.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The consumer name.
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+}
+
+/// Counters of a [`Worker`] (also emitted as `tracing` events with a `metric` field, target
+/// `passage_connect::queue`).
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Events whose handler succeeded.
+    pub processed: AtomicU64,
+    /// Entries skipped because their event was already done (redelivery or reclaim).
+    pub duplicates: AtomicU64,
+    /// Failed handler attempts that were retried.
+    pub retried: AtomicU64,
+    /// Entries moved to the dead-letter stream.
+    pub dead_lettered: AtomicU64,
+    /// Entries claimed from other (dead) consumers.
+    pub reclaimed: AtomicU64,
+    /// Redis calls that failed (each is retried).
+    pub redis_errors: AtomicU64,
+}
+
+impl WorkerStats {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One event handed to the handler.
+#[derive(Debug)]
+pub struct QueuedEvent {
+    /// The partition stream it was read from.
+    pub stream: String,
+    /// Its entry id there.
+    pub id: String,
+    /// Which attempt this is (1 for the first; counts restart after a takeover).
+    pub attempt: u32,
+    /// When the receiver queued it, Unix ms.
+    pub received_at: u64,
+    /// The id of the key that signed it.
+    pub kid: String,
+    /// The raw verified body.
+    pub body: Bytes,
+    /// The typed event.
+    pub event: WebhookEvent,
+    /// The link's integration, when the worker has a client (`GET /v1/links/{id}`).
+    pub integration: Option<String>,
+    /// The link's operations, when the worker has a client.
+    pub operations: Option<Vec<OperationRef>>,
+    /// The typed per-operation results of a `link.complete`, when the worker has a client.
+    pub results: Option<Result<LinkResults, ResultError>>,
+}
+
+/// A consumer of the queue. See the [module docs](super) for what it guarantees.
+pub struct Worker {
+    queue: QueueConfig,
+    config: WorkerConfig,
+    conn: ConnectionManager,
+    reader: ConnectionManager,
+    dedupe: RedisDedupeStore,
+    client: Option<Client>,
+    stats: Arc<WorkerStats>,
+    renew: Script,
+    release: Script,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("queue", &self.queue)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Outcome {
+    Done,
+    Failed { error: String, attempts: u32 },
+}
+
+impl Worker {
+    /// Connects (two connections: blocking reads get their own) and creates the consumer group
+    /// on every partition stream if missing.
+    pub async fn connect(
+        url: &str,
+        queue: QueueConfig,
+        config: WorkerConfig,
+    ) -> Result<Self, QueueError> {
+        let connect = |timeout| async move {
+            crate::dedupe::connect_manager(url, timeout)
+                .await
+                .map_err(|source| QueueError::Redis {
+                    operation: "connect",
+                    source,
+                })
+        };
+        let conn = connect(queue.timeout()).await?;
+        let reader = connect(queue.timeout() + config.block).await?;
+        let dedupe = RedisDedupeStore::from_manager(conn.clone())
+            .with_prefix(queue.key("dedupe:"))
+            .with_lease(config.lease)
+            .with_timeout(queue.timeout());
+        let worker = Self {
+            queue,
+            config,
+            conn,
+            reader,
+            dedupe,
+            client: None,
+            stats: Arc::new(WorkerStats::default()),
+            renew: Script::new(RENEW_LUA),
+            release: Script::new(RELEASE_LUA),
+        };
+        worker.create_groups().await?;
+        Ok(worker)
+    }
+
+    /// Looks each link up with `client` (`GET /v1/links/{id}`) to fill
+    /// [`QueuedEvent::integration`], [`operations`](QueuedEvent::operations) and the typed
+    /// [`results`](QueuedEvent::results). A failed lookup is a failed attempt.
+    pub fn with_client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The worker's counters.
+    pub fn stats(&self) -> Arc<WorkerStats> {
+        self.stats.clone()
+    }
+
+    /// Processes events until `shutdown` completes (the current batch is finished first, and the
+    /// partitions are handed back). `handler` gets each event; `Ok` acknowledges it, `Err` is
+    /// retried, then dead-lettered with the error's text.
+    pub async fn run<H, Fut, E>(
+        &self,
+        handler: H,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), QueueError>
+    where
+        H: Fn(Arc<QueuedEvent>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: fmt::Display,
+    {
+        tokio::pin!(shutdown);
+        let mut owned: BTreeSet<u16> = BTreeSet::new();
+        let mut needs_claim: BTreeSet<u16> = BTreeSet::new();
+        let mut next_maintain = Instant::now();
+        loop {
+            if Instant::now() >= next_maintain {
+                match self.maintain(&mut owned, &mut needs_claim).await {
+                    Ok(()) => next_maintain = Instant::now() + self.config.lease / 3,
+                    Err(err) => {
+                        WorkerStats::bump(&self.stats.redis_errors);
+                        tracing::warn!(target: "passage_connect::queue", error = %err, "partition lease upkeep failed");
+                        next_maintain = Instant::now() + Duration::from_millis(200);
+                    }
+                }
+            }
+            // Pending entries of taken-over partitions (or left by an error) come first.
+            let mut batches: BTreeMap<u16, Vec<StreamId>> = BTreeMap::new();
+            for partition in needs_claim.clone() {
+                match self.claim_pending(partition).await {
+                    Ok(entries) => {
+                        needs_claim.remove(&partition);
+                        if !entries.is_empty() {
+                            batches.insert(partition, entries);
+                        }
+                    }
+                    Err(err) => self.note_error(&err),
+                }
+            }
+            if batches.is_empty() && !owned.is_empty() {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    read = self.read_new(&owned) => match read {
+                        Ok(read) => batches = read,
+                        Err(err) => {
+                            self.note_error(&err);
+                            needs_claim.extend(owned.iter().copied());
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    },
+                }
+            } else if owned.is_empty() {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep_until(next_maintain.into()) => {}
+                }
+            }
+            // Partitions in parallel, each partition's entries in order.
+            let runs = batches.into_iter().map(|(partition, entries)| {
+                let handler = &handler;
+                async move {
+                    for entry in entries {
+                        if let Err(err) = self.process(partition, &entry, handler).await {
+                            self.note_error(&err);
+                            return Some(partition);
+                        }
+                    }
+                    None
+                }
+            });
+            for failed in join_all(runs).await.into_iter().flatten() {
+                // The entry stays pending; claim it again (in order) on the next round.
+                needs_claim.insert(failed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        for partition in owned {
+            let _ = self.release_partition(partition).await;
+        }
+        Ok(())
+    }
+
+    fn note_error(&self, err: &QueueError) {
+        WorkerStats::bump(&self.stats.redis_errors);
+        tracing::warn!(target: "passage_connect::queue", error = %err, "redis call failed; retrying");
+    }
+
+    async fn create_groups(&self) -> Result<(), QueueError> {
+        for partition in 0..self.queue.partitions() {
+            let cmd = ::redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(self.queue.stream(partition))
+                .arg(&self.config.group)
+                .arg("0")
+                .arg("MKSTREAM")
+                .clone();
+            match self.call::<()>("XGROUP CREATE", cmd).await {
+                Ok(()) => {}
+                Err(QueueError::Redis { source, .. }) if source.code() == Some("BUSYGROUP") => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// Heartbeat, then keep this worker's fair share of partitions: renew held leases, hand back
+    /// extras, take free ones. With N live workers and P partitions each holds between
+    /// floor(P/N) and ceil(P/N): a worker above the floor hands one back while another live
+    /// worker is below it.
+    async fn maintain(
+        &self,
+        owned: &mut BTreeSet<u16>,
+        needs_claim: &mut BTreeSet<u16>,
+    ) -> Result<(), QueueError> {
+        let now = unix_millis();
+        let lease_ms = millis(self.config.lease);
+        let workers_key = self.queue.key("workers");
+        let mut pipe = ::redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(&workers_key)
+            .arg(now + lease_ms)
+            .arg(&self.config.consumer)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&workers_key)
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("ZRANGE")
+            .arg(&workers_key)
+            .arg(0)
+            .arg(-1)
+            .cmd("MGET");
+        for partition in 0..self.queue.partitions() {
+            pipe.arg(self.owner_key(partition));
+        }
+        let mut conn = self.conn.clone();
+        let (live, owners): (Vec<String>, Vec<Option<String>>) =
+            bounded(self.queue.timeout(), "heartbeat", async {
+                pipe.query_async(&mut conn).await
+            })
+            .await?;
+        let partitions = usize::from(self.queue.partitions());
+        let workers = live.len().max(1);
+        let share = partitions.div_ceil(workers);
+        let floor = partitions / workers;
+        let starved = live.iter().any(|worker| {
+            worker != &self.config.consumer
+                && owners.iter().flatten().filter(|o| *o == worker).count() < floor
+        });
+
+        for partition in owned.clone() {
+            let mut invocation = self.renew.key(self.owner_key(partition));
+            invocation.arg(&self.config.consumer).arg(lease_ms);
+            let mut conn = self.conn.clone();
+            let renewed: i64 = bounded(self.queue.timeout(), "renew lease", async {
+                invocation.invoke_async(&mut conn).await
+            })
+            .await?;
+            if renewed == 0 {
+                tracing::warn!(target: "passage_connect::queue", partition, "partition lease lost");
+                owned.remove(&partition);
+                needs_claim.remove(&partition);
+            }
+        }
+        let keep = if starved { floor.max(1) } else { share };
+        while owned.len() > keep.min(share) {
+            let Some(extra) = owned.pop_last() else { break };
+            needs_claim.remove(&extra);
+            self.release_partition(extra).await?;
+        }
+        if owned.len() < keep {
+            // Start at a consumer-dependent offset so workers do not all race for partition 0.
+            let start = super::partition_of(&self.config.consumer, self.queue.partitions());
+            for step in 0..self.queue.partitions() {
+                if owned.len() >= keep {
+                    break;
+                }
+                let partition = (start + step) % self.queue.partitions();
+                if owned.contains(&partition) {
+                    continue;
+                }
+                let cmd = ::redis::cmd("SET")
+                    .arg(self.owner_key(partition))
+                    .arg(&self.config.consumer)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(lease_ms)
+                    .clone();
+                let taken: Option<String> = self.call("SET NX lease", cmd).await?;
+                if taken.is_some() {
+                    tracing::info!(target: "passage_connect::queue", partition, consumer = %self.config.consumer, "partition taken");
+                    owned.insert(partition);
+                    needs_claim.insert(partition);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_partition(&self, partition: u16) -> Result<(), QueueError> {
+        let mut invocation = self.release.key(self.owner_key(partition));
+        invocation.arg(&self.config.consumer);
+        let mut conn = self.conn.clone();
+        let _: i64 = bounded(self.queue.timeout(), "release lease", async {
+            invocation.invoke_async(&mut conn).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    fn owner_key(&self, partition: u16) -> String {
+        self.queue.key(&format!("owner:{partition}"))
+    }
+
+    /// Every entry pending in `partition`'s group (any consumer's: this worker owns the
+    /// partition now), moved to this consumer, in id order.
+    async fn claim_pending(&self, partition: u16) -> Result<Vec<StreamId>, QueueError> {
+        let stream = self.queue.stream(partition);
+        let mut start = "0-0".to_owned();
+        let mut entries = Vec::new();
+        loop {
+            let cmd = ::redis::cmd("XAUTOCLAIM")
+                .arg(&stream)
+                .arg(&self.config.group)
+                .arg(&self.config.consumer)
+                .arg(0)
+                .arg(&start)
+                .arg("COUNT")
+                .arg(self.config.batch)
+                .clone();
+            let reply: StreamAutoClaimReply = self.call("XAUTOCLAIM", cmd).await?;
+            entries.extend(reply.claimed);
+            if reply.next_stream_id == "0-0" || reply.next_stream_id.is_empty() {
+                break;
+            }
+            start = reply.next_stream_id;
+        }
+        if !entries.is_empty() {
+            self.stats
+                .reclaimed
+                .fetch_add(entries.len() as u64, Ordering::Relaxed);
+            tracing::info!(target: "passage_connect::queue", metric = "reclaimed", partition, count = entries.len(), "pending entries claimed");
+        }
+        Ok(entries)
+    }
+
+    async fn read_new(
+        &self,
+        owned: &BTreeSet<u16>,
+    ) -> Result<BTreeMap<u16, Vec<StreamId>>, QueueError> {
+        let mut cmd = ::redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.config.group)
+            .arg(&self.config.consumer)
+            .arg("COUNT")
+            .arg(self.config.batch)
+            .arg("BLOCK")
+            .arg(millis(self.config.block))
+            .arg("STREAMS");
+        for partition in owned {
+            cmd.arg(self.queue.stream(*partition));
+        }
+        for _ in owned {
+            cmd.arg(">");
+        }
+        let mut conn = self.reader.clone();
+        let reply: Result<Option<StreamReadReply>, QueueError> = bounded(
+            self.queue.timeout() + self.config.block,
+            "XREADGROUP",
+            async { cmd.query_async(&mut conn).await },
+        )
+        .await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(QueueError::Redis { source, .. }) if source.code() == Some("NOGROUP") => {
+                // Redis lost its data (restarted without persistence): recreate the groups.
+                self.create_groups().await?;
+                None
+            }
+            Err(err) => return Err(err),
+        };
+        let mut batches = BTreeMap::new();
+        for key in reply.map(|r| r.keys).unwrap_or_default() {
+            let partition = owned
+                .iter()
+                .copied()
+                .find(|p| self.queue.stream(*p) == key.key);
+            if let Some(partition) = partition {
+                batches.insert(partition, key.ids);
+            }
+        }
+        Ok(batches)
+    }
+
+    /// One entry, to its end (acknowledged, skipped or dead-lettered). `Err` only for Redis
+    /// failures: the entry then stays pending and is claimed again.
+    async fn process<H, Fut, E>(
+        &self,
+        partition: u16,
+        entry: &StreamId,
+        handler: &H,
+    ) -> Result<(), QueueError>
+    where
+        H: Fn(Arc<QueuedEvent>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: fmt::Display,
+    {
+        let stream = self.queue.stream(partition);
+        let parsed = entry_fields(&stream, entry).and_then(|(body, fields)| {
+            let received_at = super::number_field(&stream, entry, field::RECEIVED_AT)?;
+            Ok((body, fields, received_at))
+        });
+        let (body, fields, received_at) = match parsed {
+            Ok(parsed) => parsed,
+            Err(err) => return self.dead_letter(&stream, entry, &err.to_string(), 0).await,
+        };
+        let event = match parse_event(&body) {
+            Ok(event) => event,
+            Err(err) => {
+                let error = format!("body: {err}");
+                return self.dead_letter(&stream, entry, &error, 0).await;
+            }
+        };
+        let key = DedupeKey::from_event(&event);
+        let token = match &key {
+            Some(key) => match self.claim_event(key).await? {
+                Some(token) => Some(token),
+                None => {
+                    WorkerStats::bump(&self.stats.duplicates);
+                    tracing::info!(target: "passage_connect::queue", metric = "duplicate", %key, "already done; acknowledged");
+                    return self.ack(&stream, &entry.id).await;
+                }
+            },
+            None => None,
+        };
+        let claimed_at = Instant::now();
+        let kid = fields.get(field::KID).cloned().unwrap_or_default();
+        let mut outcome = Outcome::Failed {
+            error: String::new(),
+            attempts: 0,
+        };
+        for attempt in 1..=self.config.max_attempts {
+            let result = tokio::time::timeout(
+                self.config.lease,
+                self.attempt(
+                    &stream,
+                    entry,
+                    attempt,
+                    received_at,
+                    &kid,
+                    &body,
+                    &event,
+                    handler,
+                ),
+            )
+            .await
+            .unwrap_or_else(|_| Err(format!("attempt timed out after {:?}", self.config.lease)));
+            match result {
+                Ok(()) => {
+                    outcome = Outcome::Done;
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(target: "passage_connect::queue", metric = "retried", stream = %stream, id = %entry.id, attempt, %error, "handler failed");
+                    outcome = Outcome::Failed {
+                        error,
+                        attempts: attempt,
+                    };
+                    if attempt < self.config.max_attempts {
+                        WorkerStats::bump(&self.stats.retried);
+                        tokio::time::sleep(self.backoff(attempt)).await;
+                    }
+                }
+            }
+        }
+        match outcome {
+            Outcome::Done => {
+                if let Some(key) = &key {
+                    self.complete_event(key, claimed_at).await?;
+                }
+                self.ack(&stream, &entry.id).await?;
+                WorkerStats::bump(&self.stats.processed);
+                tracing::info!(
+                    target: "passage_connect::queue",
+                    metric = "processed",
+                    stream = %stream,
+                    id = %entry.id,
+                    lag_ms = unix_millis().saturating_sub(received_at),
+                    "event processed"
+                );
+                Ok(())
+            }
+            Outcome::Failed { error, attempts } => {
+                self.dead_letter(&stream, entry, &error, attempts).await?;
+                if let (Some(key), Some(token)) = (&key, &token) {
+                    // Best effort: otherwise the claim simply runs out.
+                    let _ = self.dedupe.release(key, token).await;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt<H, Fut, E>(
+        &self,
+        stream: &str,
+        entry: &StreamId,
+        attempt: u32,
+        received_at: u64,
+        kid: &str,
+        body: &Bytes,
+        event: &WebhookEvent,
+        handler: &H,
+    ) -> Result<(), String>
+    where
+        H: Fn(Arc<QueuedEvent>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: fmt::Display,
+    {
+        let (mut integration, mut operations, mut results) = (None, None, None);
+        if let (Some(client), Some(link)) = (&self.client, event.link_event()) {
+            let stored = client
+                .links()
+                .get(&link.link_id)
+                .await
+                .map_err(|err| format!("GET /v1/links/{}: {err}", link.link_id))?;
+            if matches!(event, WebhookEvent::LinkComplete(_)) {
+                results = Some(link.decode_results(&stored.integration_id, &stored.operations));
+            }
+            integration = Some(stored.integration_id);
+            operations = Some(stored.operations);
+        }
+        let queued = Arc::new(QueuedEvent {
+            stream: stream.to_owned(),
+            id: entry.id.clone(),
+            attempt,
+            received_at,
+            kid: kid.to_owned(),
+            body: body.clone(),
+            event: event.clone(),
+            integration,
+            operations,
+            results,
+        });
+        handler(queued).await.map_err(|err| err.to_string())
+    }
+
+    /// Claims the event's dedupe key: `Some(token)` to process, `None` when already done. Waits
+    /// out another holder's lease (a worker that died mid-handler); retries store errors.
+    async fn claim_event(&self, key: &DedupeKey) -> Result<Option<ClaimToken>, QueueError> {
+        let mut errors = 0u32;
+        loop {
+            match self.dedupe.claim(key).await {
+                Ok(Claim::Acquired(token)) => return Ok(Some(token)),
+                Ok(Claim::Done) => return Ok(None),
+                Ok(Claim::InProgress { retry_after }) => {
+                    tracing::info!(target: "passage_connect::queue", %key, ?retry_after, "event held by another worker; waiting for its lease");
+                    tokio::time::sleep(
+                        retry_after.min(self.config.lease) + Duration::from_millis(10),
+                    )
+                    .await;
+                }
+                Err(err) => {
+                    errors += 1;
+                    if errors >= 3 {
+                        return Err(err.into());
+                    }
+                    WorkerStats::bump(&self.stats.redis_errors);
+                    tokio::time::sleep(self.backoff(errors)).await;
+                }
+            }
+        }
+    }
+
+    /// Records the event done, retrying through a Redis outage while the claim's lease lasts
+    /// (after it, another worker may run the event again: that is the bounded duplicate case).
+    async fn complete_event(&self, key: &DedupeKey, claimed_at: Instant) -> Result<(), QueueError> {
+        let mut tries = 0u32;
+        loop {
+            match self.dedupe.complete(key).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    tries += 1;
+                    WorkerStats::bump(&self.stats.redis_errors);
+                    if claimed_at.elapsed() >= self.config.lease {
+                        return Err(err.into());
+                    }
+                    tracing::warn!(target: "passage_connect::queue", %key, error = %err, "recording done failed; retrying");
+                    tokio::time::sleep(self.backoff(tries)).await;
+                }
+            }
+        }
+    }
+
+    async fn ack(&self, stream: &str, id: &str) -> Result<(), QueueError> {
+        let cmd = ::redis::cmd("XACK")
+            .arg(stream)
+            .arg(&self.config.group)
+            .arg(id)
+            .clone();
+        let _: i64 = self.call("XACK", cmd).await?;
+        Ok(())
+    }
+
+    /// Copies the entry to the dead-letter stream with the error, then acknowledges it.
+    async fn dead_letter(
+        &self,
+        stream: &str,
+        entry: &StreamId,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), QueueError> {
+        let mut cmd = ::redis::cmd("XADD");
+        cmd.arg(self.queue.dead_letter_stream()).arg("*");
+        for (name, value) in &entry.map {
+            if [
+                field::ERROR,
+                field::ATTEMPTS,
+                field::SOURCE_STREAM,
+                field::SOURCE_ID,
+                field::DEAD_AT,
+            ]
+            .contains(&name.as_str())
+            {
+                continue;
+            }
+            cmd.arg(name)
+                .arg(super::value_bytes(value).unwrap_or_default());
+        }
+        cmd.arg(field::ERROR)
+            .arg(error)
+            .arg(field::ATTEMPTS)
+            .arg(attempts)
+            .arg(field::SOURCE_STREAM)
+            .arg(stream)
+            .arg(field::SOURCE_ID)
+            .arg(&entry.id)
+            .arg(field::DEAD_AT)
+            .arg(unix_millis());
+        let _: String = self.call("XADD dead-letter", cmd).await?;
+        self.ack(stream, &entry.id).await?;
+        WorkerStats::bump(&self.stats.dead_lettered);
+        tracing::warn!(target: "passage_connect::queue", metric = "dead_lettered", stream, id = %entry.id, attempts, error, "entry dead-lettered");
+        Ok(())
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        let base = self.config.backoff.saturating_mul(factor);
+        let jitter = base.mul_f64(rand::random::<f64>() * 0.2);
+        (base + jitter).min(self.config.max_backoff)
+    }
+
+    async fn call<T: ::redis::FromRedisValue>(
+        &self,
+        operation: &'static str,
+        cmd: ::redis::Cmd,
+    ) -> Result<T, QueueError> {
+        let mut conn = self.conn.clone();
+        bounded(self.queue.timeout(), operation, async move {
+            cmd.query_async(&mut conn).await
+        })
+        .await
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Awaits every future, concurrently on this task (no spawn: they borrow the worker).
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, future) in outputs.iter_mut().zip(set.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(out) => *slot = Some(out),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
