@@ -111,7 +111,9 @@ pub(crate) fn emit_crate(
         let text = format!(
             "{}//! Types of the `{}`/`{}` {role} schema, as published by: {}.\n\
              #![cfg_attr(rustfmt, rustfmt::skip)]\n\
-             #![allow(clippy::all, missing_docs, dead_code, unused_imports)]\n\n{}",
+             // Allowed: `missing_docs` (schemas without descriptions), `dead_code` and\n\
+             // `unused_imports` (types only some operations of a feature use). No clippy lint is.\n\
+             #![allow(missing_docs, dead_code, unused_imports)]\n\n{}",
             header(provenance, settings, "//"),
             unit.resource,
             unit.action,
@@ -352,7 +354,11 @@ fn emit_lib(
         //! Tolerant reader: result structs keep unknown fields in `extra`, string enums keep
         //! unknown values, unions keep unknown shapes as raw JSON.
         #![cfg_attr(rustfmt, rustfmt::skip)]
-        #![allow(clippy::all, missing_docs, unused_imports, unused_macros, unreachable_patterns)]
+        // Lints allowed here, each for a reason: `missing_docs` (schemas without descriptions),
+        // `unused_imports`/`unused_macros`/`unreachable_patterns` (code behind integration
+        // features that are off), `clippy::result_large_err` (`DecodeError` keeps the path and the
+        // raw JSON by value: a cold path, and boxing would change the public API).
+        #![allow(missing_docs, unused_imports, unused_macros, unreachable_patterns, clippy::result_large_err)]
         #![forbid(unsafe_code)]
 
         /// SHA-256 of the catalog these types were generated from.

@@ -383,17 +383,32 @@ fn plan(catalog: &Catalog) -> (Vec<SchemaUnit>, Vec<PlannedOperation>) {
     (units, planned)
 }
 
-/// `mobile_billing_statement_read_result` when one schema serves every integration, else
-/// prefixed by the first integration using each variant (`verizon_mobile_...`).
+/// `mobile_billing_statement_read_result` for the schema most integrations of the operation
+/// publish (all of them, usually); a variant published by fewer integrations is prefixed by the
+/// first of them (`verizon_mobile_...`). A type shared by several integrations is thus never
+/// named after one of them.
 fn name_modules(units: &mut [SchemaUnit]) {
-    let mut group_sizes: BTreeMap<(u8, String, String), usize> = BTreeMap::new();
-    for unit in units.iter() {
-        *group_sizes
-            .entry((unit.role as u8, unit.resource.clone(), unit.action.clone()))
-            .or_default() += 1;
+    // (role, resource, action) → the unit that gets the bare name: the one published by the
+    // most integrations; on a tie, none (each variant is named for its integration).
+    let mut best: BTreeMap<(u8, String, String), (usize, usize, bool)> = BTreeMap::new();
+    for (i, unit) in units.iter().enumerate() {
+        let key = (unit.role as u8, unit.resource.clone(), unit.action.clone());
+        let count = unit.integrations.len();
+        let entry = best.entry(key).or_insert((i, count, false));
+        if entry.0 != i {
+            if count > entry.1 {
+                *entry = (i, count, false);
+            } else if count == entry.1 {
+                entry.2 = true;
+            }
+        }
     }
+    let primary: BTreeMap<(u8, String, String), Option<usize>> = best
+        .into_iter()
+        .map(|(key, (i, _, tie))| (key, (!tie).then_some(i)))
+        .collect();
     let mut taken = std::collections::BTreeSet::new();
-    for unit in units.iter_mut() {
+    for (i, unit) in units.iter_mut().enumerate() {
         let role = match unit.role {
             SchemaRole::Result => "result",
             SchemaRole::Arguments => "arguments",
@@ -403,9 +418,9 @@ fn name_modules(units: &mut [SchemaUnit]) {
             naming::snake(&unit.resource),
             naming::snake(&unit.action)
         );
-        let shared =
-            group_sizes[&(unit.role as u8, unit.resource.clone(), unit.action.clone())] == 1;
-        let mut name = if shared {
+        let is_primary =
+            primary[&(unit.role as u8, unit.resource.clone(), unit.action.clone())] == Some(i);
+        let mut name = if is_primary {
             base
         } else {
             format!("{}_{base}", naming::snake(&unit.integrations[0]))

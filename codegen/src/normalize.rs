@@ -168,6 +168,9 @@ fn rewrite(
                     nullable = true;
                 }
             }
+            // zod puts the safe-integer bounds (±2^53 - 1) on every `z.int()`: not a constraint
+            // a reader needs to see.
+            "minimum" | "maximum" if is_safe_integer_bound(value) => {}
             k if CONSTRAINT_KEYWORDS.contains(&k) => {
                 doc_notes.push(format!("`{k}`: `{value}`"));
             }
@@ -604,6 +607,12 @@ fn common_kind(values: &[Value]) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// `9007199254740991` or `-9007199254740991` (JavaScript's `Number.MAX_SAFE_INTEGER` bounds).
+fn is_safe_integer_bound(value: &Value) -> bool {
+    const SAFE: i64 = 9_007_199_254_740_991;
+    value.as_i64().is_some_and(|v| v == SAFE || v == -SAFE)
 }
 
 /// Whether string enum values give distinct Rust variant names (typify panics otherwise).

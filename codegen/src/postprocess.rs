@@ -46,6 +46,19 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
             _ => None,
         })
         .collect();
+    drop_placeholder_docs(file);
+    // A union's tag enum has one value: typify's string conversions on it are noise.
+    file.items.retain(|item| match item {
+        Item::Impl(imp) => {
+            let tag = union_tags.contains(&type_name(&imp.self_ty));
+            !(tag
+                && matches!(
+                    impl_trait_name(imp).as_deref(),
+                    Some("Display" | "FromStr" | "TryFrom")
+                ))
+        }
+        _ => true,
+    });
     // Drop typify's impls that match exhaustively on the closed variants; ours replace them.
     file.items.retain(|item| match item {
         Item::Impl(imp) => {
@@ -93,6 +106,27 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
     rename_variant_types(file, &variant_renames);
     crate::unions::strict_unions(file, &extended);
     drop_unused_error_module(file);
+}
+
+/// typify documents a type that has no description with its own name (`///`Item``): a
+/// placeholder that says nothing. Such docs are dropped.
+fn drop_placeholder_docs(file: &mut syn::File) {
+    for item in &mut file.items {
+        let (ident, attrs) = match item {
+            Item::Struct(s) => (s.ident.to_string(), &mut s.attrs),
+            Item::Enum(e) => (e.ident.to_string(), &mut e.attrs),
+            Item::Type(t) => (t.ident.to_string(), &mut t.attrs),
+            _ => continue,
+        };
+        let placeholder = format!("`{ident}`");
+        attrs.retain(|attr| match &attr.meta {
+            Meta::NameValue(nv) if nv.path.is_ident("doc") => !matches!(
+                &nv.value,
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) if text.value().trim() == placeholder
+            ),
+            _ => true,
+        });
+    }
 }
 
 /// typify emits a `pub mod error { ConversionError }` in every output; once the impls that used

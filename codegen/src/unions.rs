@@ -378,8 +378,8 @@ fn rewrite_union(
             }
             for (_, ty, build, _) in &arms {
                 tries.push(quote! {
-                    if let ::std::result::Result::Ok(v) = crate::__private::try_variant::<#ty>(&value) {
-                        return ::std::result::Result::Ok((#build)(v));
+                    if let ::std::result::Result::Ok(decoded) = crate::__private::try_variant::<#ty>(&value).map(#build) {
+                        return ::std::result::Result::Ok(decoded);
                     }
                 });
             }

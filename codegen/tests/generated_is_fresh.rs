@@ -43,7 +43,7 @@ fn identical_schemas_generate_one_type() {
         .collect();
     assert_eq!(billing.len(), 2, "{billing:?}");
     let lib = &generated.files["src/lib.rs"];
-    assert!(lib.contains("pub type MobileBillingStatementReadResult = crate::types::att_mobile_billing_statement_read_result::MobileBillingStatementReadResult"));
+    assert!(lib.contains("pub type MobileBillingStatementReadResult = crate::types::mobile_billing_statement_read_result::MobileBillingStatementReadResult"));
     // The three carriers share one paymentMethod/write arguments type.
     assert_eq!(
         generated

@@ -16,7 +16,13 @@
 //! Tolerant reader: result structs keep unknown fields in `extra`, string enums keep
 //! unknown values, unions keep unknown shapes as raw JSON.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, unused_imports, unused_macros, unreachable_patterns)]
+#![allow(
+    missing_docs,
+    unused_imports,
+    unused_macros,
+    unreachable_patterns,
+    clippy::result_large_err
+)]
 #![forbid(unsafe_code)]
 /// SHA-256 of the catalog these types were generated from.
 pub const CATALOG_SHA256: &str = "d93a1ea6f8cda646c0c5ec6a792ecd3fc3927476954c1c6470d25198cfa9cd49";
@@ -34,7 +40,7 @@ pub mod types {
     pub mod read_history_read_arguments;
     ///`mobileBillingStatement`/`read` result types (integrations: att, tmobile).
     #[cfg(any(feature = "att", feature = "tmobile"))]
-    pub mod att_mobile_billing_statement_read_result;
+    pub mod mobile_billing_statement_read_result;
     ///`mobileBillingStatement`/`read` arguments types (integrations: att, tmobile, verizon).
     #[cfg(any(feature = "att", feature = "tmobile", feature = "verizon"))]
     pub mod mobile_billing_statement_read_arguments;
@@ -72,7 +78,7 @@ pub mod apple_review {
 #[cfg(feature = "att")]
 pub mod att {
     ///Result of `mobileBillingStatement`/`read` on AT&T (`att`). Read the account's billing statements.
-    pub type MobileBillingStatementReadResult = crate::types::att_mobile_billing_statement_read_result::MobileBillingStatementReadResult;
+    pub type MobileBillingStatementReadResult = crate::types::mobile_billing_statement_read_result::MobileBillingStatementReadResult;
     ///Arguments of `mobileBillingStatement`/`read` on AT&T.
     pub type MobileBillingStatementReadArguments = crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
     ///Result of `paymentMethod`/`read` on AT&T (`att`). Read the payment methods saved on the account.
@@ -94,7 +100,7 @@ pub mod doordash {
 #[cfg(feature = "tmobile")]
 pub mod tmobile {
     ///Result of `mobileBillingStatement`/`read` on T-Mobile (`tmobile`). Read the account's billing statements.
-    pub type MobileBillingStatementReadResult = crate::types::att_mobile_billing_statement_read_result::MobileBillingStatementReadResult;
+    pub type MobileBillingStatementReadResult = crate::types::mobile_billing_statement_read_result::MobileBillingStatementReadResult;
     ///Arguments of `mobileBillingStatement`/`read` on T-Mobile.
     pub type MobileBillingStatementReadArguments = crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
     ///Result of `paymentMethod`/`read` on T-Mobile (`tmobile`). Read the payment methods saved on the account.

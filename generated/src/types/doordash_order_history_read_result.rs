@@ -5,9 +5,10 @@
 // typify: 0.8.0
 //! Types of the `orderHistory`/`read` result schema, as published by: doordash.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, dead_code, unused_imports)]
+// Allowed: `missing_docs` (schemas without descriptions), `dead_code` and
+// `unused_imports` (types only some operations of a feature use). No clippy lint is.
+#![allow(missing_docs, dead_code, unused_imports)]
 
-///`Item`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Item {
     ///Options chosen for this item; themselves items.
@@ -15,14 +16,13 @@ pub struct Item {
     pub modifiers: ::std::option::Option<::std::vec::Vec<Item>>,
     pub name: ::std::string::String,
     pub price: f64,
-    ///Constraints (not enforced when decoding): default: `1`, `maximum`: `9007199254740991`, `minimum`: `1`.
+    ///Constraints (not enforced when decoding): default: `1`, `minimum`: `1`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default, deserialize_with = "crate::__private::integer")]
     pub quantity: ::std::option::Option<i64>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`Order`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Order {
     ///Optional, and `null` is kept apart from absent: `None` is absent, `Some(None)` is `null`.
@@ -53,7 +53,6 @@ pub struct Order {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`OrderFulfillment`
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]
 pub enum OrderFulfillment {
@@ -79,7 +78,6 @@ pub enum OrderFulfillment {
     /// A shape this version of the schema does not describe; kept as raw JSON.
     Unknown(::serde_json::Value),
 }
-///`OrderFulfillmentDeliveryKind`
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -96,41 +94,6 @@ pub enum OrderFulfillmentDeliveryKind {
     #[serde(rename = "delivery")]
     Delivery,
 }
-impl ::std::fmt::Display for OrderFulfillmentDeliveryKind {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        match *self {
-            Self::Delivery => f.write_str("delivery"),
-        }
-    }
-}
-impl ::std::str::FromStr for OrderFulfillmentDeliveryKind {
-    type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        match value {
-            "delivery" => Ok(Self::Delivery),
-            _ => Err("invalid value".into()),
-        }
-    }
-}
-impl ::std::convert::TryFrom<&str> for OrderFulfillmentDeliveryKind {
-    type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        value.parse()
-    }
-}
-impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentDeliveryKind {
-    type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        value.parse()
-    }
-}
-///`OrderFulfillmentPickupKind`
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -147,82 +110,16 @@ pub enum OrderFulfillmentPickupKind {
     #[serde(rename = "pickup")]
     Pickup,
 }
-impl ::std::fmt::Display for OrderFulfillmentPickupKind {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        match *self {
-            Self::Pickup => f.write_str("pickup"),
-        }
-    }
-}
-impl ::std::str::FromStr for OrderFulfillmentPickupKind {
-    type Err = self::error::ConversionError;
-    fn from_str(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        match value {
-            "pickup" => Ok(Self::Pickup),
-            _ => Err("invalid value".into()),
-        }
-    }
-}
-impl ::std::convert::TryFrom<&str> for OrderFulfillmentPickupKind {
-    type Error = self::error::ConversionError;
-    fn try_from(
-        value: &str,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        value.parse()
-    }
-}
-impl ::std::convert::TryFrom<::std::string::String> for OrderFulfillmentPickupKind {
-    type Error = self::error::ConversionError;
-    fn try_from(
-        value: ::std::string::String,
-    ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        value.parse()
-    }
-}
 ///Result of `orderHistory`/`read`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderHistoryReadResult {
-    ///Constraints (not enforced when decoding): `maximum`: `9007199254740991`, `minimum`: `0`.
+    ///Constraints (not enforced when decoding): `minimum`: `0`.
     #[serde(rename = "orderCount")]
     #[serde(deserialize_with = "crate::__private::integer")]
     pub order_count: i64,
     pub orders: ::std::vec::Vec<Order>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-}
-/// Error types.
-pub mod error {
-    /// Error from a `TryFrom` or `FromStr` implementation.
-    pub struct ConversionError(::std::borrow::Cow<'static, str>);
-    impl ::std::error::Error for ConversionError {}
-    impl ::std::fmt::Display for ConversionError {
-        fn fmt(
-            &self,
-            f: &mut ::std::fmt::Formatter<'_>,
-        ) -> Result<(), ::std::fmt::Error> {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::fmt::Debug for ConversionError {
-        fn fmt(
-            &self,
-            f: &mut ::std::fmt::Formatter<'_>,
-        ) -> Result<(), ::std::fmt::Error> {
-            ::std::fmt::Debug::fmt(&self.0, f)
-        }
-    }
-    impl From<&'static str> for ConversionError {
-        fn from(value: &'static str) -> Self {
-            Self(value.into())
-        }
-    }
-    impl From<String> for ConversionError {
-        fn from(value: String) -> Self {
-            Self(value.into())
-        }
-    }
 }
 ///Decodes the `Delivery` variant of [`OrderFulfillment`].
 #[derive(::serde::Deserialize)]

@@ -5,14 +5,16 @@
 // typify: 0.8.0
 //! Types of the `mobileBillingStatement`/`read` arguments schema, as published by: att, tmobile, verizon.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, dead_code, unused_imports)]
+// Allowed: `missing_docs` (schemas without descriptions), `dead_code` and
+// `unused_imports` (types only some operations of a feature use). No clippy lint is.
+#![allow(missing_docs, dead_code, unused_imports)]
 
 ///Arguments of `mobileBillingStatement`/`read`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct MobileBillingStatementReadArguments {
     /**How many statements to read, newest first.
 
-Constraints (not enforced when decoding): `exclusiveMinimum`: `0`, `maximum`: `9007199254740991`.*/
+Constraints (not enforced when decoding): `exclusiveMinimum`: `0`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default, deserialize_with = "crate::__private::integer")]
     pub limit: ::std::option::Option<i64>,

@@ -5,7 +5,9 @@
 // typify: 0.8.0
 //! Types of the `paymentMethod`/`read` result schema, as published by: att, tmobile, verizon.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, dead_code, unused_imports)]
+// Allowed: `missing_docs` (schemas without descriptions), `dead_code` and
+// `unused_imports` (types only some operations of a feature use). No clippy lint is.
+#![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `paymentMethod`/`read`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -15,7 +17,6 @@ pub struct PaymentMethodReadResult {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`PaymentMethodReadResultPaymentMethodsItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodReadResultPaymentMethodsItem {
     ///Address as the provider shows it.
@@ -46,9 +47,7 @@ pub struct PaymentMethodReadResultPaymentMethodsItem {
     pub last4: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub nickname: ::std::option::Option<::std::string::String>,
-    /**Position in the account's list.
-
-Constraints (not enforced when decoding): `maximum`: `9007199254740991`, `minimum`: `-9007199254740991`.*/
+    ///Position in the account's list.
     #[serde(deserialize_with = "crate::__private::integer")]
     pub order: i64,
     ///The provider's record, unparsed.
@@ -61,7 +60,6 @@ Constraints (not enforced when decoding): `maximum`: `9007199254740991`, `minimu
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`PaymentMethodReadResultPaymentMethodsItemType`
 ///
 /// Open enum: a value the schema does not list is kept in the catch-all variant.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]

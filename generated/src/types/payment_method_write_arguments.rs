@@ -5,7 +5,9 @@
 // typify: 0.8.0
 //! Types of the `paymentMethod`/`write` arguments schema, as published by: att, tmobile, verizon.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, dead_code, unused_imports)]
+// Allowed: `missing_docs` (schemas without descriptions), `dead_code` and
+// `unused_imports` (types only some operations of a feature use). No clippy lint is.
+#![allow(missing_docs, dead_code, unused_imports)]
 
 ///Arguments of `paymentMethod`/`write`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -39,7 +41,6 @@ Constraints (not enforced when decoding): pattern: `^(0[1-9]|1[0-2])/[0-9]{2}$`.
     #[serde(rename = "nameOnCard")]
     pub name_on_card: ::std::string::String,
 }
-///`PaymentMethodWriteArgumentsBillingAddress`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodWriteArgumentsBillingAddress {
     pub city: ::std::string::String,

@@ -5,7 +5,9 @@
 // typify: 0.8.0
 //! Types of the `paymentMethod`/`write` result schema, as published by: att, tmobile, verizon.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, dead_code, unused_imports)]
+// Allowed: `missing_docs` (schemas without descriptions), `dead_code` and
+// `unused_imports` (types only some operations of a feature use). No clippy lint is.
+#![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `paymentMethod`/`write`.
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
@@ -29,7 +31,6 @@ pub enum PaymentMethodWriteResult {
     /// A shape this version of the schema does not describe; kept as raw JSON.
     Unknown(::serde_json::Value),
 }
-///`PaymentMethodWriteResultDryRunCard`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodWriteResultDryRunCard {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4}$`.
@@ -39,7 +40,6 @@ pub struct PaymentMethodWriteResultDryRunCard {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`PaymentMethodWriteResultSuccessCard`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodWriteResultSuccessCard {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4}$`.
@@ -69,27 +69,27 @@ impl<'de> ::serde::Deserialize<'de> for PaymentMethodWriteResult {
         deserializer: __D,
     ) -> ::std::result::Result<Self, __D::Error> {
         let value = crate::__private::buffer_strict(deserializer)?;
-        if let ::std::result::Result::Ok(v) = crate::__private::try_variant::<
+        if let ::std::result::Result::Ok(decoded) = crate::__private::try_variant::<
             __PaymentMethodWriteResultDryRun,
-        >(&value) {
-            return ::std::result::Result::Ok(
-                (|v: __PaymentMethodWriteResultDryRun| Self::DryRun {
-                    card: v.card,
-                    dry_run: v.dry_run,
-                    extra: v.extra,
-                })(v),
-            );
+        >(&value)
+            .map(|v: __PaymentMethodWriteResultDryRun| Self::DryRun {
+                card: v.card,
+                dry_run: v.dry_run,
+                extra: v.extra,
+            })
+        {
+            return ::std::result::Result::Ok(decoded);
         }
-        if let ::std::result::Result::Ok(v) = crate::__private::try_variant::<
+        if let ::std::result::Result::Ok(decoded) = crate::__private::try_variant::<
             __PaymentMethodWriteResultSuccess,
-        >(&value) {
-            return ::std::result::Result::Ok(
-                (|v: __PaymentMethodWriteResultSuccess| Self::Success {
-                    card: v.card,
-                    success: v.success,
-                    extra: v.extra,
-                })(v),
-            );
+        >(&value)
+            .map(|v: __PaymentMethodWriteResultSuccess| Self::Success {
+                card: v.card,
+                success: v.success,
+                extra: v.extra,
+            })
+        {
+            return ::std::result::Result::Ok(decoded);
         }
         crate::__private::unknown_of_kind::<
             __D::Error,

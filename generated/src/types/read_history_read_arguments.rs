@@ -5,7 +5,9 @@
 // typify: 0.8.0
 //! Types of the `readHistory`/`read` arguments schema, as published by: apple-review.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, dead_code, unused_imports)]
+// Allowed: `missing_docs` (schemas without descriptions), `dead_code` and
+// `unused_imports` (types only some operations of a feature use). No clippy lint is.
+#![allow(missing_docs, dead_code, unused_imports)]
 
 ///Arguments of `readHistory`/`read`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]

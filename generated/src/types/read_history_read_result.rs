@@ -5,7 +5,9 @@
 // typify: 0.8.0
 //! Types of the `readHistory`/`read` result schema, as published by: apple-review.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, dead_code, unused_imports)]
+// Allowed: `missing_docs` (schemas without descriptions), `dead_code` and
+// `unused_imports` (types only some operations of a feature use). No clippy lint is.
+#![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `readHistory`/`read`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -14,7 +16,6 @@ pub struct ReadHistoryReadResult {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`ReadHistoryReadResultHistoryItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ReadHistoryReadResultHistoryItem {
     ///Seconds.
@@ -30,7 +31,6 @@ pub struct ReadHistoryReadResultHistoryItem {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`ReadHistoryReadResultHistoryItemReviewer`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ReadHistoryReadResultHistoryItemReviewer {
     ///Constraints (not enforced when decoding): format: `email`.
@@ -40,7 +40,6 @@ pub struct ReadHistoryReadResultHistoryItemReviewer {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`ReadHistoryReadResultHistoryItemReviewerRole`
 ///
 /// Open enum: a value the schema does not list is kept in the catch-all variant.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]

@@ -5,7 +5,9 @@
 // typify: 0.8.0
 //! Types of the `mobileBillingStatement`/`read` result schema, as published by: verizon.
 #![cfg_attr(rustfmt, rustfmt::skip)]
-#![allow(clippy::all, missing_docs, dead_code, unused_imports)]
+// Allowed: `missing_docs` (schemas without descriptions), `dead_code` and
+// `unused_imports` (types only some operations of a feature use). No clippy lint is.
+#![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `mobileBillingStatement`/`read`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -20,7 +22,6 @@ pub struct MobileBillingStatementReadResult {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-///`MobileBillingStatementReadResultBillingItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MobileBillingStatementReadResultBillingItem {
     ///Amount due, in `currency`.

@@ -264,7 +264,7 @@ impl ClientBuilder {
     /// Build it with `.redirect(reqwest::redirect::Policy::none())`: the client handles redirects
     /// itself (same-origin `GET`s only). A client that follows redirects on its own would re-send
     /// a `POST` body before this crate sees the redirect; such an answer is still refused with
-    /// [`Error::Redirect`](crate::Error::Redirect), but only after the fact.
+    /// [`Error::Redirect`], but only after the fact.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -285,7 +285,7 @@ impl ClientBuilder {
 
     /// Sets the largest answer body the client reads, in bytes (default
     /// [`DEFAULT_MAX_BODY_BYTES`], 32 MiB). Reading stops as soon as a body passes it, with
-    /// [`Error::BodyTooLarge`](crate::Error::BodyTooLarge) naming the cap and the URL.
+    /// [`Error::BodyTooLarge`] naming the cap and the URL.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
