@@ -313,6 +313,11 @@ pub(crate) fn decode_json<T: DeserializeOwned>(answer: &Answer) -> Result<T, Err
         message,
         body: excerpt(&answer.body),
     };
+    // The plain parse first: path tracking costs on every success and is only needed to
+    // explain a failure, so a failure is parsed again with it.
+    if let Ok(value) = serde_json::from_slice::<T>(&answer.body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(&answer.body);
     let value: T = serde_path_to_error::deserialize(&mut de)
         .map_err(|err| fail(json_path(&err.path().to_string()), err.inner().to_string()))?;

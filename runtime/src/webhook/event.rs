@@ -138,14 +138,20 @@ impl WebhookEvent {
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
         let raw: &RawValue =
             serde_json::from_slice(body).map_err(|source| EventError::NotJson { source })?;
-        let mut de = serde_json::Deserializer::from_str(raw.get());
-        let fields: EventFields<'_> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            EventError::Shape {
-                path: if path == "." { "$".to_owned() } else { path },
-                message: e.into_inner().to_string(),
+        // The plain parse first; path tracking only to explain a failure.
+        let fields: EventFields<'_> = match serde_json::from_str(raw.get()) {
+            Ok(fields) => fields,
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                    let path = e.path().to_string();
+                    EventError::Shape {
+                        path: if path == "." { "$".to_owned() } else { path },
+                        message: e.into_inner().to_string(),
+                    }
+                })?
             }
-        })?;
+        };
         let event = fields.event.as_deref().unwrap_or("");
         let make =
             |fields: EventFields<'_>, inferred: LinkStatus| -> Result<LinkEvent, EventError> {
