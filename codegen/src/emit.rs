@@ -845,6 +845,32 @@ fn emit_lib(
                 }
             }
 
+            /// The unknown fields of an object (a flattened `extra` map), refusing a key sent
+            /// twice.
+            pub fn unique_map<'de, D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::std::result::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>, D::Error> {
+                struct Visitor;
+                impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                    type Value = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<Self::Value, A::Error> {
+                        let mut object = ::serde_json::Map::new();
+                        while let Some(key) = map.next_key::<::std::string::String>()? {
+                            if object.contains_key(&key) {
+                                return Err(<A::Error as ::serde::de::Error>::custom(::std::format_args!("duplicate field `{key}`")));
+                            }
+                            let value = map.next_value()?;
+                            object.insert(key, value);
+                        }
+                        Ok(object)
+                    }
+                }
+                deserializer.deserialize_map(Visitor)
+            }
+
             /// Tries one variant of an untagged union.
             pub fn try_variant<T: ::serde::de::DeserializeOwned>(
                 value: &::serde_json::Value,

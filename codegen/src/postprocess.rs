@@ -22,6 +22,7 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
     dedupe_field_names(file);
     nullable_optional_fields(file);
     lenient_integer_fields(file);
+    unique_extra_keys(file);
     keep_empty_collections(file);
     let union_tags = union_tag_types(file);
     let open: Vec<(syn::Ident, Vec<EnumValue>)> = file
@@ -844,6 +845,28 @@ fn lenient_integer_fields(file: &mut syn::File) {
             let default =
                 (type_name(&field.ty) == "Option" && !has_default).then(|| quote!(default,));
             field.attrs.push(syn::parse_quote!(#[serde(#default deserialize_with = "crate::__private::integer")]));
+        }
+    }
+    Rewrite.visit_file_mut(file);
+}
+
+/// The flattened `extra` map that keeps unknown fields refuses a key sent twice, as serde does
+/// for a declared field: a duplicate would otherwise keep its last value on the first decode and
+/// lose the first, so decode → encode → decode would not see what was sent.
+fn unique_extra_keys(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    struct Rewrite;
+    impl VisitMut for Rewrite {
+        fn visit_field_mut(&mut self, field: &mut syn::Field) {
+            let flattened_map = type_name(&field.ty) == "Map"
+                && field
+                    .attrs
+                    .iter()
+                    .any(|a| serde_args(a).is_some_and(|args| args.trim() == "flatten"));
+            if flattened_map {
+                field.attrs.retain(|a| !a.path().is_ident("serde"));
+                field.attrs.push(syn::parse_quote!(#[serde(flatten, deserialize_with = "crate::__private::unique_map")]));
+            }
         }
     }
     Rewrite.visit_file_mut(file);

@@ -95,3 +95,21 @@ fn duplicate_keys_inside_a_union_are_an_error_so_decoding_is_stable() {
     assert_eq!(err.path, "orders[0].fulfillment");
     assert!(err.message.contains("duplicate key `readyAt`"), "{err}");
 }
+
+#[test]
+fn duplicate_keys_are_refused_in_plain_objects_too() {
+    // A declared field sent twice (serde's own rule) and an unknown one sent twice (kept in
+    // `extra`): both refused, with the object's path.
+    let declared = br#"{"orderCount":1,"orderCount":2,"orders":[]}"#;
+    let err = doordash(declared).unwrap_err();
+    assert!(
+        err.message.contains("duplicate field `orderCount`"),
+        "{err}"
+    );
+    let unknown = br#"{"orderCount":0,"orders":[],"note":"a","note":"b"}"#;
+    let err = doordash(unknown).unwrap_err();
+    assert!(err.message.contains("duplicate field `note`"), "{err}");
+    // Once is fine, and kept.
+    let once = doordash(br#"{"orderCount":0,"orders":[],"note":"a"}"#).unwrap();
+    assert_eq!(serde_json::to_value(&once).unwrap()["note"], "a");
+}

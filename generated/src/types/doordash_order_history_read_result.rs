@@ -20,7 +20,7 @@ pub struct Item {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default, deserialize_with = "crate::__private::integer")]
     pub quantity: ::std::option::Option<i64>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -50,7 +50,7 @@ pub struct Order {
     pub store: ::std::string::String,
     ///Constraints (not enforced when decoding): `minimum`: `0`.
     pub total: f64,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
@@ -64,7 +64,7 @@ pub enum OrderFulfillment {
         )]
         delivered_at: ::std::option::Option<::std::string::String>,
         kind: OrderFulfillmentDeliveryKind,
-        #[serde(flatten)]
+        #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     Pickup {
@@ -72,7 +72,7 @@ pub enum OrderFulfillment {
         ///Constraints (not enforced when decoding): format: `date-time`.
         #[serde(rename = "readyAt")]
         ready_at: ::std::string::String,
-        #[serde(flatten)]
+        #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     /// A shape this version of the schema does not describe; kept as raw JSON.
@@ -118,7 +118,7 @@ pub struct OrderHistoryReadResult {
     #[serde(deserialize_with = "crate::__private::integer")]
     pub order_count: i64,
     pub orders: ::std::vec::Vec<Order>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///Decodes the `Delivery` variant of [`OrderFulfillment`].
@@ -131,7 +131,7 @@ struct __OrderFulfillmentDelivery {
     )]
     delivered_at: ::std::option::Option<::std::string::String>,
     kind: OrderFulfillmentDeliveryKind,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///Decodes the `Pickup` variant of [`OrderFulfillment`].
@@ -140,7 +140,7 @@ struct __OrderFulfillmentPickup {
     kind: OrderFulfillmentPickupKind,
     #[serde(rename = "readyAt")]
     ready_at: ::std::string::String,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl<'de> ::serde::Deserialize<'de> for OrderFulfillment {

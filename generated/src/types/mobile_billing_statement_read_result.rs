@@ -14,7 +14,7 @@
 pub struct MobileBillingStatementReadResult {
     ///Statements, newest first.
     pub billing: ::std::vec::Vec<MobileBillingStatementReadResultBillingItem>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -47,6 +47,6 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub statement_id: ::std::option::Option<::std::string::String>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }

@@ -14,7 +14,7 @@
 pub struct PaymentMethodReadResult {
     #[serde(rename = "paymentMethods")]
     pub payment_methods: ::std::vec::Vec<PaymentMethodReadResultPaymentMethodsItem>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -57,7 +57,7 @@ pub struct PaymentMethodReadResultPaymentMethodsItem {
     ///The provider's own id for the method.
     #[serde(rename = "vendorId")]
     pub vendor_id: ::std::string::String,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///

@@ -18,14 +18,14 @@ pub enum PaymentMethodWriteResult {
         ///Constraints (not enforced when decoding): always `true`.
         #[serde(rename = "dryRun")]
         dry_run: bool,
-        #[serde(flatten)]
+        #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     Success {
         card: PaymentMethodWriteResultSuccessCard,
         ///Constraints (not enforced when decoding): always `true`.
         success: bool,
-        #[serde(flatten)]
+        #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     /// A shape this version of the schema does not describe; kept as raw JSON.
@@ -37,14 +37,14 @@ pub struct PaymentMethodWriteResultDryRunCard {
     pub last4: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub nickname: ::std::option::Option<::std::string::String>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodWriteResultSuccessCard {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4}$`.
     pub last4: ::std::string::String,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///Decodes the `DryRun` variant of [`PaymentMethodWriteResult`].
@@ -53,7 +53,7 @@ struct __PaymentMethodWriteResultDryRun {
     card: PaymentMethodWriteResultDryRunCard,
     #[serde(rename = "dryRun")]
     dry_run: bool,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///Decodes the `Success` variant of [`PaymentMethodWriteResult`].
@@ -61,7 +61,7 @@ struct __PaymentMethodWriteResultDryRun {
 struct __PaymentMethodWriteResultSuccess {
     card: PaymentMethodWriteResultSuccessCard,
     success: bool,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl<'de> ::serde::Deserialize<'de> for PaymentMethodWriteResult {

@@ -13,7 +13,7 @@
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ReadHistoryReadResult {
     pub history: ::std::vec::Vec<ReadHistoryReadResultHistoryItem>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -28,7 +28,7 @@ pub struct ReadHistoryReadResultHistoryItem {
     pub reviewer: ::std::option::Option<ReadHistoryReadResultHistoryItemReviewer>,
     pub source: ::std::string::String,
     pub title: ::std::string::String,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -37,7 +37,7 @@ pub struct ReadHistoryReadResultHistoryItemReviewer {
     pub email: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<ReadHistoryReadResultHistoryItemReviewerRole>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///

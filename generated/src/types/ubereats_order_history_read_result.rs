@@ -16,6 +16,6 @@ pub struct OrderHistoryReadResult {
     pub order_count: f64,
     ///Provider-specific order records.
     pub orders: ::serde_json::Value,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }

@@ -19,7 +19,7 @@ pub struct MobileBillingStatementReadResult {
     )]
     pub account_number: ::std::option::Option<::std::string::String>,
     pub billing: ::std::vec::Vec<MobileBillingStatementReadResultBillingItem>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -80,7 +80,7 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
     pub statement_id: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<StatementStatus>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///Payment state of the statement.
