@@ -253,9 +253,10 @@ pub fn run(args: Args) -> Result<bool> {
     let started = std::time::Instant::now();
     let settings = passage_codegen::Settings::default()
         .with_catalog_label("../shared/schema-corpus")
-        .with_typer(std::sync::Arc::new(crate::typer::ProcessTyper::new(
-            args.schema_memory_mib,
-        )?));
+        .with_typer(std::sync::Arc::new(crate::cache::CachingTyper::new(
+            crate::typer::ProcessTyper::new(args.schema_memory_mib)?,
+            crate::gate::target_dir().join("regen-cache"),
+        )));
     let generated = crate::gate::generate_gated(&catalog_bytes, settings, &scratch)?;
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");

@@ -19,6 +19,7 @@ use passage_catalog::Catalog;
 use passage_codegen::{diff, Generated, Provenance, Settings};
 
 mod bench;
+mod cache;
 mod corpus;
 mod gate;
 mod package;
@@ -181,9 +182,10 @@ fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<boo
     let settings = Settings::default()
         .with_catalog_label(label)
         .with_schema_budget(std::time::Duration::from_secs(args.schema_seconds))
-        .with_typer(std::sync::Arc::new(typer::ProcessTyper::new(
-            args.schema_memory_mib,
-        )?));
+        .with_typer(std::sync::Arc::new(cache::CachingTyper::new(
+            typer::ProcessTyper::new(args.schema_memory_mib)?,
+            gate::target_dir().join("regen-cache"),
+        )));
     // One scratch workspace per output folder, so concurrent regens of different outputs
     // (tests, benchmarks) do not overwrite each other's crate.
     let scratch = {
