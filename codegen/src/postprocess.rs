@@ -152,17 +152,8 @@ pub(crate) fn container_serde(e: &ItemEnum) -> String {
         .join(",")
 }
 
-/// The token text inside `#[serde(...)]`.
-pub(crate) fn serde_args_text(attr: &Attribute) -> Option<String> {
-    serde_args(attr)
-}
-
 /// The last path segment of a type (`Option` for `::std::option::Option<T>`).
-pub(crate) fn type_name_of(ty: &syn::Type) -> String {
-    type_name(ty)
-}
-
-fn type_name(ty: &syn::Type) -> String {
+pub(crate) fn type_name(ty: &syn::Type) -> String {
     match ty {
         syn::Type::Path(p) => p
             .path
@@ -174,7 +165,8 @@ fn type_name(ty: &syn::Type) -> String {
     }
 }
 
-fn serde_args(attr: &Attribute) -> Option<String> {
+/// The token text inside `#[serde(...)]`.
+pub(crate) fn serde_args(attr: &Attribute) -> Option<String> {
     if !attr.path().is_ident("serde") {
         return None;
     }
@@ -454,27 +446,25 @@ fn add_unknown_variant(e: &mut ItemEnum) -> bool {
     };
     e.variants.push(variant);
     // `serde_json::Value` is neither Copy nor Eq/Hash/Ord.
-    for attr in &mut e.attrs {
-        if attr.path().is_ident("derive") {
-            if let Ok(list) = attr.parse_args_with(
-                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
-            ) {
-                let kept: Vec<syn::Path> = list
-                    .into_iter()
-                    .filter(|p| {
-                        let last = p
-                            .segments
-                            .last()
-                            .map(|s| s.ident.to_string())
-                            .unwrap_or_default();
-                        !matches!(last.as_str(), "Copy" | "Eq" | "Hash" | "Ord" | "PartialOrd")
-                    })
-                    .collect();
-                *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
-            }
+    retain_derives(&mut e.attrs, |name| {
+        !matches!(name, "Copy" | "Eq" | "Hash" | "Ord" | "PartialOrd")
+    });
+    true
+}
+
+/// Keeps only the derives whose (last path segment) name `keep` accepts.
+pub(crate) fn retain_derives(attrs: &mut [Attribute], keep: impl Fn(&str) -> bool) {
+    for attr in attrs.iter_mut().filter(|a| a.path().is_ident("derive")) {
+        if let Ok(list) = attr.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+        ) {
+            let kept: Vec<syn::Path> = list
+                .into_iter()
+                .filter(|p| p.segments.last().is_none_or(|s| keep(&s.ident.to_string())))
+                .collect();
+            *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
         }
     }
-    true
 }
 
 /// typify's impls on an enum (`Display`, `FromStr`, `TryFrom<&str>`, ...) can `match` on its

@@ -246,7 +246,7 @@ fn collect_refs(schema: &Value, out: &mut Vec<String>) {
 }
 
 /// JSON pointers of the direct subschemas of the node at `pointer`.
-fn child_pointers(node: &Value, pointer: &str) -> Vec<String> {
+pub(crate) fn child_pointers(node: &Value, pointer: &str) -> Vec<String> {
     let mut out = Vec::new();
     let Value::Object(map) = node else { return out };
     for (key, value) in map {

@@ -70,3 +70,18 @@ fn from_typed(typed: crate::typify_driver::TypedSchema) -> TypedSchemaText {
             .collect(),
     }
 }
+
+/// JSON pointers of a normalized schema's root (`""`) and every subschema under it, in the
+/// walk the fallback search uses: what a [`Fallback`] pointer can name.
+pub fn subschema_pointers(schema: &Value) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut next = 0;
+    while next < out.len() {
+        let pointer = out[next].clone();
+        if let Some(node) = schema.pointer(&pointer) {
+            out.extend(crate::typify_driver::child_pointers(node, &pointer));
+        }
+        next += 1;
+    }
+    out
+}

@@ -232,7 +232,7 @@ fn find_tag(
             return None;
         };
         let found = named.named.iter().find_map(|f| {
-            let ty = crate::postprocess::type_name_of(&f.ty);
+            let ty = crate::postprocess::type_name(&f.ty);
             let value = tags.get(&ty)?;
             let wire = match crate::postprocess::serde_rename_of(&f.attrs) {
                 Some(wire) => wire,
@@ -283,7 +283,7 @@ fn rewrite_union(
     if e.variants.iter().any(|v| {
         v.attrs.iter().any(|a| {
             a.path().is_ident("serde")
-                && !crate::postprocess::serde_args_text(a).is_some_and(|t| {
+                && !crate::postprocess::serde_args(a).is_some_and(|t| {
                     t.starts_with("rename =") && !t.contains(',') || t == "untagged"
                 })
         })
@@ -392,20 +392,8 @@ fn rewrite_union(
             }
         }
     };
-    // Drop the Deserialize derive and serde attributes that only serve it.
-    for attr in &mut e.attrs {
-        if attr.path().is_ident("derive") {
-            if let Ok(list) = attr.parse_args_with(
-                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
-            ) {
-                let kept: Vec<syn::Path> = list
-                    .into_iter()
-                    .filter(|p| p.segments.last().is_none_or(|s| s.ident != "Deserialize"))
-                    .collect();
-                *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
-            }
-        }
-    }
+    // The Deserialize derive gives way to the impl below.
+    crate::postprocess::retain_derives(&mut e.attrs, |name| name != "Deserialize");
     let impl_item: Item = syn::parse_quote! {
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {

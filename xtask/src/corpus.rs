@@ -122,42 +122,6 @@ fn catalog(schemas: &[CorpusSchema]) -> Value {
     })).collect::<Vec<_>>()})
 }
 
-/// Counts the subschemas of a normalized schema, and those under `pointers` (inclusive).
-fn count_subschemas(schema: &Value, pointer: &str, untyped: &[String], acc: &mut (usize, usize)) {
-    let Value::Object(map) = schema else { return };
-    acc.0 += 1;
-    if untyped
-        .iter()
-        .any(|p| pointer == p || pointer.starts_with(&format!("{p}/")) || p.is_empty())
-    {
-        acc.1 += 1;
-    }
-    for (key, value) in map {
-        let esc = |s: &str| passage_codegen::normalize::escape_pointer(s);
-        match (key.as_str(), value) {
-            ("properties" | "definitions", Value::Object(children)) => {
-                for (name, child) in children {
-                    count_subschemas(
-                        child,
-                        &format!("{pointer}/{key}/{}", esc(name)),
-                        untyped,
-                        acc,
-                    );
-                }
-            }
-            ("items" | "anyOf" | "oneOf" | "allOf", Value::Array(children)) => {
-                for (i, child) in children.iter().enumerate() {
-                    count_subschemas(child, &format!("{pointer}/{key}/{i}"), untyped, acc);
-                }
-            }
-            ("items" | "additionalProperties" | "additionalItems", Value::Object(_)) => {
-                count_subschemas(value, &format!("{pointer}/{key}"), untyped, acc);
-            }
-            _ => {}
-        }
-    }
-}
-
 const HARNESS_MANIFEST: &str = r#"[package]
 name = "corpus-harness"
 version.workspace = true
@@ -361,10 +325,14 @@ pub fn run(args: Args) -> Result<bool> {
                 failures_gate.push(format!("{}/{}", s.source, s.name));
             }
         }
-        let mut acc = (0, 0);
-        count_subschemas(&normalized.schema, "", &untyped, &mut acc);
-        row.subschemas += acc.0;
-        row.untyped_subschemas += acc.1;
+        let pointers = passage_codegen::typing::subschema_pointers(&normalized.schema);
+        let under_fallback = |pointer: &String| {
+            untyped
+                .iter()
+                .any(|p| p.is_empty() || pointer == p || pointer.starts_with(&format!("{p}/")))
+        };
+        row.subschemas += pointers.len();
+        row.untyped_subschemas += pointers.iter().filter(|p| under_fallback(p)).count();
     }
     let mut failures = Vec::new();
     for (case, outcome) in cases.iter().zip(&outcomes) {
