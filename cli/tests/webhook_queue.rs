@@ -104,13 +104,16 @@ rm -f "$mark"
     vec!["sh".into(), "-c".into(), script]
 }
 
+/// Starts `passage webhook work`; its log (queue events at info) goes to `<logs>/<consumer>.log`.
 fn start_worker(
     redis: &str,
     stream: &str,
     consumer: &str,
     base_url: &str,
     handler: &[String],
+    logs: &Path,
 ) -> Child {
+    let log = std::fs::File::create(logs.join(format!("{consumer}.log"))).expect("worker log");
     Command::new(BIN)
         .args(["webhook", "work", "--redis", redis, "--stream", stream])
         .args(["--partitions", PARTITIONS, "--redis-timeout-ms", "500"])
@@ -126,10 +129,11 @@ fn start_worker(
         .args(["--base-url", base_url])
         .env("PASSAGE_API_KEY", "psg_test_mock")
         .env("PASSAGE_TEST_WORKER", consumer)
+        .env("RUST_LOG", "passage_connect::queue=info,passage=info")
         .arg("--")
         .args(handler)
         .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .expect("spawn passage webhook work")
 }
@@ -165,11 +169,71 @@ fn queued_links(server: &RedisServer, stream: &str, event: &str) -> HashSet<Stri
     links
 }
 
-async fn wait_for(what: &str, deadline: Instant, mut done: impl FnMut() -> bool) {
+async fn wait_for(what: &str, deadline: Instant, done: impl FnMut() -> bool) {
+    assert!(
+        wait_until(deadline, done).await,
+        "timed out waiting for {what}"
+    );
+}
+
+/// `true` once `done` holds, `false` at the deadline.
+async fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    true
+}
+
+/// What the queue holds, for a failure message: per partition the stream length, the pending
+/// entries by consumer, the lease owner; the dead-letter stream's length; the live workers.
+fn queue_state(server: &RedisServer, stream: &str) -> String {
+    let mut conn = server.client();
+    let mut out = String::new();
+    for p in 0..4 {
+        let key = format!("{stream}:{p}");
+        let len: i64 = redis::cmd("XLEN").arg(&key).query(&mut conn).unwrap_or(-1);
+        let pending: redis::Value = redis::cmd("XPENDING")
+            .arg(&key)
+            .arg("workers")
+            .query(&mut conn)
+            .unwrap_or(redis::Value::Nil);
+        let owner: Option<String> = redis::cmd("GET")
+            .arg(format!("{stream}:owner:{p}"))
+            .query(&mut conn)
+            .unwrap_or(None);
+        out.push_str(&format!(
+            "\n  {key}: XLEN {len}, owner {owner:?}, XPENDING {pending:?}"
+        ));
+    }
+    let dead: i64 = redis::cmd("XLEN")
+        .arg(format!("{stream}:dead"))
+        .query(&mut conn)
+        .unwrap_or(-1);
+    let workers: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{stream}:workers"))
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(&mut conn)
+        .unwrap_or_default();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{stream}*"))
+        .query(&mut conn)
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "\n  dead letters: {dead}; workers: {workers:?}; keys: {keys:?}"
+    ));
+    out
+}
+
+/// The last `n` lines of a worker's log file.
+fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// A temporary directory, removed on drop (also when the test fails).
@@ -187,13 +251,18 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     };
     let started = Instant::now();
     let deadline = started + Duration::from_secs(100);
-    let mock = MockServer::start(MockConfig::default().with_webhook_retry_delays(vec![
-        Duration::from_millis(300),
-        Duration::from_secs(1),
-        Duration::from_secs(2),
-        Duration::from_secs(3),
-        Duration::from_secs(4),
-    ]))
+    let mock = MockServer::start(
+        MockConfig::default()
+            .with_webhook_retry_delays(vec![
+                Duration::from_millis(300),
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+                Duration::from_secs(3),
+                Duration::from_secs(4),
+            ])
+            // Room for every attempt of the 1,000 events, for the failure message.
+            .with_delivery_log_limits(10_000, 4096),
+    )
     .await
     .expect("emulator");
     let base = mock.base_url();
@@ -212,9 +281,14 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     let names = ["w1", "w2", "w3"];
     let mut workers = Children::default();
     for name in names {
-        workers
-            .0
-            .push(start_worker(&redis, stream, name, &base, &handler));
+        workers.0.push(start_worker(
+            &redis,
+            stream,
+            name,
+            &base,
+            &handler,
+            dir.path(),
+        ));
     }
 
     let client = Client::builder(ApiKey::new("psg_test_mock"))
@@ -302,14 +376,58 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     };
     let killed_at = read_log(&log).len();
 
-    wait_for("1,000 distinct events handled", deadline, || {
-        let handled: HashSet<(String, String)> = read_log(&log)
+    let distinct = || -> HashSet<(String, String)> {
+        read_log(&log)
             .into_iter()
             .map(|l| (l[0].clone(), l[1].clone()))
+            .collect()
+    };
+    if !wait_until(deadline, || distinct().len() == 1000).await {
+        // Say what is missing and where it is: the handled log, the queue, the emulator's
+        // delivery attempts for the missing events, and each worker's last log lines.
+        let handled = distinct();
+        let missing: Vec<(String, &String)> = ["link.failed", "link.complete"]
+            .iter()
+            .flat_map(|event| links.iter().map(move |link| (event.to_string(), link)))
+            .filter(|(event, link)| !handled.contains(&(event.clone(), (*link).clone())))
             .collect();
-        handled.len() == 1000
-    })
-    .await;
+        let deliveries = mock.webhook_deliveries();
+        let attempts: Vec<String> = missing
+            .iter()
+            .take(5)
+            .map(|(event, link)| {
+                let tries: Vec<String> = deliveries
+                    .iter()
+                    .filter(|d| &d.link_id == *link && &d.event == event)
+                    .map(|d| format!("#{} {:?} at {}", d.attempt, d.outcome, d.sent_at))
+                    .collect();
+                format!(
+                    "{event} {link} (partition {}): {tries:?}",
+                    passage_connect::queue::partition_of(link, 4)
+                )
+            })
+            .collect();
+        let worker_logs: Vec<String> = names
+            .iter()
+            .map(|name| {
+                format!(
+                    "--- {name}:\n{}",
+                    tail(&dir.path().join(format!("{name}.log")), 25)
+                )
+            })
+            .collect();
+        panic!(
+            "timed out waiting for 1,000 distinct events handled: {} handled ({} lines, {victim} \
+             killed after {killed_at}), {} missing; first missing with their delivery attempts:\n  \
+             {}\nqueue:{}\n{}",
+            handled.len(),
+            read_log(&log).len(),
+            missing.len(),
+            attempts.join("\n  "),
+            queue_state(&server.lock().unwrap(), stream),
+            worker_logs.join("\n")
+        );
+    }
 
     let lines = read_log(&log);
     let mut per_link: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -389,9 +507,14 @@ async fn receive_statuses_dead_letter_list_and_replay() {
     let handler = handler_script(&log, &fail_file);
     let mut children = Children::default();
     let receiver = start_receiver(&mut children, &redis, stream, &base);
-    children
-        .0
-        .push(start_worker(&redis, stream, "w1", &base, &handler));
+    children.0.push(start_worker(
+        &redis,
+        stream,
+        "w1",
+        &base,
+        &handler,
+        dir.path(),
+    ));
 
     let client = Client::builder(ApiKey::new("psg_test_mock"))
         .base_url(base.clone())

@@ -305,3 +305,136 @@ async fn a_worker_that_dies_mid_handler_is_taken_over() {
     stop.notify_waiters();
     runner.await.unwrap().unwrap();
 }
+
+/// A previous owner can leave entries pending after the new owner's takeover claim (it read them
+/// just before noticing that its lease was gone, then failed): the new owner must still handle
+/// them, before the newer entries of the same link, and also when no newer entry follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn entries_left_pending_on_another_consumer_after_a_takeover_are_handled_in_order() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let signer = Signer::new();
+    let queue_config = || config("q3").with_partitions(1);
+    let queue = WebhookQueue::connect(&server.url(), queue_config())
+        .await
+        .unwrap();
+    let log: Log = Arc::default();
+
+    // The worker's first handler waits until released: meanwhile it reads nothing.
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let worker = Worker::connect(&server.url(), queue_config(), worker_config("w1"))
+        .await
+        .unwrap();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let runner = {
+        let (log, entered, release, stop) =
+            (log.clone(), entered.clone(), release.clone(), stop.clone());
+        tokio::spawn(async move {
+            worker
+                .run(
+                    move |event: Arc<QueuedEvent>| {
+                        let (log, entered, release) =
+                            (log.clone(), entered.clone(), release.clone());
+                        async move {
+                            if event
+                                .event
+                                .link_event()
+                                .unwrap()
+                                .link_id
+                                .starts_with("link_block")
+                            {
+                                entered.notify_one();
+                                release.acquire().await.unwrap().forget();
+                            }
+                            record(&log, &event);
+                            Ok::<(), String>(())
+                        }
+                    },
+                    async move { stop.notified().await },
+                )
+                .await
+        })
+    };
+    queue
+        .enqueue(&signer.verified(&failed_body("link_block1", 0)).await)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), entered.notified())
+        .await
+        .expect("the worker started link_block1's handler");
+
+    // While the owner is busy, another consumer (a previous owner that has lost its lease)
+    // reads link_b's first event and never acknowledges it; link_b's second event follows.
+    queue
+        .enqueue(&signer.verified(&failed_body("link_b", 1)).await)
+        .await
+        .unwrap();
+    let mut conn = server.client();
+    ghost_reads_one(&mut conn);
+    queue
+        .enqueue(&signer.verified(&complete_body("link_b", 2)).await)
+        .await
+        .unwrap();
+    release.add_permits(1);
+
+    wait_until("link_b's two events", || log.lock().unwrap().len() == 3).await;
+
+    // The same with nothing after the stolen entry: the owner's periodic look at the
+    // partition's pending entries finds it.
+    queue
+        .enqueue(&signer.verified(&failed_body("link_block2", 3)).await)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), entered.notified())
+        .await
+        .expect("the worker started link_block2's handler");
+    queue
+        .enqueue(&signer.verified(&failed_body("link_c", 4)).await)
+        .await
+        .unwrap();
+    ghost_reads_one(&mut conn);
+    release.add_permits(1);
+    wait_until("link_c's event", || log.lock().unwrap().len() == 5).await;
+
+    let order: Vec<_> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(link, event, _)| format!("{link} {event}"))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "link_block1 link.failed",
+            "link_b link.failed",
+            "link_b link.complete",
+            "link_block2 link.failed",
+            "link_c link.failed"
+        ]
+    );
+    stop.notify_waiters();
+    runner.await.unwrap().unwrap();
+}
+
+/// A consumer `ghost` of the workers' group reads one new entry of `q3:0` and never
+/// acknowledges it.
+fn ghost_reads_one(conn: &mut redis::Connection) {
+    let stolen: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("workers")
+        .arg("ghost")
+        .arg("COUNT")
+        .arg(10)
+        .arg("STREAMS")
+        .arg("q3:0")
+        .arg(">")
+        .query(conn)
+        .unwrap();
+    assert_eq!(
+        stolen.keys.iter().map(|k| k.ids.len()).sum::<usize>(),
+        1,
+        "the ghost consumer holds one entry"
+    );
+}

@@ -14,6 +14,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use passage_codegen::Generated;
+use sha2::{Digest as _, Sha256};
 
 /// What one check found.
 #[derive(Debug, Default)]
@@ -208,17 +209,50 @@ fn parse_messages(stdout: &str) -> GateReport {
 /// not compile are typed as `serde_json::Value` (with the compiler's first error as their
 /// warning) and the crate is generated and checked again. Fails, writing nothing, when an error
 /// lies outside the types modules.
+///
+/// Verdicts are remembered (see [`Verdicts`]): a crate that passed before is not checked again,
+/// and a module that failed before is typed as `Value` at once, with the error it had.
 pub fn generate_gated(
     catalog: &[u8],
     mut settings: passage_codegen::Settings,
     scratch: &Path,
 ) -> Result<Generated> {
     const MAX_ROUNDS: usize = 4;
-    for _ in 0..MAX_ROUNDS {
+    let verdicts = Verdicts::open(target_dir().join("regen-gate/verdicts"));
+    let mut checks = 0;
+    let mut retyped_from_verdicts = std::collections::BTreeSet::new();
+    loop {
         let generated = passage_codegen::generate(catalog, &settings)?;
+        // A module is retyped from a verdict once: were its `Value` form ever recorded as
+        // failing too (a generator bug), the check below says so instead of looping.
+        let known_failures: Vec<_> = verdicts
+            .known_failures(&generated)
+            .into_iter()
+            .filter(|(module, _)| retyped_from_verdicts.insert(module.clone()))
+            .collect();
+        if !known_failures.is_empty() {
+            for (module, error) in known_failures {
+                settings = settings.with_untyped_module(
+                    module,
+                    format!("its generated code does not compile: {error}"),
+                );
+            }
+            continue;
+        }
+        if verdicts.passed(&generated) {
+            return Ok(generated);
+        }
+        if checks == MAX_ROUNDS {
+            break;
+        }
+        checks += 1;
         let report = check(&generated, scratch)?;
         if report.is_clean() {
+            verdicts.record_pass(&generated);
             return Ok(generated);
+        }
+        for (module, error) in &report.failing_modules {
+            verdicts.record_failure(&generated, module, error);
         }
         if !report.other_errors.is_empty() {
             bail!(
@@ -239,9 +273,243 @@ pub fn generate_gated(
     )
 }
 
+/// What earlier gate runs found, in `<target>/regen-gate/verdicts/`, so that a regen whose
+/// output did not change (or changed only where it was already judged) runs no `cargo check`.
+///
+/// Every verdict is keyed by a SHA-256 over the *context* (the `rustc -vV` of the toolchain,
+/// the repository's `Cargo.lock` and manifest, `RUSTFLAGS`, and the identity of the running
+/// generator build: its executable's path, size and modification time, so a rebuilt generator
+/// never reuses a verdict of the old one) and the judged text: the whole crate for a pass, one
+/// types module for a failure. A verdict file that cannot be read or does not have the expected
+/// form is ignored, never trusted: the crate is checked again.
+pub struct Verdicts {
+    dir: PathBuf,
+    /// `None` when the context could not be established: then nothing is remembered.
+    context: Option<String>,
+}
+
+impl Verdicts {
+    /// Verdicts stored under `dir`, for the current context.
+    pub fn open(dir: PathBuf) -> Self {
+        let context = verdict_context();
+        Verdicts { dir, context }
+    }
+
+    #[cfg(test)]
+    fn with_context(dir: PathBuf, context: &str) -> Self {
+        Verdicts {
+            dir,
+            context: Some(context.to_owned()),
+        }
+    }
+
+    fn crate_key(&self, generated: &Generated) -> Option<String> {
+        let context = self.context.as_ref()?;
+        let mut hasher = Sha256::new();
+        hasher.update(b"crate\0");
+        hasher.update(context.as_bytes());
+        for (path, contents) in &generated.files {
+            hasher.update((path.len() as u64).to_le_bytes());
+            hasher.update(path.as_bytes());
+            hasher.update((contents.len() as u64).to_le_bytes());
+            hasher.update(contents.as_bytes());
+        }
+        Some(hex::encode(hasher.finalize()))
+    }
+
+    fn module_key(&self, module: &str, contents: &str) -> Option<String> {
+        let context = self.context.as_ref()?;
+        let mut hasher = Sha256::new();
+        hasher.update(b"module\0");
+        hasher.update(context.as_bytes());
+        hasher.update((module.len() as u64).to_le_bytes());
+        hasher.update(module.as_bytes());
+        hasher.update(contents.as_bytes());
+        Some(hex::encode(hasher.finalize()))
+    }
+
+    /// Whether exactly this crate passed the gate before.
+    pub fn passed(&self, generated: &Generated) -> bool {
+        self.crate_key(generated)
+            .and_then(|key| std::fs::read(self.dir.join(key)).ok())
+            .is_some_and(|bytes| bytes == PASS)
+    }
+
+    /// Types modules of `generated` whose exact text failed to compile before, with the error.
+    pub fn known_failures(&self, generated: &Generated) -> Vec<(String, String)> {
+        let mut failures = Vec::new();
+        for (path, contents) in &generated.files {
+            let Some(module) = types_module(path) else {
+                continue;
+            };
+            let Some(key) = self.module_key(module, contents) else {
+                return Vec::new();
+            };
+            let Ok(text) = std::fs::read_to_string(self.dir.join(key)) else {
+                continue;
+            };
+            if let Some(error) = text.strip_prefix(FAIL_PREFIX) {
+                if !error.trim().is_empty() {
+                    failures.push((module.to_owned(), error.to_owned()));
+                }
+            }
+        }
+        failures
+    }
+
+    /// Remembers that `generated` compiled. Best effort: a verdict that cannot be written only
+    /// costs a check next time.
+    pub fn record_pass(&self, generated: &Generated) {
+        if let Some(key) = self.crate_key(generated) {
+            self.write(&key, PASS);
+        }
+    }
+
+    /// Remembers that the types module `module` of `generated` failed with `error`.
+    pub fn record_failure(&self, generated: &Generated, module: &str, error: &str) {
+        let Some(contents) = generated.files.get(&format!("src/types/{module}.rs")) else {
+            return;
+        };
+        if let Some(key) = self.module_key(module, contents) {
+            self.write(&key, format!("{FAIL_PREFIX}{error}").as_bytes());
+        }
+    }
+
+    fn write(&self, key: &str, bytes: &[u8]) {
+        // Written whole then renamed, so a reader never sees half a verdict.
+        let tmp = self.dir.join(format!(".{key}.{}", std::process::id()));
+        let written = std::fs::create_dir_all(&self.dir)
+            .and_then(|()| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, self.dir.join(key)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+const PASS: &[u8] = b"pass\n";
+const FAIL_PREFIX: &str = "fail\n";
+
+/// `src/types/{module}.rs` → `module`.
+fn types_module(path: &str) -> Option<&str> {
+    path.strip_prefix("src/types/")?.strip_suffix(".rs")
+}
+
+/// The context a verdict holds in (see [`Verdicts`]); `None` if any part cannot be read.
+fn verdict_context() -> Option<String> {
+    let root = crate::workspace_root();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = Command::new(rustc).arg("-vV").output().ok()?;
+    if !version.status.success() {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?;
+    let meta = std::fs::metadata(&exe).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let mut hasher = Sha256::new();
+    hasher.update(&version.stdout);
+    hasher.update(std::fs::read(root.join("Cargo.lock")).ok()?);
+    hasher.update(std::fs::read(root.join("Cargo.toml")).ok()?);
+    hasher.update(std::env::var("RUSTFLAGS").unwrap_or_default());
+    hasher.update(exe.display().to_string());
+    hasher.update(meta.len().to_le_bytes());
+    hasher.update(modified.as_nanos().to_le_bytes());
+    Some(hex::encode(hasher.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn crate_of(files: &[(&str, &str)]) -> Generated {
+        Generated {
+            files: files
+                .iter()
+                .map(|(path, text)| (path.to_string(), text.to_string()))
+                .collect(),
+            snapshots: Vec::new(),
+            warnings: Vec::new(),
+            provenance: passage_codegen::Provenance {
+                catalog_sha256: String::new(),
+                codegen_version: String::new(),
+                typify_version: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn verdicts_hold_for_the_exact_crate_and_context_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let verdicts = Verdicts::with_context(dir.path().to_path_buf(), "toolchain A");
+        let one = crate_of(&[
+            ("src/lib.rs", "pub mod types;"),
+            ("src/types/a.rs", "pub struct A;"),
+        ]);
+        assert!(!verdicts.passed(&one), "nothing recorded yet");
+        verdicts.record_pass(&one);
+        assert!(verdicts.passed(&one));
+
+        let edited = crate_of(&[
+            ("src/lib.rs", "pub mod types;"),
+            ("src/types/a.rs", "pub struct B;"),
+        ]);
+        assert!(
+            !verdicts.passed(&edited),
+            "a changed module is checked again"
+        );
+        let moved = crate_of(&[
+            ("src/lib.rs", "pub mod types;"),
+            ("src/types/b.rs", "pub struct A;"),
+        ]);
+        assert!(!verdicts.passed(&moved), "a renamed file is checked again");
+        let other_toolchain = Verdicts::with_context(dir.path().to_path_buf(), "toolchain B");
+        assert!(
+            !other_toolchain.passed(&one),
+            "another context trusts nothing"
+        );
+    }
+
+    #[test]
+    fn failures_are_remembered_per_module_text_and_corrupt_verdicts_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let verdicts = Verdicts::with_context(dir.path().to_path_buf(), "ctx");
+        let generated = crate_of(&[
+            ("src/lib.rs", "pub mod types;"),
+            ("src/types/bad.rs", "pub struct X { a: u8, a: u8 }"),
+            ("src/types/good.rs", "pub struct Y;"),
+        ]);
+        verdicts.record_failure(
+            &generated,
+            "bad",
+            "error[E0124]: field `a` is already declared",
+        );
+        assert_eq!(
+            verdicts.known_failures(&generated),
+            vec![(
+                "bad".to_string(),
+                "error[E0124]: field `a` is already declared".to_string()
+            )]
+        );
+        // The same module name with other text is not the module that failed.
+        let fixed = crate_of(&[("src/types/bad.rs", "pub struct X { a: u8 }")]);
+        assert!(verdicts.known_failures(&fixed).is_empty());
+
+        // Every verdict file overwritten with garbage: none is trusted, pass or failure.
+        verdicts.record_pass(&generated);
+        assert!(verdicts.passed(&generated));
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            std::fs::write(entry.unwrap().path(), b"\xff\x00garbage").unwrap();
+            files += 1;
+        }
+        assert_eq!(files, 2, "one pass and one failure verdict");
+        assert!(!verdicts.passed(&generated));
+        assert!(verdicts.known_failures(&generated).is_empty());
+    }
 
     #[test]
     fn errors_are_traced_to_their_types_module() {

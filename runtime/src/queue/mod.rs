@@ -21,7 +21,10 @@
 //!   503 otherwise so that Passage retries.
 //! * **At least once**: an entry leaves the pending list (`XACK`) only after the handler
 //!   succeeded or the entry was copied to the dead-letter stream. A worker that dies leaves its
-//!   entries pending; the worker that takes its partitions over claims them (`XAUTOCLAIM`).
+//!   entries pending; the worker that takes its partitions over claims them (`XAUTOCLAIM`), and
+//!   claims again whatever another consumer still holds pending later (a previous owner that read
+//!   entries just before noticing its lease was gone): before handling newer entries of that
+//!   partition, and at every lease upkeep (a third of the lease).
 //! * **No double processing of a finished event**: every entry goes through the processing/done
 //!   rule of [`crate::dedupe`] keyed by `(linkId, event, timestamp)`, so a redelivery by Passage
 //!   (a second entry) or a reclaim after a crash is skipped when the first run finished. A handler

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::redis::aio::ConnectionManager;
-use ::redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use ::redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingReply, StreamReadReply};
 use ::redis::Script;
 use bytes::Bytes;
 
@@ -246,7 +246,21 @@ impl Worker {
         loop {
             if Instant::now() >= next_maintain {
                 match self.maintain(&mut owned, &mut needs_claim).await {
-                    Ok(()) => next_maintain = Instant::now() + self.config.lease / 3,
+                    Ok(()) => {
+                        next_maintain = Instant::now() + self.config.lease / 3;
+                        // Entries another consumer read and left pending after this worker's
+                        // takeover claim would otherwise wait for a newer entry of their
+                        // partition (below), or forever if none comes.
+                        for partition in owned.clone() {
+                            match self.others_pending(partition).await {
+                                Ok(true) => {
+                                    needs_claim.insert(partition);
+                                }
+                                Ok(false) => {}
+                                Err(err) => self.note_error(&err),
+                            }
+                        }
+                    }
                     Err(err) => {
                         WorkerStats::bump(&self.stats.redis_errors);
                         tracing::warn!(target: "passage_connect::queue", error = %err, "partition lease upkeep failed");
@@ -272,7 +286,7 @@ impl Worker {
                     biased;
                     () = &mut shutdown => break,
                     read = self.read_new(&owned) => match read {
-                        Ok(read) => batches = read,
+                        Ok(read) => batches = self.oldest_first(read, &mut needs_claim).await,
                         Err(err) => {
                             self.note_error(&err);
                             needs_claim.extend(owned.iter().copied());
@@ -309,6 +323,53 @@ impl Worker {
             let _ = self.release_partition(partition).await;
         }
         Ok(())
+    }
+
+    /// Keeps per-link order when another consumer holds entries of a partition pending: a
+    /// previous owner that read them after this worker's takeover claim (just before noticing
+    /// its lease was gone) and then failed. Those entries are older than the ones just read, so
+    /// the partition's whole pending list is claimed (`XAUTOCLAIM`, in ID order, this worker's
+    /// new entries included) and handled in that order. If that cannot be checked, the
+    /// partition's new entries wait in this worker's pending list for the next round's claim.
+    async fn oldest_first(
+        &self,
+        mut batches: BTreeMap<u16, Vec<StreamId>>,
+        needs_claim: &mut BTreeSet<u16>,
+    ) -> BTreeMap<u16, Vec<StreamId>> {
+        for partition in batches.keys().copied().collect::<Vec<_>>() {
+            let claimed = match self.others_pending(partition).await {
+                Ok(false) => continue,
+                Ok(true) => self.claim_pending(partition).await,
+                Err(err) => Err(err),
+            };
+            match claimed {
+                Ok(entries) => {
+                    batches.insert(partition, entries);
+                }
+                Err(err) => {
+                    self.note_error(&err);
+                    batches.remove(&partition);
+                    needs_claim.insert(partition);
+                }
+            }
+        }
+        batches
+    }
+
+    /// Whether a consumer other than this one has entries of `partition` pending.
+    async fn others_pending(&self, partition: u16) -> Result<bool, QueueError> {
+        let cmd = ::redis::cmd("XPENDING")
+            .arg(self.queue.stream(partition))
+            .arg(&self.config.group)
+            .clone();
+        let reply: StreamPendingReply = self.call("XPENDING", cmd).await?;
+        Ok(match reply {
+            StreamPendingReply::Empty => false,
+            StreamPendingReply::Data(data) => data
+                .consumers
+                .iter()
+                .any(|c| c.name != self.config.consumer && c.pending > 0),
+        })
     }
 
     fn note_error(&self, err: &QueueError) {
