@@ -221,7 +221,9 @@ pub fn run(args: Args) -> Result<bool> {
             crate::typer::ProcessTyper::new(args.schema_memory_mib)?,
             crate::gate::target_dir().join("regen-cache"),
         )));
-    let generated = crate::gate::generate_gated(&catalog_bytes, settings, &scratch)?;
+    let verdicts =
+        crate::gate::Verdicts::open(crate::gate::target_dir().join("regen-gate/verdicts"));
+    let generated = crate::gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts)?;
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }

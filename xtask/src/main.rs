@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use passage_catalog::Catalog;
 use passage_codegen::{diff, Generated, Provenance, Settings};
 
+mod baseline;
 mod bench;
 mod cache;
 mod corpus;
@@ -52,6 +53,9 @@ enum Task {
     /// Internal: a typing worker of regen (one JSON request per line on stdin).
     #[command(name = "__type-schemas", hide = true)]
     TypeSchemas,
+    /// Internal: typify alone + prettyplease on the schemas regen types (bench-codegen's baseline).
+    #[command(name = "__typify-baseline", hide = true)]
+    TypifyBaseline(baseline::Args),
     /// `cargo package` the crates users install, in dependency order (offline; publishes nothing).
     Package,
 }
@@ -83,6 +87,9 @@ pub(crate) struct RegenArgs {
     /// Time one schema may take in typify, in seconds; over it, it becomes `serde_json::Value`.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub(crate) schema_seconds: u64,
+    /// Use no cache (typify output, gate verdicts): what a first regen costs (benchmarks).
+    #[arg(long, hide = true)]
+    pub(crate) no_cache: bool,
 }
 
 fn main() -> ExitCode {
@@ -94,6 +101,7 @@ fn main() -> ExitCode {
         Task::BenchCodegen(args) => bench::run(args),
         Task::Corpus(args) => corpus::run(args),
         Task::TypeSchemas => typer::serve().map(|()| true),
+        Task::TypifyBaseline(args) => baseline::run(args).map(|()| true),
         Task::Package => package::run().map(|()| true),
     };
     match outcome {
@@ -179,13 +187,18 @@ fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<boo
         Source::File(file) if args.out_dir.is_some() => repo_label(root, file),
         _ => PINNED.to_string(),
     };
+    let typer = typer::ProcessTyper::new(args.schema_memory_mib)?;
     let settings = Settings::default()
         .with_catalog_label(label)
-        .with_schema_budget(std::time::Duration::from_secs(args.schema_seconds))
-        .with_typer(std::sync::Arc::new(cache::CachingTyper::new(
-            typer::ProcessTyper::new(args.schema_memory_mib)?,
+        .with_schema_budget(std::time::Duration::from_secs(args.schema_seconds));
+    let settings = if args.no_cache {
+        settings.with_typer(std::sync::Arc::new(typer))
+    } else {
+        settings.with_typer(std::sync::Arc::new(cache::CachingTyper::new(
+            typer,
             gate::target_dir().join("regen-cache"),
-        )));
+        )))
+    };
     // One scratch workspace per output folder, so concurrent regens of different outputs
     // (tests, benchmarks) do not overwrite each other's crate.
     let scratch = {
@@ -196,7 +209,12 @@ fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<boo
         let digest = sha_hex(out.display().to_string().as_bytes());
         gate::target_dir().join(format!("regen-gate/{}", &digest[..16]))
     };
-    let generated = gate::generate_gated(&catalog_bytes, settings, &scratch)?;
+    let verdicts = if args.no_cache {
+        gate::Verdicts::disabled()
+    } else {
+        gate::Verdicts::open(gate::target_dir().join("regen-gate/verdicts"))
+    };
+    let generated = gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts)?;
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }
@@ -507,6 +525,7 @@ mod tests {
             out_dir: None,
             schema_memory_mib: 4096,
             schema_seconds: 60,
+            no_cache: false,
         }
     }
 

@@ -80,6 +80,7 @@ pub fn run(args: Args) -> Result<bool> {
         out_dir: None,
         schema_memory_mib: 4096,
         schema_seconds: 60,
+        no_cache: false,
     })?;
     if !fresh {
         bail!("generated/ is stale: run `cargo xtask regen`");
