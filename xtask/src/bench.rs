@@ -3,8 +3,9 @@
 //! BENCHMARKS.md. Not a timed test: it reports, it asserts nothing.
 //!
 //! Regen is timed as a maintainer runs it: the built `xtask regen --catalog FILE --out-dir DIR`
-//! process, end to end (parse, normalize, typify, emit, format, write), on synthetic catalogs of
-//! 200 and 2,000 distinct operations (`xtask synth-catalog`). Build times are `cargo build` of
+//! process, end to end (parse, normalize, typify, emit, format, compile gate, write), on
+//! synthetic catalogs of 200 and 2,000 distinct operations (`xtask synth-catalog`), first run,
+//! unchanged and with one schema changed, against typify alone (see `bench_regen`). Build times are `cargo build` of
 //! the generated crate alone, dependencies already built, after `cargo clean -p`.
 
 use std::path::Path;
@@ -26,14 +27,14 @@ pub struct Args {
 /// Wall time and CPU time (user + system, of the child and its children) of one command. CPU
 /// time is the steadier figure on a shared machine; wall time is what a person waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Timing {
-    wall: Duration,
-    cpu: Duration,
+pub(crate) struct Timing {
+    pub(crate) wall: Duration,
+    pub(crate) cpu: Duration,
 }
 
 /// CPU time of waited-for children, from `/proc/self/stat` (`cutime` + `cstime`, in clock
 /// ticks of 1/100 s on Linux). Zero where /proc is unavailable.
-fn children_cpu() -> Duration {
+pub(crate) fn children_cpu() -> Duration {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return Duration::ZERO;
     };
@@ -51,7 +52,7 @@ fn children_cpu() -> Duration {
     Duration::from_millis((ticks(13) + ticks(14)) * 10)
 }
 
-fn timed(mut command: Command) -> Result<Timing> {
+pub(crate) fn timed(mut command: Command) -> Result<Timing> {
     let cpu_before = children_cpu();
     let start = Instant::now();
     let output = command.output().context("spawning")?;
@@ -67,7 +68,7 @@ fn timed(mut command: Command) -> Result<Timing> {
     Ok(Timing { wall: elapsed, cpu })
 }
 
-fn median(mut values: Vec<Timing>) -> Timing {
+pub(crate) fn median(mut values: Vec<Timing>) -> Timing {
     values.sort();
     values[values.len() / 2]
 }
@@ -84,10 +85,8 @@ pub fn run(args: Args) -> Result<bool> {
     std::fs::create_dir_all(&work)?;
     let xtask = std::env::current_exe()?;
     println!("| measurement | value |\n|---|---|");
-    let mut regen_times = Vec::new();
     for &size in &args.sizes {
         let catalog = work.join(format!("synthetic-{size}.json"));
-        let out = work.join(format!("generated-{size}"));
         let status = Command::new(&xtask)
             .args(["synth-catalog", "--operations", &size.to_string(), "--out"])
             .arg(&catalog)
@@ -96,33 +95,7 @@ pub fn run(args: Args) -> Result<bool> {
         if !status.success() {
             bail!("synth-catalog failed");
         }
-        let mut runs = Vec::new();
-        for _ in 0..args.runs.max(1) {
-            let _ = std::fs::remove_dir_all(&out);
-            let mut command = Command::new(&xtask);
-            command
-                .args(["regen", "--catalog"])
-                .arg(&catalog)
-                .arg("--out-dir")
-                .arg(&out);
-            runs.push(timed(command)?);
-        }
-        let time = median(runs);
-        println!(
-            "| regen, {size} operations (median of {}) | {:.2} s wall, {:.2} s CPU |",
-            args.runs.max(1),
-            time.wall.as_secs_f64(),
-            time.cpu.as_secs_f64()
-        );
-        regen_times.push((size, time));
-    }
-    if let [(small, t_small), (large, t_large), ..] = regen_times[..] {
-        println!(
-            "| regen cost ratio {large}/{small} operations | {:.2}x wall, {:.2}x CPU (for {:.1}x the operations) |",
-            t_large.wall.as_secs_f64() / t_small.wall.as_secs_f64(),
-            t_large.cpu.as_secs_f64() / t_small.cpu.as_secs_f64().max(0.001),
-            large as f64 / small as f64
-        );
+        crate::bench_regen::rows(&xtask, &work, &catalog, size, args.runs.max(1))?;
     }
     for (label, features) in [
         ("all integrations (`full`)", vec![]),

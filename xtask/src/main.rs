@@ -20,6 +20,7 @@ use passage_codegen::{diff, Generated, Provenance, Settings};
 
 mod baseline;
 mod bench;
+mod bench_regen;
 mod cache;
 mod corpus;
 mod gate;

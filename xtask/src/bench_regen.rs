@@ -1,0 +1,140 @@
+//! The regen rows of `cargo xtask bench-codegen`: regen as a user runs it (the built `xtask
+//! regen --catalog FILE --out-dir DIR` process) against typify alone + prettyplease on the same
+//! schemas (`xtask __typify-baseline`), in the same run, in three situations:
+//!
+//! * **first regen**: `--no-cache`, nothing remembered; the compile gate `cargo check`s the
+//!   whole generated crate (its dependencies already built);
+//! * **nothing changed**: every schema's typify output and the gate's verdict come from the
+//!   caches in `target/`;
+//! * **one schema changed**: one operation's result schema gains a property; typify runs for that
+//!   schema only, and the gate checks the changed crate.
+//!
+//! Reports, asserts nothing.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::bench::{median, timed, Timing};
+
+/// Prints the rows for the catalog `catalog` (`size` operations), working in `work`.
+pub fn rows(xtask: &Path, work: &Path, catalog: &Path, size: usize, runs: usize) -> Result<()> {
+    let out = work.join(format!("regen-{size}"));
+    let regen = |catalog: &Path, no_cache: bool| {
+        let mut command = Command::new(xtask);
+        command
+            .args(["regen", "--catalog"])
+            .arg(catalog)
+            .arg("--out-dir")
+            .arg(&out);
+        if no_cache {
+            command.arg("--no-cache");
+        }
+        command
+    };
+
+    let mut baseline_runs = Vec::new();
+    let mut baseline_inner = Vec::new();
+    for _ in 0..runs {
+        let mut command = Command::new(xtask);
+        command
+            .args(["__typify-baseline", "--catalog"])
+            .arg(catalog);
+        let (timing, stdout) = timed_with_output(command)?;
+        let report: Value = serde_json::from_slice(&stdout).context("baseline output")?;
+        baseline_inner.push(report["total_seconds"].as_f64().unwrap_or(f64::NAN));
+        baseline_runs.push(timing);
+    }
+    baseline_inner.sort_by(f64::total_cmp);
+    let baseline = median(baseline_runs);
+    println!(
+        "| typify 0.8 alone + prettyplease, {size} operations (one process, one schema after another; median of {runs}) | {:.2} s wall, {:.2} s CPU ({:.2} s inside typify + prettyplease) |",
+        baseline.wall.as_secs_f64(),
+        baseline.cpu.as_secs_f64(),
+        baseline_inner[baseline_inner.len() / 2]
+    );
+    let ratio = |t: Timing| t.wall.as_secs_f64() / baseline.wall.as_secs_f64();
+
+    let _ = std::fs::remove_dir_all(&out);
+    let first = timed(regen(catalog, true))?;
+    println!(
+        "| regen, {size} operations, first run (no cache; gate checks the crate) | {:.2} s wall, {:.2} s CPU (**{:.1}×** the baseline) |",
+        first.wall.as_secs_f64(),
+        first.cpu.as_secs_f64(),
+        ratio(first)
+    );
+
+    // Fill the caches, then time regens that change nothing.
+    timed(regen(catalog, false))?;
+    let mut warm = Vec::new();
+    for _ in 0..runs {
+        warm.push(timed(regen(catalog, false))?);
+    }
+    let warm = median(warm);
+    println!(
+        "| regen, {size} operations, nothing changed (median of {runs}) | {:.2} s wall, {:.2} s CPU (**{:.2}×** the baseline) |",
+        warm.wall.as_secs_f64(),
+        warm.cpu.as_secs_f64(),
+        ratio(warm)
+    );
+
+    let mut changed = Vec::new();
+    for run in 0..runs {
+        let edited = work.join(format!("edited-{size}.json"));
+        edit_one_schema(
+            catalog,
+            &edited,
+            &format!("benchEdit{}", unique_suffix(run)),
+        )?;
+        changed.push(timed(regen(&edited, false))?);
+    }
+    let changed = median(changed);
+    println!(
+        "| regen, {size} operations, one schema changed (median of {runs}) | {:.2} s wall, {:.2} s CPU (**{:.2}×** the baseline) |",
+        changed.wall.as_secs_f64(),
+        changed.cpu.as_secs_f64(),
+        ratio(changed)
+    );
+    Ok(())
+}
+
+/// A suffix no earlier run used, so the edited schema is never in the typing cache.
+fn unique_suffix(run: usize) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{nanos}x{run}")
+}
+
+/// Writes `catalog` to `out` with the first operation's result schema given one more optional
+/// property, `property`.
+fn edit_one_schema(catalog: &Path, out: &Path, property: &str) -> Result<()> {
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(catalog)?)?;
+    let Some(properties) = doc
+        .pointer_mut("/providers/0/resources/0/operations/read/result/properties")
+        .and_then(Value::as_object_mut)
+    else {
+        bail!("the synthetic catalog has no /providers/0/resources/0/operations/read/result/properties");
+    };
+    properties.insert(property.to_owned(), serde_json::json!({ "type": "string" }));
+    std::fs::write(out, serde_json::to_vec(&doc)?)?;
+    Ok(())
+}
+
+fn timed_with_output(mut command: Command) -> Result<(Timing, Vec<u8>)> {
+    let cpu_before = crate::bench::children_cpu();
+    let start = std::time::Instant::now();
+    let output = command.output().context("spawning")?;
+    let wall = start.elapsed();
+    let cpu = crate::bench::children_cpu().saturating_sub(cpu_before);
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok((Timing { wall, cpu }, output.stdout))
+}
