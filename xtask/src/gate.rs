@@ -246,9 +246,41 @@ pub fn generate_gated(
             break;
         }
         checks += 1;
+        // When the rest of the crate passed before, only the modules that changed are checked,
+        // in a small crate of their own (a changed schema costs a check of its module, not of
+        // the whole crate); anything that crate cannot settle falls back to the full check.
+        if verdicts.skeleton_passed(&generated) {
+            let unverified = verdicts.unverified_modules(&generated);
+            if let Some(delta) = delta_crate(&generated, &unverified) {
+                let report = check(&delta, &delta_dir(scratch))?;
+                if report.other_errors.is_empty() {
+                    for module in &unverified {
+                        if !report.failing_modules.contains_key(module) {
+                            verdicts.record_module_pass(&generated, module);
+                        }
+                    }
+                    if report.is_clean() {
+                        verdicts.record_pass(&generated);
+                        return Ok(generated);
+                    }
+                    for (module, error) in report.failing_modules {
+                        verdicts.record_failure(&generated, &module, &error);
+                        settings = settings.with_untyped_module(
+                            module,
+                            format!("its generated code does not compile: {error}"),
+                        );
+                    }
+                    continue;
+                }
+            }
+        }
         let report = check(&generated, scratch)?;
         if report.is_clean() {
             verdicts.record_pass(&generated);
+            verdicts.record_skeleton_pass(&generated);
+            for module in verdicts.unverified_modules(&generated) {
+                verdicts.record_module_pass(&generated, &module);
+            }
             return Ok(generated);
         }
         for (module, error) in &report.failing_modules {
@@ -336,6 +368,68 @@ impl Verdicts {
         Some(hex::encode(hasher.finalize()))
     }
 
+    /// Key of everything but the types modules (manifest, `lib.rs`, per-integration files).
+    fn skeleton_key(&self, generated: &Generated) -> Option<String> {
+        let context = self.context.as_ref()?;
+        let mut hasher = Sha256::new();
+        hasher.update(b"skeleton\0");
+        hasher.update(context.as_bytes());
+        for (path, contents) in &generated.files {
+            if types_module(path).is_some() {
+                continue;
+            }
+            hasher.update((path.len() as u64).to_le_bytes());
+            hasher.update(path.as_bytes());
+            hasher.update((contents.len() as u64).to_le_bytes());
+            hasher.update(contents.as_bytes());
+        }
+        Some(hex::encode(hasher.finalize()))
+    }
+
+    fn module_pass_key(&self, module: &str, contents: &str) -> Option<String> {
+        self.module_key(module, contents)
+            .map(|key| hex::encode(Sha256::digest(format!("pass\0{key}"))))
+    }
+
+    /// Whether everything but the types modules, exactly as in `generated`, passed before as
+    /// part of a whole crate that passed.
+    pub fn skeleton_passed(&self, generated: &Generated) -> bool {
+        self.skeleton_key(generated)
+            .and_then(|key| std::fs::read(self.dir.join(key)).ok())
+            .is_some_and(|bytes| bytes == PASS)
+    }
+
+    /// Types modules of `generated` whose exact text has not passed a check before.
+    pub fn unverified_modules(&self, generated: &Generated) -> Vec<String> {
+        generated
+            .files
+            .iter()
+            .filter_map(|(path, contents)| {
+                let module = types_module(path)?;
+                let passed = self
+                    .module_pass_key(module, contents)
+                    .and_then(|key| std::fs::read(self.dir.join(key)).ok())
+                    .is_some_and(|bytes| bytes == PASS);
+                (!passed).then(|| module.to_owned())
+            })
+            .collect()
+    }
+
+    fn record_skeleton_pass(&self, generated: &Generated) {
+        if let Some(key) = self.skeleton_key(generated) {
+            self.write(&key, PASS);
+        }
+    }
+
+    fn record_module_pass(&self, generated: &Generated, module: &str) {
+        let Some(contents) = generated.files.get(&format!("src/types/{module}.rs")) else {
+            return;
+        };
+        if let Some(key) = self.module_pass_key(module, contents) {
+            self.write(&key, PASS);
+        }
+    }
+
     /// Whether exactly this crate passed the gate before.
     pub fn passed(&self, generated: &Generated) -> bool {
         self.crate_key(generated)
@@ -395,6 +489,94 @@ impl Verdicts {
     }
 }
 
+/// The scratch workspace of the delta crate, beside the full one.
+fn delta_dir(scratch: &Path) -> PathBuf {
+    let mut name = scratch.file_name().unwrap_or_default().to_os_string();
+    name.push("-delta");
+    scratch.with_file_name(name)
+}
+
+/// A crate holding only `modules` of `generated` (at their usual paths, so errors trace the same
+/// way), the support module `__private` they use, and a `use` of every item the rest of the crate
+/// names in them (so a module that lost a type `lib.rs` needs fails here too). `None` when there
+/// is nothing to check or the support module cannot be found: the caller checks the whole crate.
+fn delta_crate(generated: &Generated, modules: &[String]) -> Option<Generated> {
+    let types_count = generated
+        .files
+        .keys()
+        .filter(|path| types_module(path).is_some())
+        .count();
+    // Past half the modules, the whole crate is as cheap and checks more.
+    if modules.is_empty() || modules.len() * 2 > types_count {
+        return None;
+    }
+    let lib: syn::File = syn::parse_file(generated.files.get("src/lib.rs")?).ok()?;
+    let support = lib.items.iter().find_map(|item| match item {
+        syn::Item::Mod(module) if module.ident == "__private" => Some(module.clone()),
+        _ => None,
+    })?;
+    let mut files = BTreeMap::new();
+    if support.content.is_none() {
+        // `mod __private;` in its own file.
+        for path in ["src/__private.rs", "src/__private/mod.rs"] {
+            if let Some(text) = generated.files.get(path) {
+                files.insert(path.to_owned(), text.clone());
+            }
+        }
+    }
+    let others: Vec<&String> = generated
+        .files
+        .iter()
+        .filter(|(path, _)| types_module(path).is_none())
+        .map(|(_, text)| text)
+        .collect();
+    let mut lib_text = String::from(
+        "// The compile gate's delta crate: the changed types modules and their support code.\n\
+         #![allow(missing_docs, dead_code, unused_imports, unused_macros, unreachable_patterns, clippy::all)]\n\
+         pub mod types {\n",
+    );
+    let mut uses = String::new();
+    for module in modules {
+        let path = format!("src/types/{module}.rs");
+        files.insert(path.clone(), generated.files.get(&path)?.clone());
+        lib_text.push_str(&format!("    pub mod {module};\n"));
+        let mut names = std::collections::BTreeSet::new();
+        let needle = format!("types::{module}::");
+        for text in &others {
+            for (at, _) in text.match_indices(&needle) {
+                let name: String = text[at + needle.len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    names.insert(name);
+                }
+            }
+        }
+        for name in names {
+            uses.push_str(&format!("pub use crate::types::{module}::{name} as _;\n"));
+        }
+    }
+    lib_text.push_str("}\n");
+    lib_text.push_str(&uses);
+    lib_text.push_str(&prettyplease::unparse(&syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items: vec![syn::Item::Mod(support)],
+    }));
+    files.insert("src/lib.rs".to_owned(), lib_text);
+    files.insert(
+        "Cargo.toml".to_owned(),
+        generated.files.get("Cargo.toml")?.clone(),
+    );
+    Some(Generated {
+        files,
+        snapshots: Vec::new(),
+        warnings: Vec::new(),
+        provenance: generated.provenance.clone(),
+    })
+}
+
 const PASS: &[u8] = b"pass\n";
 const FAIL_PREFIX: &str = "fail\n";
 
@@ -447,6 +629,60 @@ mod tests {
                 typify_version: String::new(),
             },
         }
+    }
+
+    #[test]
+    fn the_delta_crate_holds_the_changed_modules_their_support_and_the_names_used_elsewhere() {
+        let generated = crate_of(&[
+            ("Cargo.toml", "[package]\nname = \"passage-generated\"\n"),
+            (
+                "src/lib.rs",
+                "pub mod types { pub mod a; pub mod b; pub mod c; }\n\
+                 pub type X = crate::types::a::Alpha;\n\
+                 #[doc(hidden)] pub mod __private { pub fn helper() {} }\n",
+            ),
+            (
+                "src/integrations/one.rs",
+                "pub type Y = crate::types::a::AlphaItem;",
+            ),
+            ("src/types/a.rs", "pub struct Alpha; pub struct AlphaItem;"),
+            ("src/types/b.rs", "pub struct Beta;"),
+            ("src/types/c.rs", "pub struct Gamma;"),
+        ]);
+        let delta = delta_crate(&generated, &["a".to_string()]).expect("a delta crate");
+        assert_eq!(
+            delta.files.keys().collect::<Vec<_>>(),
+            ["Cargo.toml", "src/lib.rs", "src/types/a.rs"]
+        );
+        let lib = &delta.files["src/lib.rs"];
+        assert!(lib.contains("pub mod types {\n    pub mod a;\n}"), "{lib}");
+        assert!(
+            lib.contains("pub use crate::types::a::Alpha as _;"),
+            "{lib}"
+        );
+        assert!(
+            lib.contains("pub use crate::types::a::AlphaItem as _;"),
+            "{lib}"
+        );
+        assert!(lib.contains("pub mod __private"), "{lib}");
+        assert!(!lib.contains("Beta") && !lib.contains("pub mod b"), "{lib}");
+
+        assert!(
+            delta_crate(&generated, &["a".into(), "b".into()]).is_none(),
+            "past half the modules the whole crate is checked"
+        );
+        assert!(delta_crate(&generated, &[]).is_none());
+        let without_support = crate_of(&[
+            ("Cargo.toml", ""),
+            (
+                "src/lib.rs",
+                "pub mod types { pub mod a; pub mod b; pub mod c; }",
+            ),
+            ("src/types/a.rs", ""),
+            ("src/types/b.rs", ""),
+            ("src/types/c.rs", ""),
+        ]);
+        assert!(delta_crate(&without_support, &["a".into()]).is_none());
     }
 
     #[test]
