@@ -14,8 +14,8 @@ use passage_generated::{decode_result, doordash, DecodeError, OperationResult};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-fn doordash(text: &str) -> Result<doordash::OrderHistoryReadResult, DecodeError> {
-    match decode_result("doordash", "orderHistory", "read", text.as_bytes())? {
+fn doordash(text: &str) -> Result<doordash::OrderHistoryReadResult, Box<DecodeError>> {
+    match decode_result("doordash", "orderHistory", "read", text.as_bytes()).map_err(Box::new)? {
         OperationResult::DoordashOrderHistoryRead(result) => Ok(*result),
         other => panic!("decoded as another operation: {other:?}"),
     }
@@ -296,6 +296,9 @@ impl Json {
     }
 }
 
+/// The fields of one object, to edit.
+type Fields = Vec<(String, Json)>;
+
 /// Every mutation of `sample`'s struct objects.
 fn mutations(sample: &Json) -> Vec<String> {
     let mut paths = Vec::new();
@@ -310,7 +313,7 @@ fn mutations(sample: &Json) -> Vec<String> {
         json!({}),
     ];
     for path in &paths {
-        let mut edit = |change: &dyn Fn(&mut Vec<(String, Json)>)| {
+        let mut edit = |change: &dyn Fn(&mut Fields)| {
             let mut copy = sample.clone();
             if let Json::Object(fields) = copy.at_mut(path) {
                 change(fields);
