@@ -339,6 +339,7 @@ fn emit_lib(
     let catalog_sha = &provenance.catalog_sha256;
     let codegen_version = &provenance.codegen_version;
     let typify_version = &provenance.typify_version;
+    let open_structs = crate::open_structs::support();
 
     let tokens = quote! {
         //! Typed results and arguments of every Passage Connect operation, generated from the
@@ -870,6 +871,8 @@ fn emit_lib(
                 }
                 deserializer.deserialize_map(Visitor)
             }
+
+            #open_structs
 
             /// Tries one variant of an untagged union.
             pub fn try_variant<T: ::serde::de::DeserializeOwned>(

@@ -29,6 +29,7 @@ pub mod diff;
 mod emit;
 pub mod naming;
 pub mod normalize;
+mod open_structs;
 mod postprocess;
 mod typify_driver;
 pub mod typing;
@@ -486,4 +487,11 @@ fn type_unit(
     })?;
     unit.code = text;
     Ok(())
+}
+
+/// The generated crate's `open_struct!` support, compiled here so that its tests can exercise
+/// every field mode (the pinned catalog does not use them all).
+#[cfg(test)]
+mod __private {
+    include!("open_struct_support.rs");
 }

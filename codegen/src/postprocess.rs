@@ -106,6 +106,7 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
     drop_exhaustive_impls(file, &extended);
     rename_variant_types(file, &variant_renames);
     crate::unions::strict_unions(file, &extended);
+    crate::open_structs::rewrite(file);
     drop_unused_error_module(file);
 }
 

@@ -1,6 +1,14 @@
 //! Decode throughput of the generated types, against a baseline in the same process: parsing
 //! the same bytes into an untyped `serde_json::Value`. Run with
 //! `cargo bench -p passage-tests --bench decode`. Reports, asserts nothing.
+//!
+//! For the DoorDash payloads (one of about 5 MB) also a direct parse into the generated type
+//! (`serde_json::from_slice`, no dispatch) and into the same types as serde's derive with a
+//! flattened `extra` map reads them (what the generator emitted before open structs:
+//! `tests/support/flatten_reference.rs`).
+
+#[path = "../tests/support/flatten_reference.rs"]
+mod flatten_reference;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use passage_samples::{sample_with, SampleOptions};
@@ -33,11 +41,31 @@ fn payloads() -> Vec<(String, &'static str, &'static str, &'static str, Vec<u8>)
         "read",
         serde_json::to_vec(&big).unwrap(),
     ));
+    // About 5 MB: the smallest `max_items` whose sample reaches 4.5 MB (deterministic).
+    let huge = (12..)
+        .map(|max_items| {
+            let options = SampleOptions {
+                max_items,
+                ..SampleOptions::default()
+            };
+            serde_json::to_vec(&sample_with(&schema, 7, &options).expect("sample")).unwrap()
+        })
+        .find(|bytes| bytes.len() >= 4_500_000)
+        .expect("a large sample");
+    out.push((
+        format!("doordash orders {:.1} MB", huge.len() as f64 / 1e6),
+        "doordash",
+        "orderHistory",
+        "read",
+        huge,
+    ));
     out
 }
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode");
+    // The 5 MB payload takes tens of milliseconds per parse.
+    group.sample_size(20);
     for (name, integration, resource, action, bytes) in payloads() {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(
@@ -49,6 +77,28 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        if integration == "doordash" {
+            group.bench_with_input(
+                BenchmarkId::new("generated_type_direct", &name),
+                &bytes,
+                |b, bytes| {
+                    b.iter(|| {
+                        serde_json::from_slice::<passage_generated::doordash::OrderHistoryReadResult>(bytes)
+                            .unwrap()
+                    })
+                },
+            );
+            group.bench_with_input(
+                BenchmarkId::new("flatten_derive_direct", &name),
+                &bytes,
+                |b, bytes| {
+                    b.iter(|| {
+                        serde_json::from_slice::<flatten_reference::OrderHistoryReadResult>(bytes)
+                            .unwrap()
+                    })
+                },
+            );
+        }
         group.bench_with_input(
             BenchmarkId::new("baseline_serde_json_value", &name),
             &bytes,

@@ -9,34 +9,36 @@
 // `unused_imports` (types only some operations of a feature use). No clippy lint is.
 #![allow(missing_docs, dead_code, unused_imports)]
 
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Item {
     ///Options chosen for this item; themselves items.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub modifiers: ::std::option::Option<::std::vec::Vec<Item>>,
     pub name: ::std::string::String,
     pub price: f64,
     ///Constraints (not enforced when decoding): default: `1`, `minimum`: `1`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    #[serde(default, deserialize_with = "crate::__private::integer")]
     pub quantity: ::std::option::Option<i64>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+crate::__private::open_struct!(
+    Item, extra; modifiers = "modifiers"[default], name = "name"[], price = "price"[],
+    quantity : ::std::option::Option < i64 > = "quantity"[default, with = crate
+    ::__private::integer]
+);
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Order {
     ///Optional, and `null` is kept apart from absent: `None` is absent, `Some(None)` is `null`.
     #[serde(
         rename = "courierNote",
-        default,
-        deserialize_with = "crate::__private::double_option",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub courier_note: ::std::option::Option<
         ::std::option::Option<::std::string::String>,
     >,
     ///Fees by name (service, delivery, ...).
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub fees: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, f64>,
     >,
@@ -50,21 +52,25 @@ pub struct Order {
     pub store: ::std::string::String,
     ///Constraints (not enforced when decoding): `minimum`: `0`.
     pub total: f64,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    Order, extra; courier_note : ::std::option::Option < ::std::option::Option <
+    ::std::string::String > > = "courierNote"[default, with = crate
+    ::__private::double_option], fees = "fees"[default], fulfillment = "fulfillment"[],
+    id = "id"[], items = "items"[], placed_at = "placedAt"[], store = "store"[], total =
+    "total"[]
+);
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]
 pub enum OrderFulfillment {
     Delivery {
         address: ::std::string::String,
-        #[serde(
-            rename = "deliveredAt",
-            deserialize_with = "::std::option::Option::deserialize"
-        )]
+        #[serde(rename = "deliveredAt")]
         delivered_at: ::std::option::Option<::std::string::String>,
         kind: OrderFulfillmentDeliveryKind,
-        #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+        #[serde(flatten)]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     Pickup {
@@ -72,7 +78,7 @@ pub enum OrderFulfillment {
         ///Constraints (not enforced when decoding): format: `date-time`.
         #[serde(rename = "readyAt")]
         ready_at: ::std::string::String,
-        #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+        #[serde(flatten)]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     /// A shape this version of the schema does not describe; kept as raw JSON.
@@ -111,38 +117,40 @@ pub enum OrderFulfillmentPickupKind {
     Pickup,
 }
 ///Result of `orderHistory`/`read`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderHistoryReadResult {
     ///Constraints (not enforced when decoding): `minimum`: `0`.
     #[serde(rename = "orderCount")]
-    #[serde(deserialize_with = "crate::__private::integer")]
     pub order_count: i64,
     pub orders: ::std::vec::Vec<Order>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    OrderHistoryReadResult, extra; order_count : i64 = "orderCount"[with = crate
+    ::__private::integer], orders = "orders"[]
+);
 ///Decodes the `Delivery` variant of [`OrderFulfillment`].
-#[derive(::serde::Deserialize)]
 struct __OrderFulfillmentDelivery {
     address: ::std::string::String,
-    #[serde(
-        rename = "deliveredAt",
-        deserialize_with = "::std::option::Option::deserialize"
-    )]
     delivered_at: ::std::option::Option<::std::string::String>,
     kind: OrderFulfillmentDeliveryKind,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    __OrderFulfillmentDelivery, extra; address = "address"[], delivered_at :
+    ::std::option::Option < ::std::string::String > = "deliveredAt"[with =
+    ::std::option::Option::deserialize], kind = "kind"[]
+);
 ///Decodes the `Pickup` variant of [`OrderFulfillment`].
-#[derive(::serde::Deserialize)]
 struct __OrderFulfillmentPickup {
     kind: OrderFulfillmentPickupKind,
-    #[serde(rename = "readyAt")]
     ready_at: ::std::string::String,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    __OrderFulfillmentPickup, extra; kind = "kind"[], ready_at = "readyAt"[]
+);
 impl<'de> ::serde::Deserialize<'de> for OrderFulfillment {
     fn deserialize<__D: ::serde::Deserializer<'de>>(
         deserializer: __D,

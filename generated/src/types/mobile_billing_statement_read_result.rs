@@ -10,14 +10,17 @@
 #![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `mobileBillingStatement`/`read`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MobileBillingStatementReadResult {
     ///Statements, newest first.
     pub billing: ::std::vec::Vec<MobileBillingStatementReadResultBillingItem>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+crate::__private::open_struct!(
+    MobileBillingStatementReadResult, extra; billing = "billing"[]
+);
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MobileBillingStatementReadResultBillingItem {
     ///Amount due, in `currency`.
     #[serde(rename = "amountDue")]
@@ -47,6 +50,11 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub statement_id: ::std::option::Option<::std::string::String>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    MobileBillingStatementReadResultBillingItem, extra; amount_due = "amountDue"[],
+    currency = "currency"[], due_date = "dueDate"[], period_end = "periodEnd"[],
+    period_start = "periodStart"[], statement_id = "statementId"[]
+);

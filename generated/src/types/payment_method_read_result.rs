@@ -10,19 +10,21 @@
 #![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `paymentMethod`/`read`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodReadResult {
     #[serde(rename = "paymentMethods")]
     pub payment_methods: ::std::vec::Vec<PaymentMethodReadResultPaymentMethodsItem>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+crate::__private::open_struct!(
+    PaymentMethodReadResult, extra; payment_methods = "paymentMethods"[]
+);
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodReadResultPaymentMethodsItem {
     ///Address as the provider shows it.
     #[serde(
         rename = "billingAddress",
-        default,
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub billing_address: ::std::option::Option<
@@ -48,7 +50,6 @@ pub struct PaymentMethodReadResultPaymentMethodsItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub nickname: ::std::option::Option<::std::string::String>,
     ///Position in the account's list.
-    #[serde(deserialize_with = "crate::__private::integer")]
     pub order: i64,
     ///The provider's record, unparsed.
     pub raw: ::serde_json::Value,
@@ -57,9 +58,16 @@ pub struct PaymentMethodReadResultPaymentMethodsItem {
     ///The provider's own id for the method.
     #[serde(rename = "vendorId")]
     pub vendor_id: ::std::string::String,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    PaymentMethodReadResultPaymentMethodsItem, extra; billing_address =
+    "billingAddress"[default], billing_zip = "billingZip"[], brand = "brand"[],
+    expiration_date = "expirationDate"[], is_default = "isDefault"[], last4 = "last4"[],
+    nickname = "nickname"[], order : i64 = "order"[with = crate ::__private::integer],
+    raw = "raw"[], type_ = "type"[], vendor_id = "vendorId"[]
+);
 ///
 /// Open enum: a value the schema does not list is kept in the catch-all variant.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]

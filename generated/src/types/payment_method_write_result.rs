@@ -18,52 +18,59 @@ pub enum PaymentMethodWriteResult {
         ///Constraints (not enforced when decoding): always `true`.
         #[serde(rename = "dryRun")]
         dry_run: bool,
-        #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+        #[serde(flatten)]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     Success {
         card: PaymentMethodWriteResultSuccessCard,
         ///Constraints (not enforced when decoding): always `true`.
         success: bool,
-        #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+        #[serde(flatten)]
         extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     },
     /// A shape this version of the schema does not describe; kept as raw JSON.
     Unknown(::serde_json::Value),
 }
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodWriteResultDryRunCard {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4}$`.
     pub last4: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub nickname: ::std::option::Option<::std::string::String>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+crate::__private::open_struct!(
+    PaymentMethodWriteResultDryRunCard, extra; last4 = "last4"[], nickname = "nickname"[]
+);
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PaymentMethodWriteResultSuccessCard {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4}$`.
     pub last4: ::std::string::String,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    PaymentMethodWriteResultSuccessCard, extra; last4 = "last4"[]
+);
 ///Decodes the `DryRun` variant of [`PaymentMethodWriteResult`].
-#[derive(::serde::Deserialize)]
 struct __PaymentMethodWriteResultDryRun {
     card: PaymentMethodWriteResultDryRunCard,
-    #[serde(rename = "dryRun")]
     dry_run: bool,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    __PaymentMethodWriteResultDryRun, extra; card = "card"[], dry_run = "dryRun"[]
+);
 ///Decodes the `Success` variant of [`PaymentMethodWriteResult`].
-#[derive(::serde::Deserialize)]
 struct __PaymentMethodWriteResultSuccess {
     card: PaymentMethodWriteResultSuccessCard,
     success: bool,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
     extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    __PaymentMethodWriteResultSuccess, extra; card = "card"[], success = "success"[]
+);
 impl<'de> ::serde::Deserialize<'de> for PaymentMethodWriteResult {
     fn deserialize<__D: ::serde::Deserializer<'de>>(
         deserializer: __D,

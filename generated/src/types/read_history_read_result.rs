@@ -10,13 +10,14 @@
 #![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `readHistory`/`read`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ReadHistoryReadResult {
     pub history: ::std::vec::Vec<ReadHistoryReadResultHistoryItem>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+crate::__private::open_struct!(ReadHistoryReadResult, extra; history = "history"[]);
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ReadHistoryReadResultHistoryItem {
     ///Seconds.
     pub duration: f64,
@@ -28,18 +29,25 @@ pub struct ReadHistoryReadResultHistoryItem {
     pub reviewer: ::std::option::Option<ReadHistoryReadResultHistoryItemReviewer>,
     pub source: ::std::string::String,
     pub title: ::std::string::String,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+crate::__private::open_struct!(
+    ReadHistoryReadResultHistoryItem, extra; duration = "duration"[], id = "id"[],
+    read_at = "readAt"[], reviewer = "reviewer"[], source = "source"[], title = "title"[]
+);
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ReadHistoryReadResultHistoryItemReviewer {
     ///Constraints (not enforced when decoding): format: `email`.
     pub email: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<ReadHistoryReadResultHistoryItemReviewerRole>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    ReadHistoryReadResultHistoryItemReviewer, extra; email = "email"[], role = "role"[]
+);
 ///
 /// Open enum: a value the schema does not list is kept in the catch-all variant.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]

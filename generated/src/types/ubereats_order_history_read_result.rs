@@ -10,12 +10,15 @@
 #![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `orderHistory`/`read`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderHistoryReadResult {
     #[serde(rename = "orderCount")]
     pub order_count: f64,
     ///Provider-specific order records.
     pub orders: ::serde_json::Value,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    OrderHistoryReadResult, extra; order_count = "orderCount"[], orders = "orders"[]
+);

@@ -10,7 +10,7 @@
 #![allow(missing_docs, dead_code, unused_imports)]
 
 ///Result of `mobileBillingStatement`/`read`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MobileBillingStatementReadResult {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4,12}$`.
     #[serde(
@@ -19,10 +19,14 @@ pub struct MobileBillingStatementReadResult {
     )]
     pub account_number: ::std::option::Option<::std::string::String>,
     pub billing: ::std::vec::Vec<MobileBillingStatementReadResultBillingItem>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+crate::__private::open_struct!(
+    MobileBillingStatementReadResult, extra; account_number = "accountNumber"[], billing
+    = "billing"[]
+);
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MobileBillingStatementReadResultBillingItem {
     ///Amount due, in `currency`.
     #[serde(rename = "amountDue")]
@@ -30,11 +34,7 @@ pub struct MobileBillingStatementReadResultBillingItem {
     /**Whether autopay is on; null when unknown.
 
 Optional, and `null` is kept apart from absent: `None` is absent, `Some(None)` is `null`.*/
-    #[serde(
-        default,
-        deserialize_with = "crate::__private::double_option",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub autopay: ::std::option::Option<::std::option::Option<bool>>,
     ///ISO 4217 code, e.g. USD.
     pub currency: ::std::string::String,
@@ -46,19 +46,13 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
     ///Charges as [label, amount] pairs.
     #[serde(
         rename = "lineItems",
-        default,
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub line_items: ::std::option::Option<::std::vec::Vec<(::std::string::String, f64)>>,
     /**Constraints (not enforced when decoding): format: `uri`.
 
 Optional, and `null` is kept apart from absent: `None` is absent, `Some(None)` is `null`.*/
-    #[serde(
-        rename = "pdfUrl",
-        default,
-        deserialize_with = "crate::__private::double_option",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "pdfUrl", skip_serializing_if = "::std::option::Option::is_none")]
     pub pdf_url: ::std::option::Option<::std::option::Option<::std::string::String>>,
     /**Last day of the billing period (MM/DD/YYYY).
 
@@ -80,9 +74,19 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
     pub statement_id: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<StatementStatus>,
-    #[serde(flatten, deserialize_with = "crate::__private::unique_map")]
+    #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+crate::__private::open_struct!(
+    MobileBillingStatementReadResultBillingItem, extra; amount_due = "amountDue"[],
+    autopay : ::std::option::Option < ::std::option::Option < bool > > =
+    "autopay"[default, with = crate ::__private::double_option], currency = "currency"[],
+    due_date = "dueDate"[], line_items = "lineItems"[default], pdf_url :
+    ::std::option::Option < ::std::option::Option < ::std::string::String > > =
+    "pdfUrl"[default, with = crate ::__private::double_option], period_end =
+    "periodEnd"[], period_start = "periodStart"[], statement_id = "statementId"[], status
+    = "status"[]
+);
 ///Payment state of the statement.
 ///
 /// Open enum: a value the schema does not list is kept in the catch-all variant.
