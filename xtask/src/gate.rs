@@ -86,22 +86,20 @@ pub fn check(generated: &Generated, dir: &Path) -> Result<GateReport> {
 /// in `extra_members` (folders the caller fills, e.g. a harness that uses the generated crate).
 pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]) -> Result<()> {
     let crate_dir = dir.join("generated");
-    let types_dir = crate_dir.join("src/types");
-    if types_dir.exists() {
-        for entry in std::fs::read_dir(&types_dir)? {
-            let path = entry?.path();
-            let rel = format!(
-                "src/types/{}",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            );
-            if !generated.files.contains_key(&rel) {
-                std::fs::remove_file(&path)?;
-            }
+    for rel in module_files(&crate_dir)? {
+        if !generated.files.contains_key(&rel) {
+            std::fs::remove_file(crate_dir.join(&rel))?;
         }
     }
     for (path, contents) in &generated.files {
         write_if_changed(&crate_dir.join(path), contents)?;
     }
+    write_manifest(dir, extra_members)
+}
+
+/// Writes the manifest and lock file of a scratch workspace at `dir` whose members are the
+/// generated crate in `dir/generated` and `extra_members`.
+pub fn write_manifest(dir: &Path, extra_members: &[&str]) -> Result<()> {
     let root = crate::workspace_root();
     let members: Vec<String> = std::iter::once("\"generated\"".to_string())
         .chain(extra_members.iter().map(|name| format!("\"{name}\"")))
@@ -119,6 +117,29 @@ pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
     write_if_changed(&dir.join("Cargo.lock"), &lock)?;
     Ok(())
+}
+
+/// Folders of the generated crate whose `.rs` files are all generated, one per module: a file
+/// there that the generator no longer produces is stale.
+pub(crate) const MODULE_DIRS: [&str; 2] = ["src/types", "src/integrations"];
+
+/// The `.rs` files in [`MODULE_DIRS`] of the crate at `crate_dir`, as crate-relative paths,
+/// sorted.
+pub(crate) fn module_files(crate_dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for dir in MODULE_DIRS {
+        let Ok(entries) = std::fs::read_dir(crate_dir.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".rs") {
+                out.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// A section of the repository's manifest (`[workspace.package]`, `[workspace.dependencies]`

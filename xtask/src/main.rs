@@ -319,7 +319,7 @@ fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>>
             Err(_) => stale.push(format!("generated/{path} is missing")),
         }
     }
-    for extra in existing_type_files(out_dir)? {
+    for extra in gate::module_files(out_dir)? {
         if !generated.files.contains_key(&extra) {
             stale.push(format!("generated/{extra} is no longer generated"));
         }
@@ -327,26 +327,12 @@ fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>>
     Ok(stale)
 }
 
-fn existing_type_files(out_dir: &Path) -> Result<Vec<String>> {
-    let dir = out_dir.join("src/types");
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for entry in entries {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".rs") {
-                out.push(format!("src/types/{name}"));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// What [`write_generated`] did.
 struct WriteCounts {
     /// Generated files whose contents changed (or were new).
     written: usize,
-    /// Files under `src/types/` the generator no longer produces, deleted.
+    /// Files under `src/types/` and `src/integrations/` the generator no longer produces,
+    /// deleted.
     removed: usize,
 }
 
@@ -367,7 +353,7 @@ fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts>
             .with_context(|| format!("writing {}", target.display()))?;
         counts.written += 1;
     }
-    for extra in existing_type_files(out_dir)? {
+    for extra in gate::module_files(out_dir)? {
         if !generated.files.contains_key(&extra) {
             std::fs::remove_file(out_dir.join(&extra))?;
             counts.removed += 1;
