@@ -265,6 +265,57 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stale_integration_files_are_removed_like_stale_types_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        let crate_dir = dir.path().join("generated");
+        for file in [
+            "src/types/kept.rs",
+            "src/types/gone.rs",
+            "src/integrations/kept.rs",
+            "src/integrations/gone.rs",
+            "src/integrations/notes.txt",
+        ] {
+            write_if_changed(&crate_dir.join(file), "// old\n").unwrap();
+        }
+        assert_eq!(
+            module_files(&crate_dir).unwrap(),
+            [
+                "src/integrations/gone.rs",
+                "src/integrations/kept.rs",
+                "src/types/gone.rs",
+                "src/types/kept.rs"
+            ]
+        );
+        let generated = Generated {
+            files: [
+                ("src/types/kept.rs".to_string(), "// new\n".to_string()),
+                (
+                    "src/integrations/kept.rs".to_string(),
+                    "// new\n".to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            snapshots: Vec::new(),
+            warnings: Vec::new(),
+            provenance: passage_codegen::Provenance {
+                catalog_sha256: String::new(),
+                codegen_version: String::new(),
+                typify_version: String::new(),
+            },
+        };
+        write_workspace(&generated, dir.path(), &[]).unwrap();
+        assert_eq!(
+            module_files(&crate_dir).unwrap(),
+            ["src/integrations/kept.rs", "src/types/kept.rs"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(crate_dir.join("src/integrations/kept.rs")).unwrap(),
+            "// new\n"
+        );
+    }
+
+    #[test]
     fn errors_are_traced_to_their_types_module() {
         let lines = [
             r#"{"reason":"compiler-message","message":{"level":"error","message":"field `any` is already declared","code":{"code":"E0124"},"spans":[{"is_primary":true,"file_name":"generated/src/types/x_read_result.rs","line_start":12}]}}"#,

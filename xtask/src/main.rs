@@ -77,6 +77,10 @@ pub(crate) struct RegenArgs {
     /// Write into this directory instead of `generated/` (benchmarks, experiments); pins nothing.
     #[arg(long, value_name = "DIR", hide = true)]
     pub(crate) out_dir: Option<PathBuf>,
+    /// With `--out-dir` only: write without the compile gate (benchmarks of crates too large to
+    /// type-check within a memory limit; what is written may not build).
+    #[arg(long, hide = true, requires = "out_dir")]
+    pub(crate) no_gate: bool,
     /// Memory limit of each typing worker process; a schema over it becomes `serde_json::Value`.
     #[arg(long, value_name = "MIB", default_value_t = 4096)]
     pub(crate) schema_memory_mib: u64,
@@ -196,7 +200,11 @@ fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<boo
         let digest = sha_hex(out.display().to_string().as_bytes());
         gate::target_dir().join(format!("regen-gate/{}", &digest[..16]))
     };
-    let generated = gate::generate_gated(&catalog_bytes, settings, &scratch)?;
+    let generated = if args.no_gate {
+        passage_codegen::generate(&catalog_bytes, &settings)?
+    } else {
+        gate::generate_gated(&catalog_bytes, settings, &scratch)?
+    };
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }
@@ -491,6 +499,7 @@ mod tests {
             base_url: "http://127.0.0.1:9".into(),
             offline: false,
             out_dir: None,
+            no_gate: false,
             schema_memory_mib: 4096,
             schema_seconds: 60,
         }
