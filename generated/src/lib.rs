@@ -198,7 +198,6 @@ fn integration_operations(
     }
 }
 /// One operation's data, decoded into its generated type.
-#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum OperationResult {
     ///`apple-review` `readHistory`/`read`.
@@ -316,6 +315,91 @@ impl OperationResult {
     /// Whether the data was kept raw rather than typed.
     pub fn is_unknown(&self) -> bool {
         matches!(self, Self::Unknown { .. })
+    }
+}
+impl ::std::fmt::Debug for OperationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        #[cfg(feature = "apple-review")]
+        if let ::std::option::Option::Some(done) = apple_review::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "att")]
+        if let ::std::option::Option::Some(done) = att::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "doordash")]
+        if let ::std::option::Option::Some(done) = doordash::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "tmobile")]
+        if let ::std::option::Option::Some(done) = tmobile::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "ubereats")]
+        if let ::std::option::Option::Some(done) = ubereats::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "verizon")]
+        if let ::std::option::Option::Some(done) = verizon::debug(self, f) {
+            return done;
+        }
+        match self {
+            Self::Unknown { integration, resource, action, data } => {
+                f.debug_struct("Unknown")
+                    .field("integration", integration)
+                    .field("resource", resource)
+                    .field("action", action)
+                    .field("data", data)
+                    .finish()
+            }
+            _ => f.write_str("OperationResult"),
+        }
+    }
+}
+impl ::std::clone::Clone for OperationResult {
+    fn clone(&self) -> Self {
+        #[cfg(feature = "apple-review")]
+        if let ::std::option::Option::Some(copy) = apple_review::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "att")]
+        if let ::std::option::Option::Some(copy) = att::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "doordash")]
+        if let ::std::option::Option::Some(copy) = doordash::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "tmobile")]
+        if let ::std::option::Option::Some(copy) = tmobile::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "ubereats")]
+        if let ::std::option::Option::Some(copy) = ubereats::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "verizon")]
+        if let ::std::option::Option::Some(copy) = verizon::clone(self) {
+            return copy;
+        }
+        match self {
+            Self::Unknown { integration, resource, action, data } => {
+                Self::Unknown {
+                    integration: integration.clone(),
+                    resource: resource.clone(),
+                    action: action.clone(),
+                    data: data.clone(),
+                }
+            }
+            _ => {
+                Self::Unknown {
+                    integration: self.integration().to_owned(),
+                    resource: self.resource().to_owned(),
+                    action: self.action().to_owned(),
+                    data: ::std::boxed::Box::<::serde_json::value::RawValue>::default(),
+                }
+            }
+        }
     }
 }
 impl ::serde::Serialize for OperationResult {

@@ -72,6 +72,15 @@ fn a_decoded_result_names_its_operation_serializes_and_compares() {
     );
     // Same data, another integration's operation: not equal.
     assert_ne!(tmobile, verizon);
+    // Debug and Clone (written out, not derived) behave as derived ones would.
+    assert_eq!(tmobile.clone(), tmobile);
+    let OperationResult::TmobilePaymentMethodRead(inner) = &tmobile else {
+        unreachable!("matched above")
+    };
+    assert_eq!(
+        format!("{tmobile:?}"),
+        format!("TmobilePaymentMethodRead({inner:?})")
+    );
 
     let unknown = decode_result("tmobile", "paymentMethod", "delete", b"{\"a\":1}").unwrap();
     assert!(unknown.is_unknown());
@@ -81,4 +90,9 @@ fn a_decoded_result_names_its_operation_serializes_and_compares() {
         ("tmobile", "paymentMethod", "delete")
     );
     assert_eq!(serde_json::to_string(&unknown).unwrap(), "{\"a\":1}");
+    assert_eq!(unknown.clone(), unknown);
+    assert_eq!(
+        format!("{unknown:?}"),
+        r#"Unknown { integration: "tmobile", resource: "paymentMethod", action: "delete", data: RawValue({"a":1}) }"#
+    );
 }

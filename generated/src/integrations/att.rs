@@ -134,6 +134,59 @@ pub(crate) fn serialize<S: ::serde::Serializer>(
         _ => ::std::result::Result::Err(serializer),
     }
 }
+/// `Debug` of `result` when it is one of this integration's operations.
+pub(crate) fn debug(
+    result: &crate::OperationResult,
+    f: &mut ::std::fmt::Formatter<'_>,
+) -> ::std::option::Option<::std::fmt::Result> {
+    match result {
+        crate::OperationResult::AttMobileBillingStatementRead(value) => {
+            ::std::option::Option::Some(
+                f.debug_tuple("AttMobileBillingStatementRead").field(value).finish(),
+            )
+        }
+        crate::OperationResult::AttPaymentMethodRead(value) => {
+            ::std::option::Option::Some(
+                f.debug_tuple("AttPaymentMethodRead").field(value).finish(),
+            )
+        }
+        crate::OperationResult::AttPaymentMethodWrite(value) => {
+            ::std::option::Option::Some(
+                f.debug_tuple("AttPaymentMethodWrite").field(value).finish(),
+            )
+        }
+        _ => ::std::option::Option::None,
+    }
+}
+/// A copy of `result` when it is one of this integration's operations.
+pub(crate) fn clone(
+    result: &crate::OperationResult,
+) -> ::std::option::Option<crate::OperationResult> {
+    match result {
+        crate::OperationResult::AttMobileBillingStatementRead(value) => {
+            ::std::option::Option::Some(
+                crate::OperationResult::AttMobileBillingStatementRead(
+                    ::std::clone::Clone::clone(value),
+                ),
+            )
+        }
+        crate::OperationResult::AttPaymentMethodRead(value) => {
+            ::std::option::Option::Some(
+                crate::OperationResult::AttPaymentMethodRead(
+                    ::std::clone::Clone::clone(value),
+                ),
+            )
+        }
+        crate::OperationResult::AttPaymentMethodWrite(value) => {
+            ::std::option::Option::Some(
+                crate::OperationResult::AttPaymentMethodWrite(
+                    ::std::clone::Clone::clone(value),
+                ),
+            )
+        }
+        _ => ::std::option::Option::None,
+    }
+}
 /// Compares two results of the same operation of this integration; `None` when they
 /// are not.
 pub(crate) fn eq(

@@ -76,6 +76,35 @@ pub(crate) fn serialize<S: ::serde::Serializer>(
         _ => ::std::result::Result::Err(serializer),
     }
 }
+/// `Debug` of `result` when it is one of this integration's operations.
+pub(crate) fn debug(
+    result: &crate::OperationResult,
+    f: &mut ::std::fmt::Formatter<'_>,
+) -> ::std::option::Option<::std::fmt::Result> {
+    match result {
+        crate::OperationResult::DoordashOrderHistoryRead(value) => {
+            ::std::option::Option::Some(
+                f.debug_tuple("DoordashOrderHistoryRead").field(value).finish(),
+            )
+        }
+        _ => ::std::option::Option::None,
+    }
+}
+/// A copy of `result` when it is one of this integration's operations.
+pub(crate) fn clone(
+    result: &crate::OperationResult,
+) -> ::std::option::Option<crate::OperationResult> {
+    match result {
+        crate::OperationResult::DoordashOrderHistoryRead(value) => {
+            ::std::option::Option::Some(
+                crate::OperationResult::DoordashOrderHistoryRead(
+                    ::std::clone::Clone::clone(value),
+                ),
+            )
+        }
+        _ => ::std::option::Option::None,
+    }
+}
 /// Compares two results of the same operation of this integration; `None` when they
 /// are not.
 pub(crate) fn eq(

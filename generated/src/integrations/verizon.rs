@@ -136,6 +136,59 @@ pub(crate) fn serialize<S: ::serde::Serializer>(
         _ => ::std::result::Result::Err(serializer),
     }
 }
+/// `Debug` of `result` when it is one of this integration's operations.
+pub(crate) fn debug(
+    result: &crate::OperationResult,
+    f: &mut ::std::fmt::Formatter<'_>,
+) -> ::std::option::Option<::std::fmt::Result> {
+    match result {
+        crate::OperationResult::VerizonMobileBillingStatementRead(value) => {
+            ::std::option::Option::Some(
+                f.debug_tuple("VerizonMobileBillingStatementRead").field(value).finish(),
+            )
+        }
+        crate::OperationResult::VerizonPaymentMethodRead(value) => {
+            ::std::option::Option::Some(
+                f.debug_tuple("VerizonPaymentMethodRead").field(value).finish(),
+            )
+        }
+        crate::OperationResult::VerizonPaymentMethodWrite(value) => {
+            ::std::option::Option::Some(
+                f.debug_tuple("VerizonPaymentMethodWrite").field(value).finish(),
+            )
+        }
+        _ => ::std::option::Option::None,
+    }
+}
+/// A copy of `result` when it is one of this integration's operations.
+pub(crate) fn clone(
+    result: &crate::OperationResult,
+) -> ::std::option::Option<crate::OperationResult> {
+    match result {
+        crate::OperationResult::VerizonMobileBillingStatementRead(value) => {
+            ::std::option::Option::Some(
+                crate::OperationResult::VerizonMobileBillingStatementRead(
+                    ::std::clone::Clone::clone(value),
+                ),
+            )
+        }
+        crate::OperationResult::VerizonPaymentMethodRead(value) => {
+            ::std::option::Option::Some(
+                crate::OperationResult::VerizonPaymentMethodRead(
+                    ::std::clone::Clone::clone(value),
+                ),
+            )
+        }
+        crate::OperationResult::VerizonPaymentMethodWrite(value) => {
+            ::std::option::Option::Some(
+                crate::OperationResult::VerizonPaymentMethodWrite(
+                    ::std::clone::Clone::clone(value),
+                ),
+            )
+        }
+        _ => ::std::option::Option::None,
+    }
+}
 /// Compares two results of the same operation of this integration; `None` when they
 /// are not.
 pub(crate) fn eq(
