@@ -1,10 +1,10 @@
 //! Checks an integration and an operation named on the command line against the catalog this
-//! binary was built with (`passage_generated::OPERATIONS`), and says what was meant: the close
+//! binary was built with (`passage_generated::operations()`), and says what was meant: the close
 //! matches first, then everything known.
 
 use std::collections::BTreeSet;
 
-use passage_generated::{find_operation, OPERATIONS};
+use passage_generated::{find_operation, operations};
 
 /// `Err(message)` when `integration` or `resource:action` is not in the catalog. The message names
 /// the close matches and the known values; `escape` (e.g. `pass --allow-unknown-operations to
@@ -19,7 +19,7 @@ pub(crate) fn check_operation(
         return Ok(());
     }
     let tail = escape.map(|e| format!("; {e}")).unwrap_or_default();
-    let integrations: BTreeSet<&str> = OPERATIONS.iter().map(|op| op.integration).collect();
+    let integrations: BTreeSet<&str> = operations().map(|op| op.integration).collect();
     if !integrations.contains(integration) {
         return Err(format!(
             "unknown integration `{integration}`{} (known: {}){tail}",
@@ -27,8 +27,7 @@ pub(crate) fn check_operation(
             join(integrations.iter().copied()),
         ));
     }
-    let known: Vec<String> = OPERATIONS
-        .iter()
+    let known: Vec<String> = operations()
         .filter(|op| op.integration == integration)
         .map(|op| format!("{}:{}", op.resource, op.action))
         .collect();

@@ -1,6 +1,9 @@
 //! Emits the files of the `passage-generated` crate: `Cargo.toml` (one feature per
-//! integration), `src/lib.rs` (registry, per-integration type aliases, the `OperationResult`
-//! enum and its byte-level decoder) and one `src/types/<module>.rs` per distinct schema.
+//! integration), `src/lib.rs` (the `OperationResult` enum, `decode_result` and the registry
+//! lookups, each dispatching to the integrations), one `src/integrations/<module>.rs` per
+//! integration (its type aliases, registry entries with schemas, decode arms; declared behind its
+//! feature, so a build compiles only the integrations it turns on) and one
+//! `src/types/<module>.rs` per distinct schema.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -169,8 +172,8 @@ pub(crate) fn emit_crate(
     );
     files.insert("Cargo.toml".into(), cargo);
 
-    // --- src/lib.rs
-    let lib = emit_lib(
+    // --- src/lib.rs and src/integrations/*.rs
+    let (lib, integration_files) = emit_lib(
         units,
         operations,
         &integration_modules,
@@ -181,6 +184,12 @@ pub(crate) fn emit_crate(
         "src/lib.rs".into(),
         format!("{}{}", header(provenance, settings, "//"), lib),
     );
+    for (path, text) in integration_files {
+        files.insert(
+            path,
+            format!("{}{}", header(provenance, settings, "//"), text),
+        );
+    }
     Ok(files)
 }
 
@@ -190,7 +199,7 @@ fn emit_lib(
     integration_modules: &BTreeMap<String, syn::Ident>,
     integration_names: &BTreeMap<String, String>,
     provenance: &Provenance,
-) -> Result<String, CodegenError> {
+) -> Result<(String, BTreeMap<String, String>), CodegenError> {
     let type_path = |unit: &SchemaUnit| -> TokenStream {
         let module = format_ident!("{}", unit.module);
         let ty = format_ident!("{}", unit.type_name);
@@ -233,15 +242,11 @@ fn emit_lib(
             }
         });
 
-    let mut per_integration: BTreeMap<&str, Vec<TokenStream>> = BTreeMap::new();
+    // Everything one operation adds (alias, registry entry with its schemas, decode arm, the
+    // arms of `OperationResult`'s methods) goes into its integration's own file, compiled only
+    // under the integration's feature: a build pays for the integrations it turns on.
+    let mut per_integration: BTreeMap<&str, IntegrationParts> = BTreeMap::new();
     let mut variants = Vec::new();
-    let mut integration_arms = Vec::new();
-    let mut resource_arms = Vec::new();
-    let mut action_arms = Vec::new();
-    let mut serialize_arms = Vec::new();
-    let mut eq_arms = Vec::new();
-    let mut decode_arms = Vec::new();
-    let mut registry = Vec::new();
     for op in operations {
         let names = operation_names(op, integration_modules);
         let OperationNames {
@@ -265,28 +270,43 @@ fn emit_lib(
                 format!(" {}", op.description)
             }
         );
-        let aliases = per_integration.entry(integration.as_str()).or_default();
-        aliases.push(quote! { #[doc = #result_doc] pub type #result_alias = #result_ty; });
+        let parts = per_integration.entry(integration.as_str()).or_default();
+        parts
+            .aliases
+            .push(quote! { #[doc = #result_doc] pub type #result_alias = #result_ty; });
         if let Some(i) = op.arguments_unit {
             let arguments_ty = type_path(&units[i]);
             let doc = format!(
                 "Arguments of `{resource}`/`{action}` on {}.",
                 integration_names[integration]
             );
-            aliases.push(quote! { #[doc = #doc] pub type #arguments_alias = #arguments_ty; });
+            parts
+                .aliases
+                .push(quote! { #[doc = #doc] pub type #arguments_alias = #arguments_ty; });
         }
         let cfg = quote!(#[cfg(feature = #feature)]);
         let variant_doc = format!("`{integration}` `{resource}`/`{action}`.");
         variants.push(quote! { #[doc = #variant_doc] #cfg #variant(::std::boxed::Box<crate::#module::#result_alias>) });
-        integration_arms.push(quote! { #cfg Self::#variant(_) => #integration });
-        resource_arms.push(quote! { #cfg Self::#variant(_) => #resource });
-        action_arms.push(quote! { #cfg Self::#variant(_) => #action });
-        serialize_arms.push(quote! { #cfg Self::#variant(value) => ::serde::Serialize::serialize(value, serializer) });
-        eq_arms.push(quote! { #cfg (Self::#variant(a), Self::#variant(b)) => a == b });
-        decode_arms.push(quote! {
-            #cfg
-            (#integration, #resource, #action) => __private::decode::<crate::#module::#result_alias>(data)
-                .map(|value| OperationResult::#variant(::std::boxed::Box::new(value)))
+        let index = proc_macro2::Literal::usize_unsuffixed(parts.registry.len());
+        parts.operation_arms.push(
+            quote! { crate::OperationResult::#variant(_) => ::std::option::Option::Some(&OPERATIONS[#index]) },
+        );
+        parts.serialize_arms.push(quote! {
+            crate::OperationResult::#variant(value) => ::std::result::Result::Ok(::serde::Serialize::serialize(value, serializer))
+        });
+        let variant_name = variant.to_string();
+        parts.debug_arms.push(quote! {
+            crate::OperationResult::#variant(value) => ::std::option::Option::Some(f.debug_tuple(#variant_name).field(value).finish())
+        });
+        parts.clone_arms.push(quote! {
+            crate::OperationResult::#variant(value) => ::std::option::Option::Some(crate::OperationResult::#variant(::std::clone::Clone::clone(value)))
+        });
+        parts.eq_arms.push(quote! {
+            (crate::OperationResult::#variant(a), crate::OperationResult::#variant(b)) => ::std::option::Option::Some(a == b)
+        });
+        parts.decode_arms.push(quote! {
+            (#resource, #action) => crate::__private::decode::<#result_alias>(data)
+                .map(|value| crate::OperationResult::#variant(::std::boxed::Box::new(value)))
         });
         let description = &op.description;
         let integration_name = &op.integration_name;
@@ -304,8 +324,8 @@ fn emit_lib(
         };
         let result_schema = opt(&op.result_schema);
         let arguments_schema = opt(&op.arguments_schema);
-        registry.push(quote! {
-            OperationInfo {
+        parts.registry.push(quote! {
+            crate::OperationInfo {
                 integration: #integration,
                 integration_name: #integration_name,
                 resource: #resource,
@@ -315,26 +335,75 @@ fn emit_lib(
                 arguments_type: #arguments_type,
                 result_schema: #result_schema,
                 arguments_schema: #arguments_schema,
-                enabled: cfg!(feature = #feature),
             }
         });
     }
 
-    let integration_mods = per_integration.iter().map(|(integration, aliases)| {
+    let mut integration_files = BTreeMap::new();
+    let mut integration_mods = Vec::new();
+    let mut registry_slices = Vec::new();
+    let mut decode_dispatch = Vec::new();
+    let mut operation_chain = Vec::new();
+    let mut serialize_chain = Vec::new();
+    let mut eq_chain = Vec::new();
+    let mut debug_chain = Vec::new();
+    let mut clone_chain = Vec::new();
+    let mut find_arms = Vec::new();
+    for (integration, parts) in &per_integration {
         let module = &integration_modules[*integration];
         let feature = naming::feature(integration);
+        let cfg = quote!(#[cfg(feature = #feature)]);
         let doc = format!(
             "Types of {} (`{integration}`): one alias per operation. Cargo feature `{feature}`.",
             integration_names[*integration]
         );
-        quote! {
-            #[doc = #doc]
-            #[cfg(feature = #feature)]
-            pub mod #module {
-                #(#aliases)*
+        let file = format!("integrations/{module}.rs");
+        integration_mods.push(quote! {
+            #cfg
+            #[path = #file]
+            pub mod #module;
+        });
+        registry_slices.push(quote! { #cfg #module::OPERATIONS });
+        decode_dispatch
+            .push(quote! { #cfg #integration => #module::decode(resource, action, data) });
+        operation_chain.push(quote! {
+            #cfg
+            if let ::std::option::Option::Some(info) = #module::operation_of(self) {
+                return ::std::option::Option::Some(info);
             }
-        }
-    });
+        });
+        serialize_chain.push(quote! {
+            #cfg
+            let serializer = match #module::serialize(self, serializer) {
+                ::std::result::Result::Ok(done) => return done,
+                ::std::result::Result::Err(serializer) => serializer,
+            };
+        });
+        eq_chain.push(quote! {
+            #cfg
+            if let ::std::option::Option::Some(equal) = #module::eq(self, other) {
+                return equal;
+            }
+        });
+        debug_chain.push(quote! {
+            #cfg
+            if let ::std::option::Option::Some(done) = #module::debug(self, f) {
+                return done;
+            }
+        });
+        clone_chain.push(quote! {
+            #cfg
+            if let ::std::option::Option::Some(copy) = #module::clone(self) {
+                return copy;
+            }
+        });
+        find_arms
+            .push(quote! { #cfg #integration => ::std::option::Option::Some(#module::OPERATIONS) });
+        integration_files.insert(
+            format!("src/{file}"),
+            emit_integration(integration, &integration_names[*integration], &doc, parts)?,
+        );
+    }
 
     let catalog_sha = &provenance.catalog_sha256;
     let codegen_version = &provenance.codegen_version;
@@ -350,7 +419,10 @@ fn emit_lib(
         //!   [`OperationResult::Unknown`].
         //! - Per integration, a module of type aliases (`tmobile::PaymentMethodReadResult`),
         //!   behind a cargo feature of the integration's id (`default = ["full"]`).
-        //! - [`OPERATIONS`]: the registry of every operation, its types and its schemas.
+        //! - [`operations`] and [`find_operation`]: the registry of the compiled integrations'
+        //!   operations, their types and their schemas. Everything an integration adds (aliases,
+        //!   registry entries with schemas, decoding) lives in its own module file, compiled only
+        //!   with its feature.
         //!
         //! Tolerant reader: result structs keep unknown fields in `extra`, string enums keep
         //! unknown values, unions keep unknown shapes as raw JSON.
@@ -409,22 +481,38 @@ fn emit_lib(
             pub result_schema: ::std::option::Option<&'static str>,
             /// The arguments JSON Schema as published, as JSON text.
             pub arguments_schema: ::std::option::Option<&'static str>,
-            /// Whether this build compiled the operation's types (its cargo feature is on).
-            pub enabled: bool,
         }
 
-        /// Every operation of the catalog, sorted by integration, resource and action.
-        pub static OPERATIONS: &[OperationInfo] = &[#(#registry),*];
+        /// Each compiled integration's `OPERATIONS`, in integration order.
+        static REGISTRY: &[&[OperationInfo]] = &[#(#registry_slices),*];
 
-        /// Looks an operation up in [`OPERATIONS`].
+        /// Every operation of the integrations this build compiles (their cargo features are on),
+        /// sorted by integration, resource and action. Each integration's own list is its
+        /// module's `OPERATIONS` (e.g. `tmobile::OPERATIONS`).
+        pub fn operations() -> impl ::std::iter::Iterator<Item = &'static OperationInfo> {
+            REGISTRY.iter().flat_map(|operations| operations.iter())
+        }
+
+        /// Looks an operation up among the compiled integrations' operations ([`operations`]).
         pub fn find_operation(integration: &str, resource: &str, action: &str) -> ::std::option::Option<&'static OperationInfo> {
-            OPERATIONS
+            integration_operations(integration)?
                 .iter()
-                .find(|op| op.integration == integration && op.resource == resource && op.action == action)
+                .find(|op| op.resource == resource && op.action == action)
+        }
+
+        /// The `OPERATIONS` of a compiled integration.
+        fn integration_operations(integration: &str) -> ::std::option::Option<&'static [OperationInfo]> {
+            match integration {
+                #(#find_arms,)*
+                _ => ::std::option::Option::None,
+            }
         }
 
         /// One operation's data, decoded into its generated type.
-        #[derive(Debug, Clone)]
+        // `Debug` and `Clone` are written out (dispatching to the integrations' modules like the
+        // other impls), not derived: a derive re-reads every variant, those of integrations
+        // whose feature is off included, which made a one-feature build of a 2,000-operation
+        // crate measurably slower than a crate of that integration alone.
         #[non_exhaustive]
         pub enum OperationResult {
             #(#variants,)*
@@ -443,25 +531,31 @@ fn emit_lib(
         }
 
         impl OperationResult {
+            /// The registry entry of the operation, for a typed result (`None` for
+            /// [`OperationResult::Unknown`]).
+            pub fn operation(&self) -> ::std::option::Option<&'static OperationInfo> {
+                #(#operation_chain)*
+                ::std::option::Option::None
+            }
             /// The integration id.
             pub fn integration(&self) -> &str {
-                match self {
-                    #(#integration_arms,)*
-                    Self::Unknown { integration, .. } => integration,
+                match (self, self.operation()) {
+                    (Self::Unknown { integration, .. }, _) => integration,
+                    (_, info) => info.map_or("", |info| info.integration),
                 }
             }
             /// The resource.
             pub fn resource(&self) -> &str {
-                match self {
-                    #(#resource_arms,)*
-                    Self::Unknown { resource, .. } => resource,
+                match (self, self.operation()) {
+                    (Self::Unknown { resource, .. }, _) => resource,
+                    (_, info) => info.map_or("", |info| info.resource),
                 }
             }
             /// The action.
             pub fn action(&self) -> &str {
-                match self {
-                    #(#action_arms,)*
-                    Self::Unknown { action, .. } => action,
+                match (self, self.operation()) {
+                    (Self::Unknown { action, .. }, _) => action,
+                    (_, info) => info.map_or("", |info| info.action),
                 }
             }
             /// Whether the data was kept raw rather than typed.
@@ -470,20 +564,63 @@ fn emit_lib(
             }
         }
 
+        impl ::std::fmt::Debug for OperationResult {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                #(#debug_chain)*
+                match self {
+                    Self::Unknown { integration, resource, action, data } => f
+                        .debug_struct("Unknown")
+                        .field("integration", integration)
+                        .field("resource", resource)
+                        .field("action", action)
+                        .field("data", data)
+                        .finish(),
+                    // Every typed variant belongs to a compiled integration's module above.
+                    _ => f.write_str("OperationResult"),
+                }
+            }
+        }
+
+        impl ::std::clone::Clone for OperationResult {
+            fn clone(&self) -> Self {
+                #(#clone_chain)*
+                match self {
+                    Self::Unknown { integration, resource, action, data } => Self::Unknown {
+                        integration: integration.clone(),
+                        resource: resource.clone(),
+                        action: action.clone(),
+                        data: data.clone(),
+                    },
+                    // Every typed variant belongs to a compiled integration's module above, so
+                    // this arm is never taken; it keeps the match total without a panic.
+                    _ => Self::Unknown {
+                        integration: self.integration().to_owned(),
+                        resource: self.resource().to_owned(),
+                        action: self.action().to_owned(),
+                        data: ::std::boxed::Box::<::serde_json::value::RawValue>::default(),
+                    },
+                }
+            }
+        }
+
         impl ::serde::Serialize for OperationResult {
             /// Serializes the operation's data only (not the operation's name).
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                #(#serialize_chain)*
                 match self {
-                    #(#serialize_arms,)*
                     Self::Unknown { data, .. } => ::serde::Serialize::serialize(data, serializer),
+                    // Every typed variant belongs to a compiled integration's module above.
+                    _ => ::std::result::Result::Err(<S::Error as ::serde::ser::Error>::custom(
+                        "an operation result of no compiled integration",
+                    )),
                 }
             }
         }
 
         impl ::std::cmp::PartialEq for OperationResult {
             fn eq(&self, other: &Self) -> bool {
+                #(#eq_chain)*
                 match (self, other) {
-                    #(#eq_arms,)*
                     (
                         Self::Unknown { integration: ia, resource: ra, action: aa, data: da },
                         Self::Unknown { integration: ib, resource: rb, action: ab, data: db },
@@ -534,9 +671,13 @@ fn emit_lib(
             action: &str,
             data: &[u8],
         ) -> ::std::result::Result<OperationResult, DecodeError> {
-            let outcome = match (integration, resource, action) {
-                #(#decode_arms,)*
-                _ => __private::decode::<::std::boxed::Box<::serde_json::value::RawValue>>(data).map(|data| {
+            let typed = match integration {
+                #(#decode_dispatch,)*
+                _ => ::std::option::Option::None,
+            };
+            let outcome = match typed {
+                ::std::option::Option::Some(outcome) => outcome,
+                ::std::option::Option::None => __private::decode::<::std::boxed::Box<::serde_json::value::RawValue>>(data).map(|data| {
                     OperationResult::Unknown {
                         integration: integration.to_owned(),
                         resource: resource.to_owned(),
@@ -554,7 +695,6 @@ fn emit_lib(
                 raw: ::std::string::String::from_utf8_lossy(data).into_owned(),
             })
         }
-
         #[doc(hidden)]
         pub mod __private {
             //! Support code for the generated types; not a public API.
@@ -988,5 +1128,114 @@ fn emit_lib(
             }
         }
     };
-    format_tokens(tokens, "src/lib.rs")
+    Ok((format_tokens(tokens, "src/lib.rs")?, integration_files))
+}
+
+/// What one integration's operations contribute, emitted into `src/integrations/<module>.rs`.
+#[derive(Default)]
+struct IntegrationParts {
+    aliases: Vec<TokenStream>,
+    registry: Vec<TokenStream>,
+    decode_arms: Vec<TokenStream>,
+    operation_arms: Vec<TokenStream>,
+    serialize_arms: Vec<TokenStream>,
+    eq_arms: Vec<TokenStream>,
+    debug_arms: Vec<TokenStream>,
+    clone_arms: Vec<TokenStream>,
+}
+
+/// One integration's module: its type aliases, its registry entries (with the schemas) and
+/// the arms of `decode_result` and of `OperationResult`'s methods for its operations. `lib.rs`
+/// declares it behind the integration's feature, so none of it is compiled when that is off.
+fn emit_integration(
+    integration: &str,
+    integration_name: &str,
+    doc: &str,
+    parts: &IntegrationParts,
+) -> Result<String, CodegenError> {
+    let IntegrationParts {
+        aliases,
+        registry,
+        decode_arms,
+        operation_arms,
+        serialize_arms,
+        eq_arms,
+        debug_arms,
+        clone_arms,
+    } = parts;
+    let registry_doc = format!(
+        "The operations of {integration_name} (`{integration}`), sorted by resource and action."
+    );
+    let tokens = quote! {
+        #![doc = #doc]
+        #![cfg_attr(rustfmt, rustfmt::skip)]
+
+        #(#aliases)*
+
+        #[doc = #registry_doc]
+        pub static OPERATIONS: &[crate::OperationInfo] = &[#(#registry),*];
+
+        /// Decodes the data of one of this integration's operations; `None` when it has no
+        /// operation `resource`/`action`.
+        pub(crate) fn decode(
+            resource: &str,
+            action: &str,
+            data: &[u8],
+        ) -> ::std::option::Option<::std::result::Result<crate::OperationResult, (::std::string::String, ::std::string::String)>> {
+            let outcome = match (resource, action) {
+                #(#decode_arms,)*
+                _ => return ::std::option::Option::None,
+            };
+            ::std::option::Option::Some(outcome)
+        }
+
+        /// The registry entry of `result` when it is one of this integration's operations.
+        pub(crate) fn operation_of(result: &crate::OperationResult) -> ::std::option::Option<&'static crate::OperationInfo> {
+            match result {
+                #(#operation_arms,)*
+                _ => ::std::option::Option::None,
+            }
+        }
+
+        /// Serializes `result` when it is one of this integration's operations; hands the
+        /// serializer back otherwise.
+        pub(crate) fn serialize<S: ::serde::Serializer>(
+            result: &crate::OperationResult,
+            serializer: S,
+        ) -> ::std::result::Result<::std::result::Result<S::Ok, S::Error>, S> {
+            match result {
+                #(#serialize_arms,)*
+                _ => ::std::result::Result::Err(serializer),
+            }
+        }
+
+        /// `Debug` of `result` when it is one of this integration's operations.
+        pub(crate) fn debug(
+            result: &crate::OperationResult,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> ::std::option::Option<::std::fmt::Result> {
+            match result {
+                #(#debug_arms,)*
+                _ => ::std::option::Option::None,
+            }
+        }
+
+        /// A copy of `result` when it is one of this integration's operations.
+        pub(crate) fn clone(result: &crate::OperationResult) -> ::std::option::Option<crate::OperationResult> {
+            match result {
+                #(#clone_arms,)*
+                _ => ::std::option::Option::None,
+            }
+        }
+
+        /// Compares two results of the same operation of this integration; `None` when they
+        /// are not.
+        pub(crate) fn eq(a: &crate::OperationResult, b: &crate::OperationResult) -> ::std::option::Option<bool> {
+            match (a, b) {
+                #(#eq_arms,)*
+                _ => ::std::option::Option::None,
+            }
+        }
+    };
+    format_tokens(tokens, &format!("src/integrations/{integration}.rs"))
 }

@@ -17,10 +17,12 @@ fn generated_crate_is_up_to_date() {
             stale.push(path.clone());
         }
     }
-    for entry in std::fs::read_dir(root.join("generated/src/types")).unwrap() {
-        let name = format!("src/types/{}", entry.unwrap().file_name().to_string_lossy());
-        if !generated.files.contains_key(&name) {
-            stale.push(format!("{name} (no longer generated)"));
+    for dir in ["src/types", "src/integrations"] {
+        for entry in std::fs::read_dir(root.join("generated").join(dir)).unwrap() {
+            let name = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
+            if !generated.files.contains_key(&name) {
+                stale.push(format!("{name} (no longer generated)"));
+            }
         }
     }
     assert!(
@@ -42,8 +44,10 @@ fn identical_schemas_generate_one_type() {
         .filter(|p| p.contains("mobile_billing_statement_read_result"))
         .collect();
     assert_eq!(billing.len(), 2, "{billing:?}");
-    let lib = &generated.files["src/lib.rs"];
-    assert!(lib.contains("pub type MobileBillingStatementReadResult = crate::types::mobile_billing_statement_read_result::MobileBillingStatementReadResult"));
+    for integration in ["att", "tmobile"] {
+        let aliases = &generated.files[&format!("src/integrations/{integration}.rs")];
+        assert!(aliases.contains("pub type MobileBillingStatementReadResult = crate::types::mobile_billing_statement_read_result::MobileBillingStatementReadResult"));
+    }
     // The three carriers share one paymentMethod/write arguments type.
     assert_eq!(
         generated

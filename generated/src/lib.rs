@@ -11,7 +11,10 @@
 //!   [`OperationResult::Unknown`].
 //! - Per integration, a module of type aliases (`tmobile::PaymentMethodReadResult`),
 //!   behind a cargo feature of the integration's id (`default = ["full"]`).
-//! - [`OPERATIONS`]: the registry of every operation, its types and its schemas.
+//! - [`operations`] and [`find_operation`]: the registry of the compiled integrations'
+//!   operations, their types and their schemas. Everything an integration adds (aliases,
+//!   registry entries with schemas, decoding) lives in its own module file, compiled only
+//!   with its feature.
 //!
 //! Tolerant reader: result structs keep unknown fields in `extra`, string enums keep
 //! unknown values, unions keep unknown shapes as raw JSON.
@@ -66,72 +69,24 @@ pub mod types {
     #[cfg(feature = "verizon")]
     pub mod verizon_mobile_billing_statement_read_result;
 }
-///Types of Apple Review (`apple-review`): one alias per operation. Cargo feature `apple-review`.
 #[cfg(feature = "apple-review")]
-pub mod apple_review {
-    ///Result of `readHistory`/`read` on Apple Review (`apple-review`). Read the reviewer's reading history.
-    pub type ReadHistoryReadResult = crate::types::read_history_read_result::ReadHistoryReadResult;
-    ///Arguments of `readHistory`/`read` on Apple Review.
-    pub type ReadHistoryReadArguments = crate::types::read_history_read_arguments::ReadHistoryReadArguments;
-}
-///Types of AT&T (`att`): one alias per operation. Cargo feature `att`.
+#[path = "integrations/apple_review.rs"]
+pub mod apple_review;
 #[cfg(feature = "att")]
-pub mod att {
-    ///Result of `mobileBillingStatement`/`read` on AT&T (`att`). Read the account's billing statements.
-    pub type MobileBillingStatementReadResult = crate::types::mobile_billing_statement_read_result::MobileBillingStatementReadResult;
-    ///Arguments of `mobileBillingStatement`/`read` on AT&T.
-    pub type MobileBillingStatementReadArguments = crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
-    ///Result of `paymentMethod`/`read` on AT&T (`att`). Read the payment methods saved on the account.
-    pub type PaymentMethodReadResult = crate::types::payment_method_read_result::PaymentMethodReadResult;
-    ///Result of `paymentMethod`/`write` on AT&T (`att`). Add a card to the account.
-    pub type PaymentMethodWriteResult = crate::types::payment_method_write_result::PaymentMethodWriteResult;
-    ///Arguments of `paymentMethod`/`write` on AT&T.
-    pub type PaymentMethodWriteArguments = crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
-}
-///Types of DoorDash (`doordash`): one alias per operation. Cargo feature `doordash`.
+#[path = "integrations/att.rs"]
+pub mod att;
 #[cfg(feature = "doordash")]
-pub mod doordash {
-    ///Result of `orderHistory`/`read` on DoorDash (`doordash`). Read past orders.
-    pub type OrderHistoryReadResult = crate::types::doordash_order_history_read_result::OrderHistoryReadResult;
-    ///Arguments of `orderHistory`/`read` on DoorDash.
-    pub type OrderHistoryReadArguments = crate::types::order_history_read_arguments::OrderHistoryReadArguments;
-}
-///Types of T-Mobile (`tmobile`): one alias per operation. Cargo feature `tmobile`.
+#[path = "integrations/doordash.rs"]
+pub mod doordash;
 #[cfg(feature = "tmobile")]
-pub mod tmobile {
-    ///Result of `mobileBillingStatement`/`read` on T-Mobile (`tmobile`). Read the account's billing statements.
-    pub type MobileBillingStatementReadResult = crate::types::mobile_billing_statement_read_result::MobileBillingStatementReadResult;
-    ///Arguments of `mobileBillingStatement`/`read` on T-Mobile.
-    pub type MobileBillingStatementReadArguments = crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
-    ///Result of `paymentMethod`/`read` on T-Mobile (`tmobile`). Read the payment methods saved on the account.
-    pub type PaymentMethodReadResult = crate::types::payment_method_read_result::PaymentMethodReadResult;
-    ///Result of `paymentMethod`/`write` on T-Mobile (`tmobile`). Add a card to the account.
-    pub type PaymentMethodWriteResult = crate::types::payment_method_write_result::PaymentMethodWriteResult;
-    ///Arguments of `paymentMethod`/`write` on T-Mobile.
-    pub type PaymentMethodWriteArguments = crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
-}
-///Types of Uber Eats (`ubereats`): one alias per operation. Cargo feature `ubereats`.
+#[path = "integrations/tmobile.rs"]
+pub mod tmobile;
 #[cfg(feature = "ubereats")]
-pub mod ubereats {
-    ///Result of `orderHistory`/`read` on Uber Eats (`ubereats`). Read past orders.
-    pub type OrderHistoryReadResult = crate::types::ubereats_order_history_read_result::OrderHistoryReadResult;
-    ///Arguments of `orderHistory`/`read` on Uber Eats.
-    pub type OrderHistoryReadArguments = crate::types::order_history_read_arguments::OrderHistoryReadArguments;
-}
-///Types of Verizon (`verizon`): one alias per operation. Cargo feature `verizon`.
+#[path = "integrations/ubereats.rs"]
+pub mod ubereats;
 #[cfg(feature = "verizon")]
-pub mod verizon {
-    ///Result of `mobileBillingStatement`/`read` on Verizon (`verizon`). Read the account's billing statements.
-    pub type MobileBillingStatementReadResult = crate::types::verizon_mobile_billing_statement_read_result::MobileBillingStatementReadResult;
-    ///Arguments of `mobileBillingStatement`/`read` on Verizon.
-    pub type MobileBillingStatementReadArguments = crate::types::mobile_billing_statement_read_arguments::MobileBillingStatementReadArguments;
-    ///Result of `paymentMethod`/`read` on Verizon (`verizon`). Read the payment methods saved on the account.
-    pub type PaymentMethodReadResult = crate::types::payment_method_read_result::PaymentMethodReadResult;
-    ///Result of `paymentMethod`/`write` on Verizon (`verizon`). Add a card to the account.
-    pub type PaymentMethodWriteResult = crate::types::payment_method_write_result::PaymentMethodWriteResult;
-    ///Arguments of `paymentMethod`/`write` on Verizon.
-    pub type PaymentMethodWriteArguments = crate::types::payment_method_write_arguments::PaymentMethodWriteArguments;
-}
+#[path = "integrations/verizon.rs"]
+pub mod verizon;
 #[cfg(feature = "apple-review")]
 impl crate::OperationArguments
 for crate::types::read_history_read_arguments::ReadHistoryReadArguments {
@@ -190,229 +145,59 @@ pub struct OperationInfo {
     pub result_schema: ::std::option::Option<&'static str>,
     /// The arguments JSON Schema as published, as JSON text.
     pub arguments_schema: ::std::option::Option<&'static str>,
-    /// Whether this build compiled the operation's types (its cargo feature is on).
-    pub enabled: bool,
 }
-/// Every operation of the catalog, sorted by integration, resource and action.
-pub static OPERATIONS: &[OperationInfo] = &[
-    OperationInfo {
-        integration: "apple-review",
-        integration_name: "Apple Review",
-        resource: "readHistory",
-        action: "read",
-        description: "Read the reviewer's reading history.",
-        result_type: "apple_review::ReadHistoryReadResult",
-        arguments_type: ::std::option::Option::Some(
-            "apple_review::ReadHistoryReadArguments",
-        ),
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"history\":{\"items\":{\"additionalProperties\":false,\"properties\":{\"duration\":{\"description\":\"Seconds.\",\"type\":\"number\"},\"id\":{\"type\":\"string\"},\"readAt\":{\"format\":\"date-time\",\"pattern\":\"^\\\\d{4}-\\\\d{2}-\\\\d{2}T\\\\d{2}:\\\\d{2}:\\\\d{2}(\\\\.\\\\d+)?Z$\",\"type\":\"string\"},\"reviewer\":{\"additionalProperties\":false,\"properties\":{\"email\":{\"format\":\"email\",\"type\":\"string\"},\"role\":{\"const\":\"reviewer\",\"type\":\"string\"}},\"required\":[\"email\"],\"type\":\"object\"},\"source\":{\"type\":\"string\"},\"title\":{\"type\":\"string\"}},\"required\":[\"id\",\"title\",\"source\",\"duration\",\"readAt\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"history\"],\"title\":\"ReadHistory\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"limit\":{\"type\":\"number\"}},\"required\":[],\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "apple-review"),
-    },
-    OperationInfo {
-        integration: "att",
-        integration_name: "AT&T",
-        resource: "mobileBillingStatement",
-        action: "read",
-        description: "Read the account's billing statements.",
-        result_type: "att::MobileBillingStatementReadResult",
-        arguments_type: ::std::option::Option::Some(
-            "att::MobileBillingStatementReadArguments",
-        ),
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"billing\":{\"description\":\"Statements, newest first.\",\"items\":{\"additionalProperties\":false,\"properties\":{\"amountDue\":{\"description\":\"Amount due, in `currency`.\",\"type\":\"number\"},\"currency\":{\"description\":\"ISO 4217 code, e.g. USD.\",\"type\":\"string\"},\"dueDate\":{\"description\":\"Payment due date (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"periodEnd\":{\"description\":\"Last day of the billing period (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"periodStart\":{\"description\":\"First day of the billing period (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"statementId\":{\"type\":\"string\"}},\"required\":[\"periodStart\",\"amountDue\",\"currency\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"billing\"],\"title\":\"MobileBillingStatements\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"limit\":{\"description\":\"How many statements to read, newest first.\",\"exclusiveMinimum\":0,\"maximum\":9007199254740991,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "att"),
-    },
-    OperationInfo {
-        integration: "att",
-        integration_name: "AT&T",
-        resource: "paymentMethod",
-        action: "read",
-        description: "Read the payment methods saved on the account.",
-        result_type: "att::PaymentMethodReadResult",
-        arguments_type: ::std::option::Option::None,
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"paymentMethods\":{\"items\":{\"additionalProperties\":false,\"properties\":{\"billingAddress\":{\"additionalProperties\":{},\"description\":\"Address as the provider shows it.\",\"type\":\"object\"},\"billingZip\":{\"type\":\"string\"},\"brand\":{\"type\":\"string\"},\"expirationDate\":{\"description\":\"MM/YY\",\"type\":\"string\"},\"isDefault\":{\"type\":\"boolean\"},\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"},\"nickname\":{\"type\":\"string\"},\"order\":{\"description\":\"Position in the account's list.\",\"maximum\":9007199254740991,\"minimum\":-9007199254740991,\"type\":\"integer\"},\"raw\":{\"description\":\"The provider's record, unparsed.\"},\"type\":{\"enum\":[\"credit_card\",\"debit_card\",\"bank_account\",\"other\"],\"type\":\"string\"},\"vendorId\":{\"description\":\"The provider's own id for the method.\",\"type\":\"string\"}},\"required\":[\"order\",\"vendorId\",\"last4\",\"type\",\"isDefault\",\"raw\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"paymentMethods\"],\"title\":\"PaymentMethods\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::None,
-        enabled: cfg!(feature = "att"),
-    },
-    OperationInfo {
-        integration: "att",
-        integration_name: "AT&T",
-        resource: "paymentMethod",
-        action: "write",
-        description: "Add a card to the account.",
-        result_type: "att::PaymentMethodWriteResult",
-        arguments_type: ::std::option::Option::Some("att::PaymentMethodWriteArguments"),
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"anyOf\":[{\"additionalProperties\":false,\"properties\":{\"card\":{\"additionalProperties\":false,\"properties\":{\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"},\"nickname\":{\"type\":\"string\"}},\"required\":[\"last4\"],\"type\":\"object\"},\"dryRun\":{\"const\":true,\"type\":\"boolean\"}},\"required\":[\"dryRun\",\"card\"],\"type\":\"object\"},{\"additionalProperties\":false,\"properties\":{\"card\":{\"additionalProperties\":false,\"properties\":{\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"}},\"required\":[\"last4\"],\"type\":\"object\"},\"success\":{\"const\":true,\"type\":\"boolean\"}},\"required\":[\"success\",\"card\"],\"type\":\"object\"}],\"title\":\"PaymentMethodWriteResult\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"billingAddress\":{\"additionalProperties\":false,\"properties\":{\"city\":{\"type\":\"string\"},\"country\":{\"default\":\"US\",\"type\":\"string\"},\"line1\":{\"minLength\":1,\"type\":\"string\"},\"line2\":{\"type\":\"string\"},\"state\":{\"type\":\"string\"}},\"required\":[\"line1\",\"city\",\"state\"],\"type\":\"object\"},\"billingZip\":{\"pattern\":\"^[0-9]{5}(-[0-9]{4})?$\",\"type\":\"string\"},\"cardNumber\":{\"description\":\"Card number, digits only.\",\"pattern\":\"^[0-9]{12,19}$\",\"type\":\"string\"},\"cvv\":{\"pattern\":\"^[0-9]{3,4}$\",\"type\":\"string\"},\"dryRun\":{\"default\":false,\"description\":\"Validate the card on the provider's form without saving it.\",\"type\":\"boolean\"},\"expirationDate\":{\"description\":\"MM/YY\",\"pattern\":\"^(0[1-9]|1[0-2])/[0-9]{2}$\",\"type\":\"string\"},\"nameOnCard\":{\"minLength\":1,\"type\":\"string\"}},\"required\":[\"cardNumber\",\"expirationDate\",\"cvv\",\"nameOnCard\",\"billingZip\"],\"title\":\"PaymentMethodWrite\",\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "att"),
-    },
-    OperationInfo {
-        integration: "doordash",
-        integration_name: "DoorDash",
-        resource: "orderHistory",
-        action: "read",
-        description: "Read past orders.",
-        result_type: "doordash::OrderHistoryReadResult",
-        arguments_type: ::std::option::Option::Some(
-            "doordash::OrderHistoryReadArguments",
-        ),
-        result_schema: ::std::option::Option::Some(
-            "{\"$defs\":{\"Item\":{\"additionalProperties\":false,\"properties\":{\"modifiers\":{\"description\":\"Options chosen for this item; themselves items.\",\"items\":{\"$ref\":\"#/$defs/Item\"},\"type\":\"array\"},\"name\":{\"type\":\"string\"},\"price\":{\"type\":\"number\"},\"quantity\":{\"default\":1,\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"name\",\"price\"],\"type\":\"object\"},\"Order\":{\"additionalProperties\":false,\"properties\":{\"courierNote\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"fees\":{\"additionalProperties\":{\"type\":\"number\"},\"description\":\"Fees by name (service, delivery, ...).\",\"type\":\"object\"},\"fulfillment\":{\"oneOf\":[{\"additionalProperties\":false,\"properties\":{\"address\":{\"type\":\"string\"},\"deliveredAt\":{\"anyOf\":[{\"format\":\"date-time\",\"type\":\"string\"},{\"type\":\"null\"}]},\"kind\":{\"const\":\"delivery\",\"type\":\"string\"}},\"required\":[\"kind\",\"address\",\"deliveredAt\"],\"type\":\"object\"},{\"additionalProperties\":false,\"properties\":{\"kind\":{\"const\":\"pickup\",\"type\":\"string\"},\"readyAt\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"kind\",\"readyAt\"],\"type\":\"object\"}]},\"id\":{\"format\":\"uuid\",\"pattern\":\"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$\",\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/$defs/Item\"},\"type\":\"array\"},\"placedAt\":{\"format\":\"date-time\",\"pattern\":\"^\\\\d{4}-\\\\d{2}-\\\\d{2}T\\\\d{2}:\\\\d{2}:\\\\d{2}(\\\\.\\\\d+)?Z$\",\"type\":\"string\"},\"store\":{\"type\":\"string\"},\"total\":{\"minimum\":0,\"type\":\"number\"}},\"required\":[\"id\",\"placedAt\",\"store\",\"total\",\"items\",\"fulfillment\"],\"type\":\"object\"}},\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"additionalProperties\":false,\"properties\":{\"orderCount\":{\"maximum\":9007199254740991,\"minimum\":0,\"type\":\"integer\"},\"orders\":{\"items\":{\"$ref\":\"#/$defs/Order\"},\"type\":\"array\"}},\"required\":[\"orderCount\",\"orders\"],\"title\":\"DoorDashOrderHistory\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"limit\":{\"exclusiveMinimum\":0,\"type\":\"number\"}},\"required\":[],\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "doordash"),
-    },
-    OperationInfo {
-        integration: "tmobile",
-        integration_name: "T-Mobile",
-        resource: "mobileBillingStatement",
-        action: "read",
-        description: "Read the account's billing statements.",
-        result_type: "tmobile::MobileBillingStatementReadResult",
-        arguments_type: ::std::option::Option::Some(
-            "tmobile::MobileBillingStatementReadArguments",
-        ),
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"billing\":{\"description\":\"Statements, newest first.\",\"items\":{\"additionalProperties\":false,\"properties\":{\"amountDue\":{\"description\":\"Amount due, in `currency`.\",\"type\":\"number\"},\"currency\":{\"description\":\"ISO 4217 code, e.g. USD.\",\"type\":\"string\"},\"dueDate\":{\"description\":\"Payment due date (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"periodEnd\":{\"description\":\"Last day of the billing period (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"periodStart\":{\"description\":\"First day of the billing period (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"statementId\":{\"type\":\"string\"}},\"required\":[\"periodStart\",\"amountDue\",\"currency\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"billing\"],\"title\":\"MobileBillingStatements\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"limit\":{\"description\":\"How many statements to read, newest first.\",\"exclusiveMinimum\":0,\"maximum\":9007199254740991,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "tmobile"),
-    },
-    OperationInfo {
-        integration: "tmobile",
-        integration_name: "T-Mobile",
-        resource: "paymentMethod",
-        action: "read",
-        description: "Read the payment methods saved on the account.",
-        result_type: "tmobile::PaymentMethodReadResult",
-        arguments_type: ::std::option::Option::None,
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"paymentMethods\":{\"items\":{\"additionalProperties\":false,\"properties\":{\"billingAddress\":{\"additionalProperties\":{},\"description\":\"Address as the provider shows it.\",\"type\":\"object\"},\"billingZip\":{\"type\":\"string\"},\"brand\":{\"type\":\"string\"},\"expirationDate\":{\"description\":\"MM/YY\",\"type\":\"string\"},\"isDefault\":{\"type\":\"boolean\"},\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"},\"nickname\":{\"type\":\"string\"},\"order\":{\"description\":\"Position in the account's list.\",\"maximum\":9007199254740991,\"minimum\":-9007199254740991,\"type\":\"integer\"},\"raw\":{\"description\":\"The provider's record, unparsed.\"},\"type\":{\"enum\":[\"credit_card\",\"debit_card\",\"bank_account\",\"other\"],\"type\":\"string\"},\"vendorId\":{\"description\":\"The provider's own id for the method.\",\"type\":\"string\"}},\"required\":[\"order\",\"vendorId\",\"last4\",\"type\",\"isDefault\",\"raw\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"paymentMethods\"],\"title\":\"PaymentMethods\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::None,
-        enabled: cfg!(feature = "tmobile"),
-    },
-    OperationInfo {
-        integration: "tmobile",
-        integration_name: "T-Mobile",
-        resource: "paymentMethod",
-        action: "write",
-        description: "Add a card to the account.",
-        result_type: "tmobile::PaymentMethodWriteResult",
-        arguments_type: ::std::option::Option::Some(
-            "tmobile::PaymentMethodWriteArguments",
-        ),
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"anyOf\":[{\"additionalProperties\":false,\"properties\":{\"card\":{\"additionalProperties\":false,\"properties\":{\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"},\"nickname\":{\"type\":\"string\"}},\"required\":[\"last4\"],\"type\":\"object\"},\"dryRun\":{\"const\":true,\"type\":\"boolean\"}},\"required\":[\"dryRun\",\"card\"],\"type\":\"object\"},{\"additionalProperties\":false,\"properties\":{\"card\":{\"additionalProperties\":false,\"properties\":{\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"}},\"required\":[\"last4\"],\"type\":\"object\"},\"success\":{\"const\":true,\"type\":\"boolean\"}},\"required\":[\"success\",\"card\"],\"type\":\"object\"}],\"title\":\"PaymentMethodWriteResult\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"billingAddress\":{\"additionalProperties\":false,\"properties\":{\"city\":{\"type\":\"string\"},\"country\":{\"default\":\"US\",\"type\":\"string\"},\"line1\":{\"minLength\":1,\"type\":\"string\"},\"line2\":{\"type\":\"string\"},\"state\":{\"type\":\"string\"}},\"required\":[\"line1\",\"city\",\"state\"],\"type\":\"object\"},\"billingZip\":{\"pattern\":\"^[0-9]{5}(-[0-9]{4})?$\",\"type\":\"string\"},\"cardNumber\":{\"description\":\"Card number, digits only.\",\"pattern\":\"^[0-9]{12,19}$\",\"type\":\"string\"},\"cvv\":{\"pattern\":\"^[0-9]{3,4}$\",\"type\":\"string\"},\"dryRun\":{\"default\":false,\"description\":\"Validate the card on the provider's form without saving it.\",\"type\":\"boolean\"},\"expirationDate\":{\"description\":\"MM/YY\",\"pattern\":\"^(0[1-9]|1[0-2])/[0-9]{2}$\",\"type\":\"string\"},\"nameOnCard\":{\"minLength\":1,\"type\":\"string\"}},\"required\":[\"cardNumber\",\"expirationDate\",\"cvv\",\"nameOnCard\",\"billingZip\"],\"title\":\"PaymentMethodWrite\",\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "tmobile"),
-    },
-    OperationInfo {
-        integration: "ubereats",
-        integration_name: "Uber Eats",
-        resource: "orderHistory",
-        action: "read",
-        description: "Read past orders.",
-        result_type: "ubereats::OrderHistoryReadResult",
-        arguments_type: ::std::option::Option::Some(
-            "ubereats::OrderHistoryReadArguments",
-        ),
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"orderCount\":{\"type\":\"number\"},\"orders\":{\"description\":\"Provider-specific order records.\"}},\"required\":[\"orderCount\",\"orders\"],\"title\":\"UberEatsOrderHistory\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"limit\":{\"exclusiveMinimum\":0,\"type\":\"number\"}},\"required\":[],\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "ubereats"),
-    },
-    OperationInfo {
-        integration: "verizon",
-        integration_name: "Verizon",
-        resource: "mobileBillingStatement",
-        action: "read",
-        description: "Read the account's billing statements.",
-        result_type: "verizon::MobileBillingStatementReadResult",
-        arguments_type: ::std::option::Option::Some(
-            "verizon::MobileBillingStatementReadArguments",
-        ),
-        result_schema: ::std::option::Option::Some(
-            "{\"$defs\":{\"StatementStatus\":{\"description\":\"Payment state of the statement.\",\"enum\":[\"open\",\"paid\",\"overdue\"],\"type\":\"string\"}},\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"additionalProperties\":false,\"properties\":{\"accountNumber\":{\"pattern\":\"^[0-9]{4,12}$\",\"type\":\"string\"},\"billing\":{\"items\":{\"additionalProperties\":false,\"properties\":{\"amountDue\":{\"description\":\"Amount due, in `currency`.\",\"type\":\"number\"},\"autopay\":{\"description\":\"Whether autopay is on; null when unknown.\",\"type\":[\"boolean\",\"null\"]},\"currency\":{\"description\":\"ISO 4217 code, e.g. USD.\",\"type\":\"string\"},\"dueDate\":{\"description\":\"Payment due date (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"lineItems\":{\"description\":\"Charges as [label, amount] pairs.\",\"items\":{\"items\":false,\"maxItems\":2,\"minItems\":2,\"prefixItems\":[{\"type\":\"string\"},{\"type\":\"number\"}],\"type\":\"array\"},\"type\":\"array\"},\"pdfUrl\":{\"format\":\"uri\",\"type\":[\"string\",\"null\"]},\"periodEnd\":{\"description\":\"Last day of the billing period (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"periodStart\":{\"description\":\"First day of the billing period (MM/DD/YYYY).\",\"pattern\":\"^\\\\d{2}/\\\\d{2}/\\\\d{4}$\",\"type\":\"string\"},\"statementId\":{\"type\":\"string\"},\"status\":{\"$ref\":\"#/$defs/StatementStatus\"}},\"required\":[\"periodStart\",\"amountDue\",\"currency\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"billing\"],\"title\":\"VerizonBillingStatements\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"limit\":{\"description\":\"How many statements to read, newest first.\",\"exclusiveMinimum\":0,\"maximum\":9007199254740991,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "verizon"),
-    },
-    OperationInfo {
-        integration: "verizon",
-        integration_name: "Verizon",
-        resource: "paymentMethod",
-        action: "read",
-        description: "Read the payment methods saved on the account.",
-        result_type: "verizon::PaymentMethodReadResult",
-        arguments_type: ::std::option::Option::None,
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"paymentMethods\":{\"items\":{\"additionalProperties\":false,\"properties\":{\"billingAddress\":{\"additionalProperties\":{},\"description\":\"Address as the provider shows it.\",\"type\":\"object\"},\"billingZip\":{\"type\":\"string\"},\"brand\":{\"type\":\"string\"},\"expirationDate\":{\"description\":\"MM/YY\",\"type\":\"string\"},\"isDefault\":{\"type\":\"boolean\"},\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"},\"nickname\":{\"type\":\"string\"},\"order\":{\"description\":\"Position in the account's list.\",\"maximum\":9007199254740991,\"minimum\":-9007199254740991,\"type\":\"integer\"},\"raw\":{\"description\":\"The provider's record, unparsed.\"},\"type\":{\"enum\":[\"credit_card\",\"debit_card\",\"bank_account\",\"other\"],\"type\":\"string\"},\"vendorId\":{\"description\":\"The provider's own id for the method.\",\"type\":\"string\"}},\"required\":[\"order\",\"vendorId\",\"last4\",\"type\",\"isDefault\",\"raw\"],\"type\":\"object\"},\"type\":\"array\"}},\"required\":[\"paymentMethods\"],\"title\":\"PaymentMethods\",\"type\":\"object\"}",
-        ),
-        arguments_schema: ::std::option::Option::None,
-        enabled: cfg!(feature = "verizon"),
-    },
-    OperationInfo {
-        integration: "verizon",
-        integration_name: "Verizon",
-        resource: "paymentMethod",
-        action: "write",
-        description: "Add a card to the account.",
-        result_type: "verizon::PaymentMethodWriteResult",
-        arguments_type: ::std::option::Option::Some(
-            "verizon::PaymentMethodWriteArguments",
-        ),
-        result_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"anyOf\":[{\"additionalProperties\":false,\"properties\":{\"card\":{\"additionalProperties\":false,\"properties\":{\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"},\"nickname\":{\"type\":\"string\"}},\"required\":[\"last4\"],\"type\":\"object\"},\"dryRun\":{\"const\":true,\"type\":\"boolean\"}},\"required\":[\"dryRun\",\"card\"],\"type\":\"object\"},{\"additionalProperties\":false,\"properties\":{\"card\":{\"additionalProperties\":false,\"properties\":{\"last4\":{\"pattern\":\"^[0-9]{4}$\",\"type\":\"string\"}},\"required\":[\"last4\"],\"type\":\"object\"},\"success\":{\"const\":true,\"type\":\"boolean\"}},\"required\":[\"success\",\"card\"],\"type\":\"object\"}],\"title\":\"PaymentMethodWriteResult\"}",
-        ),
-        arguments_schema: ::std::option::Option::Some(
-            "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"additionalProperties\":false,\"properties\":{\"billingAddress\":{\"additionalProperties\":false,\"properties\":{\"city\":{\"type\":\"string\"},\"country\":{\"default\":\"US\",\"type\":\"string\"},\"line1\":{\"minLength\":1,\"type\":\"string\"},\"line2\":{\"type\":\"string\"},\"state\":{\"type\":\"string\"}},\"required\":[\"line1\",\"city\",\"state\"],\"type\":\"object\"},\"billingZip\":{\"pattern\":\"^[0-9]{5}(-[0-9]{4})?$\",\"type\":\"string\"},\"cardNumber\":{\"description\":\"Card number, digits only.\",\"pattern\":\"^[0-9]{12,19}$\",\"type\":\"string\"},\"cvv\":{\"pattern\":\"^[0-9]{3,4}$\",\"type\":\"string\"},\"dryRun\":{\"default\":false,\"description\":\"Validate the card on the provider's form without saving it.\",\"type\":\"boolean\"},\"expirationDate\":{\"description\":\"MM/YY\",\"pattern\":\"^(0[1-9]|1[0-2])/[0-9]{2}$\",\"type\":\"string\"},\"nameOnCard\":{\"minLength\":1,\"type\":\"string\"}},\"required\":[\"cardNumber\",\"expirationDate\",\"cvv\",\"nameOnCard\",\"billingZip\"],\"title\":\"PaymentMethodWrite\",\"type\":\"object\"}",
-        ),
-        enabled: cfg!(feature = "verizon"),
-    },
+/// Each compiled integration's `OPERATIONS`, in integration order.
+static REGISTRY: &[&[OperationInfo]] = &[
+    #[cfg(feature = "apple-review")]
+    apple_review::OPERATIONS,
+    #[cfg(feature = "att")]
+    att::OPERATIONS,
+    #[cfg(feature = "doordash")]
+    doordash::OPERATIONS,
+    #[cfg(feature = "tmobile")]
+    tmobile::OPERATIONS,
+    #[cfg(feature = "ubereats")]
+    ubereats::OPERATIONS,
+    #[cfg(feature = "verizon")]
+    verizon::OPERATIONS,
 ];
-/// Looks an operation up in [`OPERATIONS`].
+/// Every operation of the integrations this build compiles (their cargo features are on),
+/// sorted by integration, resource and action. Each integration's own list is its
+/// module's `OPERATIONS` (e.g. `tmobile::OPERATIONS`).
+pub fn operations() -> impl ::std::iter::Iterator<Item = &'static OperationInfo> {
+    REGISTRY.iter().flat_map(|operations| operations.iter())
+}
+/// Looks an operation up among the compiled integrations' operations ([`operations`]).
 pub fn find_operation(
     integration: &str,
     resource: &str,
     action: &str,
 ) -> ::std::option::Option<&'static OperationInfo> {
-    OPERATIONS
+    integration_operations(integration)?
         .iter()
-        .find(|op| {
-            op.integration == integration && op.resource == resource
-                && op.action == action
-        })
+        .find(|op| op.resource == resource && op.action == action)
+}
+/// The `OPERATIONS` of a compiled integration.
+fn integration_operations(
+    integration: &str,
+) -> ::std::option::Option<&'static [OperationInfo]> {
+    match integration {
+        #[cfg(feature = "apple-review")]
+        "apple-review" => ::std::option::Option::Some(apple_review::OPERATIONS),
+        #[cfg(feature = "att")]
+        "att" => ::std::option::Option::Some(att::OPERATIONS),
+        #[cfg(feature = "doordash")]
+        "doordash" => ::std::option::Option::Some(doordash::OPERATIONS),
+        #[cfg(feature = "tmobile")]
+        "tmobile" => ::std::option::Option::Some(tmobile::OPERATIONS),
+        #[cfg(feature = "ubereats")]
+        "ubereats" => ::std::option::Option::Some(ubereats::OPERATIONS),
+        #[cfg(feature = "verizon")]
+        "verizon" => ::std::option::Option::Some(verizon::OPERATIONS),
+        _ => ::std::option::Option::None,
+    }
 }
 /// One operation's data, decoded into its generated type.
-#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum OperationResult {
     ///`apple-review` `readHistory`/`read`.
@@ -477,99 +262,144 @@ pub enum OperationResult {
     },
 }
 impl OperationResult {
+    /// The registry entry of the operation, for a typed result (`None` for
+    /// [`OperationResult::Unknown`]).
+    pub fn operation(&self) -> ::std::option::Option<&'static OperationInfo> {
+        #[cfg(feature = "apple-review")]
+        if let ::std::option::Option::Some(info) = apple_review::operation_of(self) {
+            return ::std::option::Option::Some(info);
+        }
+        #[cfg(feature = "att")]
+        if let ::std::option::Option::Some(info) = att::operation_of(self) {
+            return ::std::option::Option::Some(info);
+        }
+        #[cfg(feature = "doordash")]
+        if let ::std::option::Option::Some(info) = doordash::operation_of(self) {
+            return ::std::option::Option::Some(info);
+        }
+        #[cfg(feature = "tmobile")]
+        if let ::std::option::Option::Some(info) = tmobile::operation_of(self) {
+            return ::std::option::Option::Some(info);
+        }
+        #[cfg(feature = "ubereats")]
+        if let ::std::option::Option::Some(info) = ubereats::operation_of(self) {
+            return ::std::option::Option::Some(info);
+        }
+        #[cfg(feature = "verizon")]
+        if let ::std::option::Option::Some(info) = verizon::operation_of(self) {
+            return ::std::option::Option::Some(info);
+        }
+        ::std::option::Option::None
+    }
     /// The integration id.
     pub fn integration(&self) -> &str {
-        match self {
-            #[cfg(feature = "apple-review")]
-            Self::AppleReviewReadHistoryRead(_) => "apple-review",
-            #[cfg(feature = "att")]
-            Self::AttMobileBillingStatementRead(_) => "att",
-            #[cfg(feature = "att")]
-            Self::AttPaymentMethodRead(_) => "att",
-            #[cfg(feature = "att")]
-            Self::AttPaymentMethodWrite(_) => "att",
-            #[cfg(feature = "doordash")]
-            Self::DoordashOrderHistoryRead(_) => "doordash",
-            #[cfg(feature = "tmobile")]
-            Self::TmobileMobileBillingStatementRead(_) => "tmobile",
-            #[cfg(feature = "tmobile")]
-            Self::TmobilePaymentMethodRead(_) => "tmobile",
-            #[cfg(feature = "tmobile")]
-            Self::TmobilePaymentMethodWrite(_) => "tmobile",
-            #[cfg(feature = "ubereats")]
-            Self::UbereatsOrderHistoryRead(_) => "ubereats",
-            #[cfg(feature = "verizon")]
-            Self::VerizonMobileBillingStatementRead(_) => "verizon",
-            #[cfg(feature = "verizon")]
-            Self::VerizonPaymentMethodRead(_) => "verizon",
-            #[cfg(feature = "verizon")]
-            Self::VerizonPaymentMethodWrite(_) => "verizon",
-            Self::Unknown { integration, .. } => integration,
+        match (self, self.operation()) {
+            (Self::Unknown { integration, .. }, _) => integration,
+            (_, info) => info.map_or("", |info| info.integration),
         }
     }
     /// The resource.
     pub fn resource(&self) -> &str {
-        match self {
-            #[cfg(feature = "apple-review")]
-            Self::AppleReviewReadHistoryRead(_) => "readHistory",
-            #[cfg(feature = "att")]
-            Self::AttMobileBillingStatementRead(_) => "mobileBillingStatement",
-            #[cfg(feature = "att")]
-            Self::AttPaymentMethodRead(_) => "paymentMethod",
-            #[cfg(feature = "att")]
-            Self::AttPaymentMethodWrite(_) => "paymentMethod",
-            #[cfg(feature = "doordash")]
-            Self::DoordashOrderHistoryRead(_) => "orderHistory",
-            #[cfg(feature = "tmobile")]
-            Self::TmobileMobileBillingStatementRead(_) => "mobileBillingStatement",
-            #[cfg(feature = "tmobile")]
-            Self::TmobilePaymentMethodRead(_) => "paymentMethod",
-            #[cfg(feature = "tmobile")]
-            Self::TmobilePaymentMethodWrite(_) => "paymentMethod",
-            #[cfg(feature = "ubereats")]
-            Self::UbereatsOrderHistoryRead(_) => "orderHistory",
-            #[cfg(feature = "verizon")]
-            Self::VerizonMobileBillingStatementRead(_) => "mobileBillingStatement",
-            #[cfg(feature = "verizon")]
-            Self::VerizonPaymentMethodRead(_) => "paymentMethod",
-            #[cfg(feature = "verizon")]
-            Self::VerizonPaymentMethodWrite(_) => "paymentMethod",
-            Self::Unknown { resource, .. } => resource,
+        match (self, self.operation()) {
+            (Self::Unknown { resource, .. }, _) => resource,
+            (_, info) => info.map_or("", |info| info.resource),
         }
     }
     /// The action.
     pub fn action(&self) -> &str {
-        match self {
-            #[cfg(feature = "apple-review")]
-            Self::AppleReviewReadHistoryRead(_) => "read",
-            #[cfg(feature = "att")]
-            Self::AttMobileBillingStatementRead(_) => "read",
-            #[cfg(feature = "att")]
-            Self::AttPaymentMethodRead(_) => "read",
-            #[cfg(feature = "att")]
-            Self::AttPaymentMethodWrite(_) => "write",
-            #[cfg(feature = "doordash")]
-            Self::DoordashOrderHistoryRead(_) => "read",
-            #[cfg(feature = "tmobile")]
-            Self::TmobileMobileBillingStatementRead(_) => "read",
-            #[cfg(feature = "tmobile")]
-            Self::TmobilePaymentMethodRead(_) => "read",
-            #[cfg(feature = "tmobile")]
-            Self::TmobilePaymentMethodWrite(_) => "write",
-            #[cfg(feature = "ubereats")]
-            Self::UbereatsOrderHistoryRead(_) => "read",
-            #[cfg(feature = "verizon")]
-            Self::VerizonMobileBillingStatementRead(_) => "read",
-            #[cfg(feature = "verizon")]
-            Self::VerizonPaymentMethodRead(_) => "read",
-            #[cfg(feature = "verizon")]
-            Self::VerizonPaymentMethodWrite(_) => "write",
-            Self::Unknown { action, .. } => action,
+        match (self, self.operation()) {
+            (Self::Unknown { action, .. }, _) => action,
+            (_, info) => info.map_or("", |info| info.action),
         }
     }
     /// Whether the data was kept raw rather than typed.
     pub fn is_unknown(&self) -> bool {
         matches!(self, Self::Unknown { .. })
+    }
+}
+impl ::std::fmt::Debug for OperationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        #[cfg(feature = "apple-review")]
+        if let ::std::option::Option::Some(done) = apple_review::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "att")]
+        if let ::std::option::Option::Some(done) = att::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "doordash")]
+        if let ::std::option::Option::Some(done) = doordash::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "tmobile")]
+        if let ::std::option::Option::Some(done) = tmobile::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "ubereats")]
+        if let ::std::option::Option::Some(done) = ubereats::debug(self, f) {
+            return done;
+        }
+        #[cfg(feature = "verizon")]
+        if let ::std::option::Option::Some(done) = verizon::debug(self, f) {
+            return done;
+        }
+        match self {
+            Self::Unknown { integration, resource, action, data } => {
+                f.debug_struct("Unknown")
+                    .field("integration", integration)
+                    .field("resource", resource)
+                    .field("action", action)
+                    .field("data", data)
+                    .finish()
+            }
+            _ => f.write_str("OperationResult"),
+        }
+    }
+}
+impl ::std::clone::Clone for OperationResult {
+    fn clone(&self) -> Self {
+        #[cfg(feature = "apple-review")]
+        if let ::std::option::Option::Some(copy) = apple_review::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "att")]
+        if let ::std::option::Option::Some(copy) = att::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "doordash")]
+        if let ::std::option::Option::Some(copy) = doordash::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "tmobile")]
+        if let ::std::option::Option::Some(copy) = tmobile::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "ubereats")]
+        if let ::std::option::Option::Some(copy) = ubereats::clone(self) {
+            return copy;
+        }
+        #[cfg(feature = "verizon")]
+        if let ::std::option::Option::Some(copy) = verizon::clone(self) {
+            return copy;
+        }
+        match self {
+            Self::Unknown { integration, resource, action, data } => {
+                Self::Unknown {
+                    integration: integration.clone(),
+                    resource: resource.clone(),
+                    action: action.clone(),
+                    data: data.clone(),
+                }
+            }
+            _ => {
+                Self::Unknown {
+                    integration: self.integration().to_owned(),
+                    resource: self.resource().to_owned(),
+                    action: self.action().to_owned(),
+                    data: ::std::boxed::Box::<::serde_json::value::RawValue>::default(),
+                }
+            }
+        }
     }
 }
 impl ::serde::Serialize for OperationResult {
@@ -578,110 +408,75 @@ impl ::serde::Serialize for OperationResult {
         &self,
         serializer: S,
     ) -> ::std::result::Result<S::Ok, S::Error> {
+        #[cfg(feature = "apple-review")]
+        let serializer = match apple_review::serialize(self, serializer) {
+            ::std::result::Result::Ok(done) => return done,
+            ::std::result::Result::Err(serializer) => serializer,
+        };
+        #[cfg(feature = "att")]
+        let serializer = match att::serialize(self, serializer) {
+            ::std::result::Result::Ok(done) => return done,
+            ::std::result::Result::Err(serializer) => serializer,
+        };
+        #[cfg(feature = "doordash")]
+        let serializer = match doordash::serialize(self, serializer) {
+            ::std::result::Result::Ok(done) => return done,
+            ::std::result::Result::Err(serializer) => serializer,
+        };
+        #[cfg(feature = "tmobile")]
+        let serializer = match tmobile::serialize(self, serializer) {
+            ::std::result::Result::Ok(done) => return done,
+            ::std::result::Result::Err(serializer) => serializer,
+        };
+        #[cfg(feature = "ubereats")]
+        let serializer = match ubereats::serialize(self, serializer) {
+            ::std::result::Result::Ok(done) => return done,
+            ::std::result::Result::Err(serializer) => serializer,
+        };
+        #[cfg(feature = "verizon")]
+        let serializer = match verizon::serialize(self, serializer) {
+            ::std::result::Result::Ok(done) => return done,
+            ::std::result::Result::Err(serializer) => serializer,
+        };
         match self {
-            #[cfg(feature = "apple-review")]
-            Self::AppleReviewReadHistoryRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "att")]
-            Self::AttMobileBillingStatementRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "att")]
-            Self::AttPaymentMethodRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "att")]
-            Self::AttPaymentMethodWrite(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "doordash")]
-            Self::DoordashOrderHistoryRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "tmobile")]
-            Self::TmobileMobileBillingStatementRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "tmobile")]
-            Self::TmobilePaymentMethodRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "tmobile")]
-            Self::TmobilePaymentMethodWrite(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "ubereats")]
-            Self::UbereatsOrderHistoryRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "verizon")]
-            Self::VerizonMobileBillingStatementRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "verizon")]
-            Self::VerizonPaymentMethodRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
-            #[cfg(feature = "verizon")]
-            Self::VerizonPaymentMethodWrite(value) => {
-                ::serde::Serialize::serialize(value, serializer)
-            }
             Self::Unknown { data, .. } => ::serde::Serialize::serialize(data, serializer),
+            _ => {
+                ::std::result::Result::Err(
+                    <S::Error as ::serde::ser::Error>::custom(
+                        "an operation result of no compiled integration",
+                    ),
+                )
+            }
         }
     }
 }
 impl ::std::cmp::PartialEq for OperationResult {
     fn eq(&self, other: &Self) -> bool {
+        #[cfg(feature = "apple-review")]
+        if let ::std::option::Option::Some(equal) = apple_review::eq(self, other) {
+            return equal;
+        }
+        #[cfg(feature = "att")]
+        if let ::std::option::Option::Some(equal) = att::eq(self, other) {
+            return equal;
+        }
+        #[cfg(feature = "doordash")]
+        if let ::std::option::Option::Some(equal) = doordash::eq(self, other) {
+            return equal;
+        }
+        #[cfg(feature = "tmobile")]
+        if let ::std::option::Option::Some(equal) = tmobile::eq(self, other) {
+            return equal;
+        }
+        #[cfg(feature = "ubereats")]
+        if let ::std::option::Option::Some(equal) = ubereats::eq(self, other) {
+            return equal;
+        }
+        #[cfg(feature = "verizon")]
+        if let ::std::option::Option::Some(equal) = verizon::eq(self, other) {
+            return equal;
+        }
         match (self, other) {
-            #[cfg(feature = "apple-review")]
-            (
-                Self::AppleReviewReadHistoryRead(a),
-                Self::AppleReviewReadHistoryRead(b),
-            ) => a == b,
-            #[cfg(feature = "att")]
-            (
-                Self::AttMobileBillingStatementRead(a),
-                Self::AttMobileBillingStatementRead(b),
-            ) => a == b,
-            #[cfg(feature = "att")]
-            (Self::AttPaymentMethodRead(a), Self::AttPaymentMethodRead(b)) => a == b,
-            #[cfg(feature = "att")]
-            (Self::AttPaymentMethodWrite(a), Self::AttPaymentMethodWrite(b)) => a == b,
-            #[cfg(feature = "doordash")]
-            (Self::DoordashOrderHistoryRead(a), Self::DoordashOrderHistoryRead(b)) => {
-                a == b
-            }
-            #[cfg(feature = "tmobile")]
-            (
-                Self::TmobileMobileBillingStatementRead(a),
-                Self::TmobileMobileBillingStatementRead(b),
-            ) => a == b,
-            #[cfg(feature = "tmobile")]
-            (Self::TmobilePaymentMethodRead(a), Self::TmobilePaymentMethodRead(b)) => {
-                a == b
-            }
-            #[cfg(feature = "tmobile")]
-            (Self::TmobilePaymentMethodWrite(a), Self::TmobilePaymentMethodWrite(b)) => {
-                a == b
-            }
-            #[cfg(feature = "ubereats")]
-            (Self::UbereatsOrderHistoryRead(a), Self::UbereatsOrderHistoryRead(b)) => {
-                a == b
-            }
-            #[cfg(feature = "verizon")]
-            (
-                Self::VerizonMobileBillingStatementRead(a),
-                Self::VerizonMobileBillingStatementRead(b),
-            ) => a == b,
-            #[cfg(feature = "verizon")]
-            (Self::VerizonPaymentMethodRead(a), Self::VerizonPaymentMethodRead(b)) => {
-                a == b
-            }
-            #[cfg(feature = "verizon")]
-            (Self::VerizonPaymentMethodWrite(a), Self::VerizonPaymentMethodWrite(b)) => {
-                a == b
-            }
             (
                 Self::Unknown { integration: ia, resource: ra, action: aa, data: da },
                 Self::Unknown { integration: ib, resource: rb, action: ab, data: db },
@@ -727,92 +522,24 @@ pub fn decode_result(
     action: &str,
     data: &[u8],
 ) -> ::std::result::Result<OperationResult, DecodeError> {
-    let outcome = match (integration, resource, action) {
+    let typed = match integration {
         #[cfg(feature = "apple-review")]
-        ("apple-review", "readHistory", "read") => {
-            __private::decode::<crate::apple_review::ReadHistoryReadResult>(data)
-                .map(|value| OperationResult::AppleReviewReadHistoryRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
+        "apple-review" => apple_review::decode(resource, action, data),
         #[cfg(feature = "att")]
-        ("att", "mobileBillingStatement", "read") => {
-            __private::decode::<crate::att::MobileBillingStatementReadResult>(data)
-                .map(|value| OperationResult::AttMobileBillingStatementRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
-        #[cfg(feature = "att")]
-        ("att", "paymentMethod", "read") => {
-            __private::decode::<crate::att::PaymentMethodReadResult>(data)
-                .map(|value| OperationResult::AttPaymentMethodRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
-        #[cfg(feature = "att")]
-        ("att", "paymentMethod", "write") => {
-            __private::decode::<crate::att::PaymentMethodWriteResult>(data)
-                .map(|value| OperationResult::AttPaymentMethodWrite(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
+        "att" => att::decode(resource, action, data),
         #[cfg(feature = "doordash")]
-        ("doordash", "orderHistory", "read") => {
-            __private::decode::<crate::doordash::OrderHistoryReadResult>(data)
-                .map(|value| OperationResult::DoordashOrderHistoryRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
+        "doordash" => doordash::decode(resource, action, data),
         #[cfg(feature = "tmobile")]
-        ("tmobile", "mobileBillingStatement", "read") => {
-            __private::decode::<crate::tmobile::MobileBillingStatementReadResult>(data)
-                .map(|value| OperationResult::TmobileMobileBillingStatementRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
-        #[cfg(feature = "tmobile")]
-        ("tmobile", "paymentMethod", "read") => {
-            __private::decode::<crate::tmobile::PaymentMethodReadResult>(data)
-                .map(|value| OperationResult::TmobilePaymentMethodRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
-        #[cfg(feature = "tmobile")]
-        ("tmobile", "paymentMethod", "write") => {
-            __private::decode::<crate::tmobile::PaymentMethodWriteResult>(data)
-                .map(|value| OperationResult::TmobilePaymentMethodWrite(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
+        "tmobile" => tmobile::decode(resource, action, data),
         #[cfg(feature = "ubereats")]
-        ("ubereats", "orderHistory", "read") => {
-            __private::decode::<crate::ubereats::OrderHistoryReadResult>(data)
-                .map(|value| OperationResult::UbereatsOrderHistoryRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
+        "ubereats" => ubereats::decode(resource, action, data),
         #[cfg(feature = "verizon")]
-        ("verizon", "mobileBillingStatement", "read") => {
-            __private::decode::<crate::verizon::MobileBillingStatementReadResult>(data)
-                .map(|value| OperationResult::VerizonMobileBillingStatementRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
-        #[cfg(feature = "verizon")]
-        ("verizon", "paymentMethod", "read") => {
-            __private::decode::<crate::verizon::PaymentMethodReadResult>(data)
-                .map(|value| OperationResult::VerizonPaymentMethodRead(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
-        #[cfg(feature = "verizon")]
-        ("verizon", "paymentMethod", "write") => {
-            __private::decode::<crate::verizon::PaymentMethodWriteResult>(data)
-                .map(|value| OperationResult::VerizonPaymentMethodWrite(
-                    ::std::boxed::Box::new(value),
-                ))
-        }
-        _ => {
+        "verizon" => verizon::decode(resource, action, data),
+        _ => ::std::option::Option::None,
+    };
+    let outcome = match typed {
+        ::std::option::Option::Some(outcome) => outcome,
+        ::std::option::Option::None => {
             __private::decode::<::std::boxed::Box<::serde_json::value::RawValue>>(data)
                 .map(|data| {
                     OperationResult::Unknown {

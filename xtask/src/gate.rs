@@ -87,22 +87,20 @@ pub fn check(generated: &Generated, dir: &Path) -> Result<GateReport> {
 /// in `extra_members` (folders the caller fills, e.g. a harness that uses the generated crate).
 pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]) -> Result<()> {
     let crate_dir = dir.join("generated");
-    let types_dir = crate_dir.join("src/types");
-    if types_dir.exists() {
-        for entry in std::fs::read_dir(&types_dir)? {
-            let path = entry?.path();
-            let rel = format!(
-                "src/types/{}",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            );
-            if !generated.files.contains_key(&rel) {
-                std::fs::remove_file(&path)?;
-            }
+    for rel in module_files(&crate_dir)? {
+        if !generated.files.contains_key(&rel) {
+            std::fs::remove_file(crate_dir.join(&rel))?;
         }
     }
     for (path, contents) in &generated.files {
         write_if_changed(&crate_dir.join(path), contents)?;
     }
+    write_manifest(dir, extra_members)
+}
+
+/// Writes the manifest and lock file of a scratch workspace at `dir` whose members are the
+/// generated crate in `dir/generated` and `extra_members`.
+pub fn write_manifest(dir: &Path, extra_members: &[&str]) -> Result<()> {
     let root = crate::workspace_root();
     let members: Vec<String> = std::iter::once("\"generated\"".to_string())
         .chain(extra_members.iter().map(|name| format!("\"{name}\"")))
@@ -120,6 +118,29 @@ pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
     write_if_changed(&dir.join("Cargo.lock"), &lock)?;
     Ok(())
+}
+
+/// Folders of the generated crate whose `.rs` files are all generated, one per module: a file
+/// there that the generator no longer produces is stale.
+pub(crate) const MODULE_DIRS: [&str; 2] = ["src/types", "src/integrations"];
+
+/// The `.rs` files in [`MODULE_DIRS`] of the crate at `crate_dir`, as crate-relative paths,
+/// sorted.
+pub(crate) fn module_files(crate_dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for dir in MODULE_DIRS {
+        let Ok(entries) = std::fs::read_dir(crate_dir.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".rs") {
+                out.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// A section of the repository's manifest (`[workspace.package]`, `[workspace.dependencies]`
@@ -753,6 +774,57 @@ mod tests {
         assert_eq!(files, 2, "one pass and one failure verdict");
         assert!(!verdicts.passed(&generated));
         assert!(verdicts.known_failures(&generated).is_empty());
+    }
+
+    #[test]
+    fn stale_integration_files_are_removed_like_stale_types_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        let crate_dir = dir.path().join("generated");
+        for file in [
+            "src/types/kept.rs",
+            "src/types/gone.rs",
+            "src/integrations/kept.rs",
+            "src/integrations/gone.rs",
+            "src/integrations/notes.txt",
+        ] {
+            write_if_changed(&crate_dir.join(file), "// old\n").unwrap();
+        }
+        assert_eq!(
+            module_files(&crate_dir).unwrap(),
+            [
+                "src/integrations/gone.rs",
+                "src/integrations/kept.rs",
+                "src/types/gone.rs",
+                "src/types/kept.rs"
+            ]
+        );
+        let generated = Generated {
+            files: [
+                ("src/types/kept.rs".to_string(), "// new\n".to_string()),
+                (
+                    "src/integrations/kept.rs".to_string(),
+                    "// new\n".to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            snapshots: Vec::new(),
+            warnings: Vec::new(),
+            provenance: passage_codegen::Provenance {
+                catalog_sha256: String::new(),
+                codegen_version: String::new(),
+                typify_version: String::new(),
+            },
+        };
+        write_workspace(&generated, dir.path(), &[]).unwrap();
+        assert_eq!(
+            module_files(&crate_dir).unwrap(),
+            ["src/integrations/kept.rs", "src/types/kept.rs"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(crate_dir.join("src/integrations/kept.rs")).unwrap(),
+            "// new\n"
+        );
     }
 
     #[test]

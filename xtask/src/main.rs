@@ -82,6 +82,10 @@ pub(crate) struct RegenArgs {
     /// Write into this directory instead of `generated/` (benchmarks, experiments); pins nothing.
     #[arg(long, value_name = "DIR", hide = true)]
     pub(crate) out_dir: Option<PathBuf>,
+    /// With `--out-dir` only: write without the compile gate (benchmarks of crates too large to
+    /// type-check within a memory limit; what is written may not build).
+    #[arg(long, hide = true, requires = "out_dir")]
+    pub(crate) no_gate: bool,
     /// Memory limit of each typing worker process; a schema over it becomes `serde_json::Value`.
     #[arg(long, value_name = "MIB", default_value_t = 4096)]
     pub(crate) schema_memory_mib: u64,
@@ -215,7 +219,11 @@ fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<boo
     } else {
         gate::Verdicts::open(gate::target_dir().join("regen-gate/verdicts"))
     };
-    let generated = gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts)?;
+    let generated = if args.no_gate {
+        passage_codegen::generate(&catalog_bytes, &settings)?
+    } else {
+        gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts)?
+    };
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }
@@ -338,7 +346,7 @@ fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>>
             Err(_) => stale.push(format!("generated/{path} is missing")),
         }
     }
-    for extra in existing_type_files(out_dir)? {
+    for extra in gate::module_files(out_dir)? {
         if !generated.files.contains_key(&extra) {
             stale.push(format!("generated/{extra} is no longer generated"));
         }
@@ -346,26 +354,12 @@ fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>>
     Ok(stale)
 }
 
-fn existing_type_files(out_dir: &Path) -> Result<Vec<String>> {
-    let dir = out_dir.join("src/types");
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for entry in entries {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".rs") {
-                out.push(format!("src/types/{name}"));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// What [`write_generated`] did.
 struct WriteCounts {
     /// Generated files whose contents changed (or were new).
     written: usize,
-    /// Files under `src/types/` the generator no longer produces, deleted.
+    /// Files under `src/types/` and `src/integrations/` the generator no longer produces,
+    /// deleted.
     removed: usize,
 }
 
@@ -386,7 +380,7 @@ fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts>
             .with_context(|| format!("writing {}", target.display()))?;
         counts.written += 1;
     }
-    for extra in existing_type_files(out_dir)? {
+    for extra in gate::module_files(out_dir)? {
         if !generated.files.contains_key(&extra) {
             std::fs::remove_file(out_dir.join(&extra))?;
             counts.removed += 1;
@@ -524,6 +518,7 @@ mod tests {
             base_url: "http://127.0.0.1:9".into(),
             offline: false,
             out_dir: None,
+            no_gate: false,
             schema_memory_mib: 4096,
             schema_seconds: 60,
             no_cache: false,

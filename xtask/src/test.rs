@@ -78,6 +78,7 @@ pub fn run(args: Args) -> Result<bool> {
         base_url: String::new(),
         offline: true,
         out_dir: None,
+        no_gate: false,
         schema_memory_mib: 4096,
         schema_seconds: 60,
         no_cache: false,
