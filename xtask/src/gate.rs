@@ -399,10 +399,11 @@ impl Verdicts {
             if types_module(path).is_some() {
                 continue;
             }
+            let shape = code_shape(path, contents);
             hasher.update((path.len() as u64).to_le_bytes());
             hasher.update(path.as_bytes());
-            hasher.update((contents.len() as u64).to_le_bytes());
-            hasher.update(contents.as_bytes());
+            hasher.update((shape.len() as u64).to_le_bytes());
+            hasher.update(shape.as_bytes());
         }
         Some(hex::encode(hasher.finalize()))
     }
@@ -507,6 +508,36 @@ impl Verdicts {
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+    }
+}
+
+/// What of a file decides whether it compiles: for Rust source, its tokens with the text of every
+/// string literal in expression or pattern position emptied (the registry's schema strings,
+/// descriptions, match arms on resource names: their content changes no type); attributes
+/// (`#[path]`, `#[cfg]`) and macro input (`include_str!`) are kept as they are. Any other file,
+/// or source that does not parse, is taken whole.
+fn code_shape(path: &str, contents: &str) -> String {
+    use syn::visit_mut::VisitMut;
+
+    struct EmptyStrings;
+    impl VisitMut for EmptyStrings {
+        fn visit_attribute_mut(&mut self, _: &mut syn::Attribute) {}
+        fn visit_expr_lit_mut(&mut self, lit: &mut syn::ExprLit) {
+            if let syn::Lit::Str(text) = &lit.lit {
+                lit.lit = syn::Lit::Str(syn::LitStr::new("", text.span()));
+            }
+        }
+    }
+
+    if !path.ends_with(".rs") {
+        return contents.to_owned();
+    }
+    match syn::parse_file(contents) {
+        Ok(mut file) => {
+            EmptyStrings.visit_file_mut(&mut file);
+            quote::ToTokens::to_token_stream(&file).to_string()
+        }
+        Err(_) => contents.to_owned(),
     }
 }
 
@@ -704,6 +735,30 @@ mod tests {
             ("src/types/c.rs", ""),
         ]);
         assert!(delta_crate(&without_support, &["a".into()]).is_none());
+    }
+
+    #[test]
+    fn the_skeleton_ignores_string_contents_but_not_code_attributes_or_macro_input() {
+        let shape = |text: &str| code_shape("src/integrations/x.rs", text);
+        let base = r#"#[path = "a.rs"] mod a; const S: Option<&str> = Some("{\"type\":\"object\"}");
+            fn f(r: &str) -> u8 { match r { "read" => 1, _ => 0 } }"#;
+        let other_strings = r#"#[path = "a.rs"] mod a; const S: Option<&str> = Some("{\"type\":\"array\"}");
+            fn f(r: &str) -> u8 { match r { "write" => 1, _ => 0 } }"#;
+        assert_eq!(shape(base), shape(other_strings));
+        let other_path = base.replace("a.rs", "b.rs");
+        assert_ne!(
+            shape(base),
+            shape(&other_path),
+            "#[path] decides what compiles"
+        );
+        let other_type = base.replace("Option<&str>", "Option<String>");
+        assert_ne!(shape(base), shape(&other_type));
+        let with_macro = |file: &str| format!("const T: &str = include_str!(\"{file}\");");
+        assert_ne!(shape(&with_macro("x.json")), shape(&with_macro("y.json")));
+        assert_ne!(
+            code_shape("Cargo.toml", "a = \"1\""),
+            code_shape("Cargo.toml", "a = \"2\"")
+        );
     }
 
     #[test]
