@@ -385,7 +385,7 @@ impl Verdicts {
         hasher.update(context.as_bytes());
         hasher.update((module.len() as u64).to_le_bytes());
         hasher.update(module.as_bytes());
-        hasher.update(contents.as_bytes());
+        hasher.update(without_header(contents).as_bytes());
         Some(hex::encode(hasher.finalize()))
     }
 
@@ -530,7 +530,7 @@ fn code_shape(path: &str, contents: &str) -> String {
     }
 
     if !path.ends_with(".rs") {
-        return contents.to_owned();
+        return without_header(contents).to_owned();
     }
     match syn::parse_file(contents) {
         Ok(mut file) => {
@@ -539,6 +539,24 @@ fn code_shape(path: &str, contents: &str) -> String {
         }
         Err(_) => contents.to_owned(),
     }
+}
+
+/// `text` after its leading comment lines (`// ...` in Rust, `# ...` in TOML): the provenance
+/// header, which names the catalog's SHA-256 and so changes in every file when one schema
+/// changes, and decides nothing about compiling. Doc comments (`//!`, `///`) are kept.
+fn without_header(text: &str) -> &str {
+    let mut rest = text;
+    while let Some(line_end) = rest.find('\n') {
+        let line = &rest[..line_end];
+        let comment =
+            (line.starts_with("//") && !line.starts_with("//!") && !line.starts_with("///"))
+                || line.starts_with('#') && !line.starts_with("#!") && !line.starts_with("#[");
+        if !comment {
+            break;
+        }
+        rest = &rest[line_end + 1..];
+    }
+    rest
 }
 
 /// The scratch workspace of the delta crate, beside the full one.
@@ -797,6 +815,14 @@ mod tests {
     fn failures_are_remembered_per_module_text_and_corrupt_verdicts_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let verdicts = Verdicts::with_context(dir.path().to_path_buf(), "ctx");
+        assert_eq!(
+            without_header("// @generated\n// catalog sha256: 00\n//! Types.\npub struct A;\n"),
+            "//! Types.\npub struct A;\n"
+        );
+        assert_eq!(
+            without_header("# @generated\n# sha: 1\n[package]\n"),
+            "[package]\n"
+        );
         let generated = crate_of(&[
             ("src/lib.rs", "pub mod types;"),
             ("src/types/bad.rs", "pub struct X { a: u8, a: u8 }"),
@@ -814,6 +840,12 @@ mod tests {
                 "error[E0124]: field `a` is already declared".to_string()
             )]
         );
+        // Another provenance header (another catalog) is the same module.
+        let other_header = crate_of(&[(
+            "src/types/bad.rs",
+            "// catalog sha256: ff\npub struct X { a: u8, a: u8 }",
+        )]);
+        assert_eq!(verdicts.known_failures(&other_header).len(), 1);
         // The same module name with other text is not the module that failed.
         let fixed = crate_of(&[("src/types/bad.rs", "pub struct X { a: u8 }")]);
         assert!(verdicts.known_failures(&fixed).is_empty());
