@@ -95,17 +95,17 @@ fn rewrite_struct(s: &mut syn::ItemStruct) -> Option<Item> {
     let extra = extra?;
 
     retain_derives(&mut s.attrs, |name| name != "Deserialize");
-    let derives_anything = s.attrs.iter().any(|a| {
-        a.path().is_ident("derive")
-            && !matches!(&a.meta, Meta::List(list) if list.tokens.is_empty())
+    s.attrs.retain(|a| {
+        !(a.path().is_ident("derive")
+            && matches!(&a.meta, Meta::List(list) if list.tokens.is_empty()))
     });
-    if derives_anything {
+    if derives(&s.attrs, "Serialize") {
         for field in s.fields.iter_mut() {
             strip_deserialize_only(&mut field.attrs);
         }
     } else {
         // Nothing registers `#[serde]` any more (a union variant's private decoding struct).
-        s.attrs.retain(|a| !a.path().is_ident("derive"));
+        s.attrs.retain(|a| !a.path().is_ident("serde"));
         for field in s.fields.iter_mut() {
             field.attrs.retain(|a| !a.path().is_ident("serde"));
         }
@@ -389,6 +389,25 @@ crate::__private::open_struct!(
         optional_with: u8 = "optionalWith"[default, with = doubled],
         fallback_with: u8 = "fallbackWith"[default = seven, with = doubled], r#type = "type"[]
     );
+
+    /// An object whose properties are all unknown.
+    #[derive(Debug, PartialEq)]
+    struct OnlyExtra {
+        extra: serde_json::Map<String, serde_json::Value>,
+    }
+    crate::__private::open_struct!(OnlyExtra, extra;);
+
+    #[test]
+    fn a_struct_with_no_declared_field_keeps_everything_in_extra() {
+        let only = serde_json::from_str::<OnlyExtra>(r#"{"a":1,"b":[true]}"#).unwrap();
+        assert_eq!(only.extra.len(), 2);
+        assert_eq!(
+            serde_json::from_str::<OnlyExtra>(r#"{"a":1,"a":2}"#)
+                .unwrap_err()
+                .to_string(),
+            "duplicate field `a` at line 1 column 13"
+        );
+    }
 
     fn sample(text: &str) -> Result<Sample, String> {
         serde_json::from_str(text).map_err(|e| e.to_string())

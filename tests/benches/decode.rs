@@ -33,7 +33,8 @@ fn payloads() -> Vec<(String, &'static str, &'static str, &'static str, Vec<u8>)
         max_items: 12,
         ..SampleOptions::default()
     };
-    let big = sample_with(&schema, 7, &options).expect("sample");
+    let options = &options;
+    let big = sample_with(&schema, 7, options).expect("sample");
     out.push((
         "doordash orders".into(),
         "doordash",
@@ -41,19 +42,44 @@ fn payloads() -> Vec<(String, &'static str, &'static str, &'static str, Vec<u8>)
         "read",
         serde_json::to_vec(&big).unwrap(),
     ));
-    // About 5 MB: the smallest `max_items` whose sample reaches 4.5 MB (deterministic).
-    let huge = (12..)
-        .map(|max_items| {
-            let options = SampleOptions {
-                max_items,
-                ..SampleOptions::default()
-            };
-            serde_json::to_vec(&sample_with(&schema, 7, &options).expect("sample")).unwrap()
-        })
-        .find(|bytes| bytes.len() >= 4_500_000)
-        .expect("a large sample");
+    // About 5 MB: the sample's orders repeated until the payload reaches 4.5 MB (the sampler
+    // caps one instance at 100,000 values).
+    let mut huge_value = big.clone();
+    let orders = big["orders"].as_array().expect("orders").clone();
+    let mut huge = Vec::new();
+    while huge.len() < 4_500_000 {
+        let list = huge_value["orders"].as_array_mut().expect("orders");
+        list.extend(orders.iter().cloned());
+        huge_value["orderCount"] = list.len().into();
+        huge = serde_json::to_vec(&huge_value).unwrap();
+    }
     out.push((
         format!("doordash orders {:.1} MB", huge.len() as f64 / 1e6),
+        "doordash",
+        "orderHistory",
+        "read",
+        huge,
+    ));
+    // The same with a field the schema does not declare in every object (kept in `extra`):
+    // where serde's `flatten` buffered each unknown value before converting it.
+    let drifted_options = SampleOptions {
+        unknown_fields: true,
+        ..options.clone()
+    };
+    let drifted = sample_with(&schema, 7, &drifted_options).expect("sample");
+    let orders = drifted["orders"].as_array().expect("orders").clone();
+    let mut huge_value = drifted.clone();
+    let mut huge = Vec::new();
+    while huge.len() < 4_500_000 {
+        let list = huge_value["orders"].as_array_mut().expect("orders");
+        list.extend(orders.iter().cloned());
+        huge = serde_json::to_vec(&huge_value).unwrap();
+    }
+    out.push((
+        format!(
+            "doordash orders, unknown fields {:.1} MB",
+            huge.len() as f64 / 1e6
+        ),
         "doordash",
         "orderHistory",
         "read",
