@@ -865,6 +865,11 @@ fn emit_lib(
                 if let (Some(tag), ::serde_json::Value::Object(object)) = (strip_tag, &mut value) {
                     object.remove(tag);
                 }
+                // The plain decode first; the path is tracked only to describe a failure (the
+                // same decode again), as `decode_result` does.
+                if let ::std::result::Result::Ok(decoded) = <T as ::serde::Deserialize>::deserialize(&value) {
+                    return ::std::result::Result::Ok(decoded);
+                }
                 ::serde_path_to_error::deserialize(&value).map_err(|err| {
                     let path = err.path().to_string();
                     let inner = err.into_inner();

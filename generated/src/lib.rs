@@ -783,6 +783,11 @@ pub mod __private {
         ) {
             object.remove(tag);
         }
+        if let ::std::result::Result::Ok(decoded) = <T as ::serde::Deserialize>::deserialize(
+            &value,
+        ) {
+            return ::std::result::Result::Ok(decoded);
+        }
         ::serde_path_to_error::deserialize(&value)
             .map_err(|err| {
                 let path = err.path().to_string();
