@@ -1,7 +1,7 @@
 //! Writes the committed seed corpus of both fuzz targets (and the throwaway fuzzing key, if it is
 //! missing): `cargo run --manifest-path fuzz/Cargo.toml --example make_seeds`.
 //!
-//! * `corpus/decode/`: for every operation of `passage_generated::OPERATIONS`, sample results
+//! * `corpus/decode/`: for every operation of `passage_generated::operations()`, sample results
 //!   (plain and "drifted": unknown fields and enum values) generated from its result schema by
 //!   `passage-samples`, in the three modes of the `decode` target, plus the API notes' examples.
 //! * `corpus/verify/`: webhooks signed with `keys/fuzz-signing-key.pem` at the target's fixed
@@ -12,7 +12,7 @@ use std::fs;
 use std::path::Path;
 
 use passage_connect::webhook::signing::{sign_webhook, WebhookSigningKey};
-use passage_generated::OPERATIONS;
+use passage_generated::operations;
 use passage_samples::{sample_with, SampleOptions};
 use serde_json::{json, Value};
 
@@ -32,8 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::create_dir_all(&decode_dir)?;
     fs::create_dir_all(&verify_dir)?;
 
+    let registry: Vec<_> = operations().collect();
     let mut samples: Vec<(usize, Value)> = Vec::new();
-    for (index, op) in OPERATIONS.iter().enumerate() {
+    for (index, op) in registry.iter().enumerate() {
         let Some(schema) = op.result_schema else {
             continue;
         };
@@ -65,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             input.extend_from_slice(&text);
             write(&decode_dir, format!("op{index:02}-s{i:03}-m{mode}"), input)?;
         }
-        let op = &OPERATIONS[*index];
+        let op = registry[*index];
         let multi = json!({"operations": [
             {"resource": op.resource, "action": op.action, "data": value},
             {"resource": op.resource, "action": op.action, "data": value, "error": null},
@@ -74,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         input.extend_from_slice(&serde_json::to_vec(&multi)?);
         write(&decode_dir, format!("op{index:02}-s{i:03}-m2"), input)?;
     }
-    let unknown = (OPERATIONS.len() as u8) << 2;
+    let unknown = (registry.len() as u8) << 2;
     write(
         &decode_dir,
         "unknown-op".into(),
@@ -86,8 +87,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let billing = samples
         .iter()
         .find(|(i, _)| {
-            OPERATIONS[*i].integration == "tmobile"
-                && OPERATIONS[*i].resource == "mobileBillingStatement"
+            registry[*i].integration == "tmobile"
+                && registry[*i].resource == "mobileBillingStatement"
         })
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| json!({"billing": []}));

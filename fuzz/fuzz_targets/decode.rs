@@ -3,7 +3,7 @@
 //! `passage_connect::link::decode_link_result_slice` (single- and multi-operation links).
 //!
 //! Input layout: byte 0 picks the mode (bits 0-1: 0 and 3 `decode_result`, 1 a single-operation
-//! link, 2 a two-operation link), the operation (bits 2-6, an index into `OPERATIONS`, one past
+//! link, 2 a two-operation link), the operation (bits 2-6, an index into `passage_generated::operations()`, one past
 //! the end meaning an unknown operation) and, for mode 2, whether the second operation is the
 //! same as the first (bit 7 clear) or the next one; the rest is the JSON text.
 //! Must never panic; a result that decodes must serialize and decode again to the same value.
@@ -11,16 +11,22 @@
 
 use libfuzzer_sys::fuzz_target;
 use passage_connect::link::{decode_link_result_slice, OperationRef};
-use passage_generated::{decode_result, OPERATIONS};
+use passage_generated::{decode_result, operations, OperationInfo};
+
+/// The registry, in `operations()` order (built once).
+fn registry() -> &'static [&'static OperationInfo] {
+    static REGISTRY: std::sync::OnceLock<Vec<&'static OperationInfo>> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| operations().collect())
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, json)) = data.split_first() else {
         return;
     };
-    // Index OPERATIONS.len() stands for an operation the generated crate does not know.
-    let count = OPERATIONS.len() + 1;
+    // Index `registry().len()` stands for an operation the generated crate does not know.
+    let count = registry().len() + 1;
     let pick = |n: usize| -> (&'static str, &'static str, &'static str) {
-        match OPERATIONS.get(n % count) {
+        match registry().get(n % count) {
             Some(op) => (op.integration, op.resource, op.action),
             None => ("tmobile", "notAResource", "read"),
         }
