@@ -71,7 +71,12 @@ pub(crate) fn children_cpu() -> Duration {
     Duration::from_millis((ticks(13) + ticks(14)) * 10)
 }
 
-pub(crate) fn timed(mut command: Command) -> Result<Timing> {
+pub(crate) fn timed(command: Command) -> Result<Timing> {
+    timed_with_output(command).map(|(timing, _)| timing)
+}
+
+/// [`timed`], keeping what the command printed on stdout.
+pub(crate) fn timed_with_output(mut command: Command) -> Result<(Timing, Vec<u8>)> {
     let cpu_before = children_cpu();
     let start = Instant::now();
     let output = command.output().context("spawning")?;
@@ -84,7 +89,7 @@ pub(crate) fn timed(mut command: Command) -> Result<Timing> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok(Timing { wall: elapsed, cpu })
+    Ok((Timing { wall: elapsed, cpu }, output.stdout))
 }
 
 pub(crate) fn median(mut values: Vec<Timing>) -> Timing {

@@ -17,7 +17,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::bench::{median, timed, Timing};
+use crate::bench::{median, timed, timed_with_output, Timing};
 
 /// A synthetic catalog to measure regen on.
 pub struct Catalog<'a> {
@@ -146,19 +146,4 @@ fn edit_one_schema(catalog: &Path, out: &Path, property: &str) -> Result<()> {
     properties.insert(property.to_owned(), serde_json::json!({ "type": "string" }));
     std::fs::write(out, serde_json::to_vec(&doc)?)?;
     Ok(())
-}
-
-fn timed_with_output(mut command: Command) -> Result<(Timing, Vec<u8>)> {
-    let cpu_before = crate::bench::children_cpu();
-    let start = std::time::Instant::now();
-    let output = command.output().context("spawning")?;
-    let wall = start.elapsed();
-    let cpu = crate::bench::children_cpu().saturating_sub(cpu_before);
-    if !output.status.success() {
-        bail!(
-            "{command:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok((Timing { wall, cpu }, output.stdout))
 }
