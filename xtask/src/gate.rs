@@ -364,18 +364,34 @@ impl Verdicts {
         }
     }
 
-    fn crate_key(&self, generated: &Generated) -> Option<String> {
+    /// SHA-256 over `tag`, the context and each `(path, text)` pair, lengths first.
+    fn files_key<'a>(
+        &self,
+        tag: &str,
+        files: impl Iterator<Item = (&'a str, std::borrow::Cow<'a, str>)>,
+    ) -> Option<String> {
         let context = self.context.as_ref()?;
         let mut hasher = Sha256::new();
-        hasher.update(b"crate\0");
+        hasher.update(tag.as_bytes());
+        hasher.update(b"\0");
         hasher.update(context.as_bytes());
-        for (path, contents) in &generated.files {
+        for (path, text) in files {
             hasher.update((path.len() as u64).to_le_bytes());
             hasher.update(path.as_bytes());
-            hasher.update((contents.len() as u64).to_le_bytes());
-            hasher.update(contents.as_bytes());
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
         }
         Some(hex::encode(hasher.finalize()))
+    }
+
+    fn crate_key(&self, generated: &Generated) -> Option<String> {
+        self.files_key(
+            "crate",
+            generated
+                .files
+                .iter()
+                .map(|(path, text)| (path.as_str(), std::borrow::Cow::Borrowed(text.as_str()))),
+        )
     }
 
     fn module_key(&self, module: &str, contents: &str) -> Option<String> {
@@ -391,21 +407,19 @@ impl Verdicts {
 
     /// Key of everything but the types modules (manifest, `lib.rs`, per-integration files).
     fn skeleton_key(&self, generated: &Generated) -> Option<String> {
-        let context = self.context.as_ref()?;
-        let mut hasher = Sha256::new();
-        hasher.update(b"skeleton\0");
-        hasher.update(context.as_bytes());
-        for (path, contents) in &generated.files {
-            if types_module(path).is_some() {
-                continue;
-            }
-            let shape = code_shape(path, contents);
-            hasher.update((path.len() as u64).to_le_bytes());
-            hasher.update(path.as_bytes());
-            hasher.update((shape.len() as u64).to_le_bytes());
-            hasher.update(shape.as_bytes());
-        }
-        Some(hex::encode(hasher.finalize()))
+        self.files_key(
+            "skeleton",
+            generated
+                .files
+                .iter()
+                .filter(|(path, _)| types_module(path).is_none())
+                .map(|(path, text)| {
+                    (
+                        path.as_str(),
+                        std::borrow::Cow::Owned(code_shape(path, text)),
+                    )
+                }),
+        )
     }
 
     fn module_pass_key(&self, module: &str, contents: &str) -> Option<String> {
