@@ -208,7 +208,13 @@ pub(crate) mod field {
     pub const SOURCE_STREAM: &str = "source_stream";
     pub const SOURCE_ID: &str = "source_id";
     pub const DEAD_AT: &str = "dead_at";
+    /// Where the entry came from: absent for a received webhook, [`super::SOURCE_RECONCILED`]
+    /// for an event the reconciler synthesized.
+    pub const SOURCE: &str = "source";
 }
+
+/// The value of the `source` field of an entry the reconciler enqueued.
+pub(crate) const SOURCE_RECONCILED: &str = "reconciled";
 
 /// The producer side: receivers enqueue verified webhooks. Cheap to clone.
 #[derive(Clone)]

@@ -1,11 +1,15 @@
 //! The consumer side of the queue: a [`Worker`] owns a share of the partitions, reads their
 //! entries through a consumer group, dedupes, decodes and runs the handler, retries with backoff,
 //! dead-letters, and takes over the partitions (and pending entries) of workers that died.
+//! Partition leases and the heartbeat are in [`lease`], trimming in [`retention`].
 
-use std::collections::{BTreeMap, BTreeSet};
+mod lease;
+mod retention;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,22 +18,19 @@ use ::redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingReply, Strea
 use ::redis::Script;
 use bytes::Bytes;
 
+use self::lease::{HeldClaim, RELEASE_LUA, RENEW_CLAIM_LUA, RENEW_LUA};
 use super::{bounded, entry_fields, field, parse_event, unix_millis, QueueConfig, QueueError};
 use crate::client::Client;
 use crate::dedupe::{Claim, ClaimToken, DedupeKey, DedupeStore, RedisDedupeStore};
 use crate::link::{LinkResults, OperationRef, ResultError};
 use crate::webhook::WebhookEvent;
 
-/// `KEYS[1]` owner key; `ARGV` consumer, lease ms. Renews the lease if still ours.
-const RENEW_LUA: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-";
-/// `KEYS[1]` owner key; `ARGV[1]` consumer. Drops the lease if still ours.
-const RELEASE_LUA: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
+/// Default of [`WorkerConfig::with_handler_timeout`].
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default of [`WorkerConfig::with_retention`]: as long as the dedupe store keeps *done* records.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
+/// Default of [`WorkerConfig::with_dead_letter_cap`].
+pub const DEFAULT_DEAD_LETTER_CAP: usize = 10_000;
 
 /// How a [`Worker`] behaves; `group` and `consumer` name it in Redis.
 #[derive(Debug, Clone)]
@@ -42,6 +43,9 @@ pub struct WorkerConfig {
     lease: Duration,
     batch: usize,
     block: Duration,
+    handler_timeout: Duration,
+    retention: Duration,
+    dead_letter_cap: usize,
 }
 
 impl WorkerConfig {
@@ -58,7 +62,31 @@ impl WorkerConfig {
             lease: crate::dedupe::DEFAULT_LEASE,
             batch: 32,
             block: Duration::from_secs(1),
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+            retention: DEFAULT_RETENTION,
+            dead_letter_cap: DEFAULT_DEAD_LETTER_CAP,
         }
+    }
+
+    /// Cuts one run of the handler off after `timeout` (a failed attempt). Independent of the
+    /// lease: the lease is renewed while the handler runs.
+    pub fn with_handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Keeps acknowledged entries in the partition streams for `retention`, then trims them
+    /// (entries a consumer group has not read or not acknowledged are never trimmed).
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Keeps at most `cap` entries (at least 1) in the dead-letter stream; older ones are
+    /// dropped when a new one is added.
+    pub fn with_dead_letter_cap(mut self, cap: usize) -> Self {
+        self.dead_letter_cap = cap.max(1);
+        self
     }
 
     /// Runs the handler at most `attempts` times (at least 1) before dead-lettering.
@@ -135,8 +163,11 @@ pub struct QueuedEvent {
     pub attempt: u32,
     /// When the receiver queued it, Unix ms.
     pub received_at: u64,
-    /// The id of the key that signed it.
+    /// The id of the key that signed it (empty for a reconciled event).
     pub kid: String,
+    /// Whether the event was synthesized by the reconciler from `GET /v1/links/{id}` (its
+    /// webhook was dropped) rather than received: same body shape, same dedupe identity.
+    pub reconciled: bool,
     /// The raw verified body.
     pub body: Bytes,
     /// The typed event.
@@ -160,6 +191,9 @@ pub struct Worker {
     stats: Arc<WorkerStats>,
     renew: Script,
     release: Script,
+    renew_claim: Script,
+    /// When each held partition's lease was last confirmed by Redis (measured before the call).
+    confirmed: std::sync::Mutex<HashMap<u16, Instant>>,
 }
 
 impl fmt::Debug for Worker {
@@ -174,6 +208,35 @@ impl fmt::Debug for Worker {
 enum Outcome {
     Done,
     Failed { error: String, attempts: u32 },
+}
+
+/// A parsed entry, as every attempt sees it.
+struct EntryData {
+    stream: String,
+    id: String,
+    received_at: u64,
+    kid: String,
+    reconciled: bool,
+    body: Bytes,
+    event: WebhookEvent,
+}
+
+/// How one entry ended for this worker.
+enum EntryEnd {
+    /// Acknowledged: handled, skipped as a duplicate, or dead-lettered.
+    Finished,
+    /// The partition's lease went to another worker: the entry was left pending for it.
+    LeaseLost,
+}
+
+/// How a partition's batch ended.
+enum PartitionEnd {
+    Done,
+    /// Stopping: the rest of the batch stays pending for the next owner.
+    Stopped,
+    /// A Redis call failed: claim the pending entries again next round.
+    Retry,
+    LeaseLost,
 }
 
 impl Worker {
@@ -208,6 +271,8 @@ impl Worker {
             stats: Arc::new(WorkerStats::default()),
             renew: Script::new(RENEW_LUA),
             release: Script::new(RELEASE_LUA),
+            renew_claim: Script::new(RENEW_CLAIM_LUA),
+            confirmed: std::sync::Mutex::default(),
         };
         worker.create_groups().await?;
         Ok(worker)
@@ -226,9 +291,12 @@ impl Worker {
         self.stats.clone()
     }
 
-    /// Processes events until `shutdown` completes (the current batch is finished first, and the
-    /// partitions are handed back). `handler` gets each event; `Ok` acknowledges it, `Err` is
-    /// retried, then dead-lettered with the error's text.
+    /// Processes events until `shutdown` completes, then drains: the entry each partition has in
+    /// flight is finished (its handler runs to its end), the entries read but not started stay
+    /// pending for the next owner, the partitions are handed back and the worker leaves the
+    /// registry, so the remaining workers (or a new one) take every partition at once.
+    /// `handler` gets each event; `Ok` acknowledges it, `Err` is retried, then dead-lettered with
+    /// the error's text.
     pub async fn run<H, Fut, E>(
         &self,
         handler: H,
@@ -240,10 +308,17 @@ impl Worker {
         E: fmt::Display,
     {
         tokio::pin!(shutdown);
+        // `stopped`: the shutdown future completed (it must not be polled again);
+        // `stopping`: what the partitions' loops read between entries.
+        let mut stopped = false;
+        let stopping = AtomicBool::new(false);
         let mut owned: BTreeSet<u16> = BTreeSet::new();
         let mut needs_claim: BTreeSet<u16> = BTreeSet::new();
         let mut next_maintain = Instant::now();
-        loop {
+        let trim_every =
+            (self.config.retention / 2).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        let mut next_trim = Instant::now() + trim_every;
+        while !stopped {
             if Instant::now() >= next_maintain {
                 match self.maintain(&mut owned, &mut needs_claim).await {
                     Ok(()) => {
@@ -265,6 +340,14 @@ impl Worker {
                         WorkerStats::bump(&self.stats.redis_errors);
                         tracing::warn!(target: "passage_connect::queue", error = %err, "partition lease upkeep failed");
                         next_maintain = Instant::now() + Duration::from_millis(200);
+                    }
+                }
+            }
+            if Instant::now() >= next_trim {
+                next_trim = Instant::now() + trim_every;
+                for partition in owned.clone() {
+                    if let Err(err) = self.trim(partition).await {
+                        self.note_error(&err);
                     }
                 }
             }
@@ -302,26 +385,63 @@ impl Worker {
             }
             // Partitions in parallel, each partition's entries in order.
             let runs = batches.into_iter().map(|(partition, entries)| {
-                let handler = &handler;
+                let (handler, stopping) = (&handler, &stopping);
                 async move {
                     for entry in entries {
-                        if let Err(err) = self.process(partition, &entry, handler).await {
-                            self.note_error(&err);
-                            return Some(partition);
+                        if stopping.load(Ordering::Relaxed) {
+                            // Left pending: the next owner claims it, in order.
+                            return (partition, PartitionEnd::Stopped);
+                        }
+                        match self.process(partition, &entry, handler).await {
+                            Ok(EntryEnd::Finished) => {}
+                            Ok(EntryEnd::LeaseLost) => return (partition, PartitionEnd::LeaseLost),
+                            Err(err) => {
+                                self.note_error(&err);
+                                return (partition, PartitionEnd::Retry);
+                            }
                         }
                     }
-                    None
+                    (partition, PartitionEnd::Done)
                 }
             });
-            for failed in join_all(runs).await.into_iter().flatten() {
-                // The entry stays pending; claim it again (in order) on the next round.
-                needs_claim.insert(failed);
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            // The shutdown signal is watched while handlers run: a stop lets each partition
+            // finish the entry in flight and start no other.
+            let batch = join_all(runs);
+            tokio::pin!(batch);
+            let ends = loop {
+                tokio::select! {
+                    ends = &mut batch => break ends,
+                    () = &mut shutdown, if !stopped => {
+                        stopped = true;
+                        stopping.store(true, Ordering::Relaxed);
+                        tracing::info!(target: "passage_connect::queue", "stopping: finishing the entries in flight");
+                    }
+                }
+            };
+            for (partition, end) in ends {
+                match end {
+                    PartitionEnd::Done | PartitionEnd::Stopped => {}
+                    PartitionEnd::Retry => {
+                        // The entry stays pending; claim it again (in order) on the next round.
+                        needs_claim.insert(partition);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    PartitionEnd::LeaseLost => {
+                        owned.remove(&partition);
+                        needs_claim.remove(&partition);
+                    }
+                }
             }
         }
         for partition in owned {
-            let _ = self.release_partition(partition).await;
+            if let Err(err) = self.release_partition(partition).await {
+                self.note_error(&err);
+            }
         }
+        if let Err(err) = self.leave_registry().await {
+            self.note_error(&err);
+        }
+        tracing::info!(target: "passage_connect::queue", consumer = %self.config.consumer, "worker stopped: partitions handed back");
         Ok(())
     }
 
@@ -393,116 +513,6 @@ impl Worker {
             }
         }
         Ok(())
-    }
-
-    /// Heartbeat, then keep this worker's fair share of partitions: renew held leases, hand back
-    /// extras, take free ones. With N live workers and P partitions each holds between
-    /// floor(P/N) and ceil(P/N): a worker above the floor hands one back while another live
-    /// worker is below it.
-    async fn maintain(
-        &self,
-        owned: &mut BTreeSet<u16>,
-        needs_claim: &mut BTreeSet<u16>,
-    ) -> Result<(), QueueError> {
-        let now = unix_millis();
-        let lease_ms = millis(self.config.lease);
-        let workers_key = self.queue.key("workers");
-        let mut pipe = ::redis::pipe();
-        pipe.cmd("ZADD")
-            .arg(&workers_key)
-            .arg(now + lease_ms)
-            .arg(&self.config.consumer)
-            .ignore()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(&workers_key)
-            .arg("-inf")
-            .arg(now)
-            .ignore()
-            .cmd("ZRANGE")
-            .arg(&workers_key)
-            .arg(0)
-            .arg(-1)
-            .cmd("MGET");
-        for partition in 0..self.queue.partitions() {
-            pipe.arg(self.owner_key(partition));
-        }
-        let mut conn = self.conn.clone();
-        let (live, owners): (Vec<String>, Vec<Option<String>>) =
-            bounded(self.queue.timeout(), "heartbeat", async {
-                pipe.query_async(&mut conn).await
-            })
-            .await?;
-        let partitions = usize::from(self.queue.partitions());
-        let workers = live.len().max(1);
-        let share = partitions.div_ceil(workers);
-        let floor = partitions / workers;
-        let starved = live.iter().any(|worker| {
-            worker != &self.config.consumer
-                && owners.iter().flatten().filter(|o| *o == worker).count() < floor
-        });
-
-        for partition in owned.clone() {
-            let mut invocation = self.renew.key(self.owner_key(partition));
-            invocation.arg(&self.config.consumer).arg(lease_ms);
-            let mut conn = self.conn.clone();
-            let renewed: i64 = bounded(self.queue.timeout(), "renew lease", async {
-                invocation.invoke_async(&mut conn).await
-            })
-            .await?;
-            if renewed == 0 {
-                tracing::warn!(target: "passage_connect::queue", partition, "partition lease lost");
-                owned.remove(&partition);
-                needs_claim.remove(&partition);
-            }
-        }
-        let keep = if starved { floor.max(1) } else { share };
-        while owned.len() > keep.min(share) {
-            let Some(extra) = owned.pop_last() else { break };
-            needs_claim.remove(&extra);
-            self.release_partition(extra).await?;
-        }
-        if owned.len() < keep {
-            // Start at a consumer-dependent offset so workers do not all race for partition 0.
-            let start = super::partition_of(&self.config.consumer, self.queue.partitions());
-            for step in 0..self.queue.partitions() {
-                if owned.len() >= keep {
-                    break;
-                }
-                let partition = (start + step) % self.queue.partitions();
-                if owned.contains(&partition) {
-                    continue;
-                }
-                let cmd = ::redis::cmd("SET")
-                    .arg(self.owner_key(partition))
-                    .arg(&self.config.consumer)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(lease_ms)
-                    .clone();
-                let taken: Option<String> = self.call("SET NX lease", cmd).await?;
-                if taken.is_some() {
-                    tracing::info!(target: "passage_connect::queue", partition, consumer = %self.config.consumer, "partition taken");
-                    owned.insert(partition);
-                    needs_claim.insert(partition);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn release_partition(&self, partition: u16) -> Result<(), QueueError> {
-        let mut invocation = self.release.key(self.owner_key(partition));
-        invocation.arg(&self.config.consumer);
-        let mut conn = self.conn.clone();
-        let _: i64 = bounded(self.queue.timeout(), "release lease", async {
-            invocation.invoke_async(&mut conn).await
-        })
-        .await?;
-        Ok(())
-    }
-
-    fn owner_key(&self, partition: u16) -> String {
-        self.queue.key(&format!("owner:{partition}"))
     }
 
     /// Every entry pending in `partition`'s group (any consumer's: this worker owns the
@@ -585,20 +595,25 @@ impl Worker {
         Ok(batches)
     }
 
-    /// One entry, to its end (acknowledged, skipped or dead-lettered). `Err` only for Redis
-    /// failures: the entry then stays pending and is claimed again.
+    /// One entry, to its end (acknowledged, skipped or dead-lettered), or until the partition's
+    /// lease is lost (see [`lease`]). `Err` only for Redis failures: the entry then stays pending
+    /// and is claimed again.
     async fn process<H, Fut, E>(
         &self,
         partition: u16,
         entry: &StreamId,
         handler: &H,
-    ) -> Result<(), QueueError>
+    ) -> Result<EntryEnd, QueueError>
     where
         H: Fn(Arc<QueuedEvent>) -> Fut + Send + Sync,
         Fut: Future<Output = Result<(), E>> + Send,
         E: fmt::Display,
     {
         let stream = self.queue.stream(partition);
+        // Never start an entry of a partition that is no longer ours.
+        if !self.still_owner(partition).await? {
+            return Ok(EntryEnd::LeaseLost);
+        }
         let parsed = entry_fields(&stream, entry).and_then(|(body, fields)| {
             let received_at = super::number_field(&stream, entry, field::RECEIVED_AT)?;
             Ok((body, fields, received_at))
@@ -614,47 +629,124 @@ impl Worker {
                 return self.dead_letter(&stream, entry, &error, 0).await;
             }
         };
-        let key = DedupeKey::from_event(&event);
+        let data = EntryData {
+            stream: stream.clone(),
+            id: entry.id.clone(),
+            received_at,
+            kid: fields.get(field::KID).cloned().unwrap_or_default(),
+            reconciled: super::text_field(&stream, entry, field::SOURCE)
+                .is_ok_and(|source| source == super::SOURCE_RECONCILED),
+            body,
+            event,
+        };
+        let key = DedupeKey::from_event(&data.event);
         let token = match &key {
-            Some(key) => match self.claim_event(key).await? {
-                Some(token) => Some(token),
-                None => {
-                    WorkerStats::bump(&self.stats.duplicates);
-                    tracing::info!(target: "passage_connect::queue", metric = "duplicate", %key, "already done; acknowledged");
-                    return self.ack(&stream, &entry.id).await;
-                }
+            // Waiting for another holder's claim can take a lease: keep ours meanwhile.
+            Some(key) => match self.guarded(partition, None, self.claim_event(key)).await {
+                None => return Ok(EntryEnd::LeaseLost),
+                Some(claimed) => match claimed? {
+                    Some(token) => Some(token),
+                    None => {
+                        WorkerStats::bump(&self.stats.duplicates);
+                        tracing::info!(target: "passage_connect::queue", metric = "duplicate", %key, "already done; acknowledged");
+                        return self.ack(&stream, &entry.id).await;
+                    }
+                },
             },
             None => None,
         };
-        let claimed_at = Instant::now();
-        let kid = fields.get(field::KID).cloned().unwrap_or_default();
+        let held = key
+            .as_ref()
+            .zip(token.as_ref())
+            .map(|(key, token)| HeldClaim {
+                redis_key: self.dedupe.redis_key(key),
+                token: token.as_str().to_owned(),
+            });
+        let Some(outcome) = self
+            .guarded(partition, held.as_ref(), self.attempts(&data, handler))
+            .await
+        else {
+            // The handler was stopped; the new owner runs the event again.
+            if let (Some(key), Some(token)) = (&key, &token) {
+                let _ = self.dedupe.release(key, token).await;
+            }
+            return Ok(EntryEnd::LeaseLost);
+        };
+        match outcome {
+            Outcome::Done => {
+                if let Some(key) = &key {
+                    self.complete_event(key, Instant::now()).await?;
+                }
+                // The fence: an owner that lost its lease does not acknowledge; the new owner
+                // finds the event done and acknowledges it.
+                if !self.still_owner(partition).await? {
+                    return Ok(EntryEnd::LeaseLost);
+                }
+                self.ack(&stream, &entry.id).await?;
+                WorkerStats::bump(&self.stats.processed);
+                tracing::info!(
+                    target: "passage_connect::queue",
+                    metric = "processed",
+                    stream = %stream,
+                    id = %entry.id,
+                    reconciled = data.reconciled,
+                    lag_ms = unix_millis().saturating_sub(received_at),
+                    "event processed"
+                );
+                Ok(EntryEnd::Finished)
+            }
+            Outcome::Failed { error, attempts } => {
+                if !self.still_owner(partition).await? {
+                    if let (Some(key), Some(token)) = (&key, &token) {
+                        let _ = self.dedupe.release(key, token).await;
+                    }
+                    return Ok(EntryEnd::LeaseLost);
+                }
+                let end = self.dead_letter(&stream, entry, &error, attempts).await?;
+                if let (Some(key), Some(token)) = (&key, &token) {
+                    // Best effort: otherwise the claim simply runs out.
+                    let _ = self.dedupe.release(key, token).await;
+                }
+                Ok(end)
+            }
+        }
+    }
+
+    /// Runs `work` while [`heartbeat`](Self::heartbeat) keeps `partition` (and `claim`) held;
+    /// `None` when the lease was lost first (`work` is dropped: a child process spawned with
+    /// `kill_on_drop` is killed).
+    async fn guarded<F: Future>(
+        &self,
+        partition: u16,
+        claim: Option<&HeldClaim>,
+        work: F,
+    ) -> Option<F::Output> {
+        tokio::select! {
+            out = work => Some(out),
+            () = self.heartbeat(partition, claim) => None,
+        }
+    }
+
+    /// The handler's attempts with backoff, each cut off at the handler timeout.
+    async fn attempts<H, Fut, E>(&self, data: &EntryData, handler: &H) -> Outcome
+    where
+        H: Fn(Arc<QueuedEvent>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: fmt::Display,
+    {
         let mut outcome = Outcome::Failed {
             error: String::new(),
             attempts: 0,
         };
+        let limit = self.config.handler_timeout;
         for attempt in 1..=self.config.max_attempts {
-            let result = tokio::time::timeout(
-                self.config.lease,
-                self.attempt(
-                    &stream,
-                    entry,
-                    attempt,
-                    received_at,
-                    &kid,
-                    &body,
-                    &event,
-                    handler,
-                ),
-            )
-            .await
-            .unwrap_or_else(|_| Err(format!("attempt timed out after {:?}", self.config.lease)));
+            let result = tokio::time::timeout(limit, self.attempt(data, attempt, handler))
+                .await
+                .unwrap_or_else(|_| Err(format!("attempt timed out after {limit:?}")));
             match result {
-                Ok(()) => {
-                    outcome = Outcome::Done;
-                    break;
-                }
+                Ok(()) => return Outcome::Done,
                 Err(error) => {
-                    tracing::warn!(target: "passage_connect::queue", metric = "retried", stream = %stream, id = %entry.id, attempt, %error, "handler failed");
+                    tracing::warn!(target: "passage_connect::queue", metric = "retried", stream = %data.stream, id = %data.id, attempt, %error, "handler failed");
                     outcome = Outcome::Failed {
                         error,
                         attempts: attempt,
@@ -666,44 +758,13 @@ impl Worker {
                 }
             }
         }
-        match outcome {
-            Outcome::Done => {
-                if let Some(key) = &key {
-                    self.complete_event(key, claimed_at).await?;
-                }
-                self.ack(&stream, &entry.id).await?;
-                WorkerStats::bump(&self.stats.processed);
-                tracing::info!(
-                    target: "passage_connect::queue",
-                    metric = "processed",
-                    stream = %stream,
-                    id = %entry.id,
-                    lag_ms = unix_millis().saturating_sub(received_at),
-                    "event processed"
-                );
-                Ok(())
-            }
-            Outcome::Failed { error, attempts } => {
-                self.dead_letter(&stream, entry, &error, attempts).await?;
-                if let (Some(key), Some(token)) = (&key, &token) {
-                    // Best effort: otherwise the claim simply runs out.
-                    let _ = self.dedupe.release(key, token).await;
-                }
-                Ok(())
-            }
-        }
+        outcome
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn attempt<H, Fut, E>(
         &self,
-        stream: &str,
-        entry: &StreamId,
+        data: &EntryData,
         attempt: u32,
-        received_at: u64,
-        kid: &str,
-        body: &Bytes,
-        event: &WebhookEvent,
         handler: &H,
     ) -> Result<(), String>
     where
@@ -711,6 +772,7 @@ impl Worker {
         Fut: Future<Output = Result<(), E>> + Send,
         E: fmt::Display,
     {
+        let event = &data.event;
         let (mut integration, mut operations, mut results) = (None, None, None);
         if let (Some(client), Some(link)) = (&self.client, event.link_event()) {
             let stored = client
@@ -725,13 +787,14 @@ impl Worker {
             operations = Some(stored.operations);
         }
         let queued = Arc::new(QueuedEvent {
-            stream: stream.to_owned(),
-            id: entry.id.clone(),
+            stream: data.stream.clone(),
+            id: data.id.clone(),
             attempt,
-            received_at,
-            kid: kid.to_owned(),
-            body: body.clone(),
+            received_at: data.received_at,
+            kid: data.kid.clone(),
+            body: data.body.clone(),
             event: event.clone(),
+            reconciled: data.reconciled,
             integration,
             operations,
             results,
@@ -786,14 +849,14 @@ impl Worker {
         }
     }
 
-    async fn ack(&self, stream: &str, id: &str) -> Result<(), QueueError> {
+    async fn ack(&self, stream: &str, id: &str) -> Result<EntryEnd, QueueError> {
         let cmd = ::redis::cmd("XACK")
             .arg(stream)
             .arg(&self.config.group)
             .arg(id)
             .clone();
         let _: i64 = self.call("XACK", cmd).await?;
-        Ok(())
+        Ok(EntryEnd::Finished)
     }
 
     /// Copies the entry to the dead-letter stream with the error, then acknowledges it.
@@ -803,9 +866,14 @@ impl Worker {
         entry: &StreamId,
         error: &str,
         attempts: u32,
-    ) -> Result<(), QueueError> {
+    ) -> Result<EntryEnd, QueueError> {
         let mut cmd = ::redis::cmd("XADD");
-        cmd.arg(self.queue.dead_letter_stream()).arg("*");
+        // Bounded: the oldest dead letters go first once the cap is reached.
+        cmd.arg(self.queue.dead_letter_stream())
+            .arg("MAXLEN")
+            .arg("=")
+            .arg(self.config.dead_letter_cap)
+            .arg("*");
         for (name, value) in &entry.map {
             if [
                 field::ERROR,
@@ -835,7 +903,7 @@ impl Worker {
         self.ack(stream, &entry.id).await?;
         WorkerStats::bump(&self.stats.dead_lettered);
         tracing::warn!(target: "passage_connect::queue", metric = "dead_lettered", stream, id = %entry.id, attempts, error, "entry dead-lettered");
-        Ok(())
+        Ok(EntryEnd::Finished)
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
