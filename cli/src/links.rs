@@ -4,10 +4,13 @@
 //! Contract (acceptance checks rely on it):
 //! - `passage links create --integration I --operation resource:action ... [--arguments JSON ...]
 //!   [--webhook-url U] [--return-url U] [--external-user-id X] [--expires-in S]`
-//! - `passage links get ID`, `passage links wait ID [--timeout S]`, `passage links list`
+//! - `passage links get ID`, `passage links wait ID [--timeout S]`,
+//!   `passage links list [--jsonl] [--page-size N]`
 //! - every command takes `--base-url URL` (or `PASSAGE_BASE_URL`) and `--pretty`; the key comes
 //!   from `PASSAGE_API_KEY` and is never printed.
 //! - stdout: JSON (one line) by default, a readable table with `--pretty` (times in RFC 3339).
+//!   `list --jsonl` prints one link per line as pages arrive (the cursor of `GET /v1/links` is
+//!   followed; `--page-size` is sent as `?limit=`), never holding the whole list.
 //!   `wait` shows a spinner on stderr when stderr is a terminal, and exits 0 when the link
 //!   completed, 6 when it failed, 7 when it expired, 5 when `--timeout` passed first.
 //! - Other exits follow the table of `passage --help`: 1 API or network error, 2 usage (unknown
@@ -21,7 +24,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{ArgMatches, FromArgMatches};
-use passage_connect::client::{ApiKey, Client, Link, WaitOptions, PRODUCTION_URL};
+use passage_connect::client::{ApiKey, Client, Link, ListFilter, WaitOptions, PRODUCTION_URL};
 use passage_connect::link::LinkStatus;
 use passage_connect::Error;
 use serde_json::Value;
@@ -199,8 +202,14 @@ pub struct ListArgs {
     #[command(flatten)]
     connection: Connection,
     /// Print a readable table instead of JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "jsonl")]
     pretty: bool,
+    /// Print one link per line (JSON Lines) as pages arrive, following the list's cursor.
+    #[arg(long)]
+    jsonl: bool,
+    /// Ask for pages of at most N links (`?limit=N`; the real API may ignore it). With --jsonl.
+    #[arg(long, value_name = "N", requires = "jsonl", value_parser = clap::value_parser!(u32).range(1..))]
+    page_size: Option<u32>,
 }
 
 /// Runs a `passage links` subcommand.
@@ -214,6 +223,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Wait(args) => wait(args).await,
+        Command::List(args) if args.jsonl => list_jsonl(args).await,
         Command::List(args) => {
             let client = connect(&args.connection)?;
             let list = client.links().list().await?;
@@ -243,6 +253,29 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `passage links list --jsonl`: one line per link, written (and flushed) as each page arrives.
+async fn list_jsonl(args: ListArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let client = connect(&args.connection)?;
+    let mut filter = ListFilter::new();
+    if let Some(size) = args.page_size {
+        filter = filter.page_size(size);
+    }
+    let mut pages = client.links().list_pages(&filter);
+    let stdout = std::io::stdout();
+    while let Some(page) = pages.next_page().await {
+        let page = page?;
+        let mut out = stdout.lock();
+        for link in &page.links {
+            serde_json::to_writer(&mut out, link)?;
+            out.write_all(b"\n")?;
+        }
+        // A reader sees each page as it arrives, not when the listing ends.
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Pairs each `--arguments` with an operation index (see [`CreateArgs`]).

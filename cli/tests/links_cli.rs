@@ -247,3 +247,51 @@ async fn errors_exit_with_the_table_code_and_a_message() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("PASSAGE_API_KEY"));
     mock.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_jsonl_prints_one_link_per_line_across_pages() {
+    let mock = mock().await;
+    let base = mock.base_url();
+    let client = passage_connect::client::Client::builder(SECRET)
+        .base_url(base.clone())
+        .build()
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let link = client
+            .links()
+            .create("ubereats")
+            .operation("orderHistory", "read")
+            .send()
+            .await
+            .unwrap();
+        ids.push(link.id);
+    }
+    mock.complete_link(&ids[1], None).await.unwrap();
+    let output = passage(&base, &["links", "list", "--jsonl", "--page-size", "2"]).await;
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: line {line:?}")))
+        .collect();
+    // Five links over three pages of at most two, each once.
+    let mut listed: Vec<String> = lines
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    ids.sort();
+    assert_eq!(listed, ids, "{text}");
+    let complete = lines.iter().filter(|l| l["status"] == "complete").count();
+    assert_eq!(complete, 1, "{text}");
+    // A page size of zero is a usage error.
+    let zero = passage(&base, &["links", "list", "--jsonl", "--page-size", "0"]).await;
+    assert_eq!(zero.status.code(), Some(2));
+    mock.shutdown().await;
+}

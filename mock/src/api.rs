@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::middleware::{error_response, inject_faults, require_api_key, validation_response};
 use crate::state::Shared;
-use crate::store::{now_ms, random_id, ClaimOutcome, Status};
+use crate::store::{now_ms, parse_cursor, random_id, ClaimOutcome, Status};
 use crate::validation::{validate_create, Issue};
 
 /// The API router: faults wrap everything, the key check wraps `/v1/*`.
@@ -80,13 +80,65 @@ async fn get_link(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
     }
 }
 
-/// `GET /v1/links`: every link in creation order, without `result` and `error`. Query
-/// parameters (filters, cursors) are undocumented and ignored.
-async fn list_links(State(shared): State<Arc<Shared>>) -> Response {
+/// The largest `limit` of `GET /v1/links`.
+pub(crate) const MAX_PAGE_SIZE: usize = 1000;
+
+/// `GET /v1/links[?limit=N][&cursor=C]`: links in **creation order** (the emulator's choice;
+/// Passage documents no order), without `result` and `error`. Paging is undocumented upstream;
+/// the emulator pages so clients that follow a cursor are tested: with `limit` (1 to
+/// [`MAX_PAGE_SIZE`]) at most that many links, and `"nextCursor"` when more remain; `cursor` (a
+/// `nextCursor` value) continues after the link it names. Without `limit` every remaining link
+/// is returned, as before paging existed. Other query parameters are ignored; a malformed
+/// `limit` or `cursor` is a 400 validation error naming it.
+async fn list_links(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let (limit, after) = match list_query(query.as_deref().unwrap_or_default()) {
+        Ok(parsed) => parsed,
+        Err(issues) => return validation_response(issues),
+    };
     let now = now_ms();
     let store = shared.store();
-    let links: Vec<_> = store.all().map(|link| link.to_json(now, false)).collect();
-    Json(json!({ "links": links })).into_response()
+    let page = store.page(after, limit);
+    let links: Vec<_> = page
+        .links
+        .iter()
+        .map(|link| link.to_json(now, false))
+        .collect();
+    let mut body = json!({ "links": links });
+    if let (Some(cursor), Some(map)) = (page.next_cursor, body.as_object_mut()) {
+        map.insert("nextCursor".into(), Value::String(cursor));
+    }
+    Json(body).into_response()
+}
+
+/// Reads `limit` and `cursor` from a `GET /v1/links` query string.
+fn list_query(query: &str) -> Result<(Option<usize>, Option<u64>), Vec<Issue>> {
+    let mut limit = None;
+    let mut after = None;
+    let mut issues = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => limit = Some(n),
+                _ => issues.push(Issue {
+                    path: "limit".into(),
+                    message: format!("must be an integer from 1 to {MAX_PAGE_SIZE}"),
+                }),
+            },
+            "cursor" => match parse_cursor(&value) {
+                Some(seq) => after = Some(seq),
+                None => issues.push(Issue {
+                    path: "cursor".into(),
+                    message: "not a cursor this server gave out (use nextCursor)".into(),
+                }),
+            },
+            _ => {}
+        }
+    }
+    if issues.is_empty() {
+        Ok((limit, after))
+    } else {
+        Err(issues)
+    }
 }
 
 /// `POST /link/claim` (public).

@@ -80,6 +80,9 @@ pub(crate) struct Link {
     pub(crate) expires_at: u64,
     pub(crate) created_at: u64,
     pub(crate) updated_at: u64,
+    /// Creation sequence number (1, 2, ...): the position paging cursors name, stable when older
+    /// links are evicted.
+    pub(crate) seq: u64,
 }
 
 impl Link {
@@ -224,6 +227,25 @@ pub(crate) struct Store {
     limits: StoreLimits,
     result_bytes: usize,
     evicted: u64,
+    /// The `seq` of the last link created.
+    last_seq: u64,
+}
+
+/// One page of [`Store::page`]: the links, and the cursor of the next page when more remain.
+#[derive(Debug)]
+pub(crate) struct Page<'a> {
+    pub(crate) links: Vec<&'a Link>,
+    pub(crate) next_cursor: Option<String>,
+}
+
+/// The emulator's cursor text for "after the link with this `seq`".
+fn cursor_for(seq: u64) -> String {
+    format!("c{seq}")
+}
+
+/// Parses a cursor made by [`cursor_for`]; `None` for anything else.
+pub(crate) fn parse_cursor(cursor: &str) -> Option<u64> {
+    cursor.strip_prefix('c')?.parse().ok()
 }
 
 impl Store {
@@ -259,6 +281,23 @@ impl Store {
         self.order.iter().filter_map(|id| self.links.get(id))
     }
 
+    /// The links created after the cursor's link (`after`, a `seq`; `None`: from the first), in
+    /// creation order, at most `limit` of them (`None`: all), with a next cursor when more remain.
+    /// A cursor whose link was evicted still works: paging resumes at the next link kept.
+    pub(crate) fn page(&self, after: Option<u64>, limit: Option<usize>) -> Page<'_> {
+        let after = after.unwrap_or(0);
+        let mut rest = self.all().filter(|link| link.seq > after);
+        let links: Vec<&Link> = match limit {
+            Some(limit) => rest.by_ref().take(limit).collect(),
+            None => rest.by_ref().collect(),
+        };
+        let next_cursor = match (links.last(), rest.next()) {
+            (Some(last), Some(_)) => Some(cursor_for(last.seq)),
+            _ => None,
+        };
+        Page { links, next_cursor }
+    }
+
     /// Evicts the oldest links until both limits hold, never `keep` (the link just written).
     fn evict(&mut self, keep: &str) {
         while self.links.len() > self.limits.max_links.max(1)
@@ -291,7 +330,9 @@ impl Store {
         }
         let expires_in = request.expires_in.unwrap_or(DEFAULT_EXPIRES_IN_SECS);
         let return_url = request.return_url.map(|url| append_link_id(&url, &id));
+        self.last_seq += 1;
         let link = Link {
+            seq: self.last_seq,
             id: id.clone(),
             claim_code: claim_code.clone(),
             integration_id: request.integration_id,
@@ -493,6 +534,31 @@ mod tests {
         assert_eq!(store.evicted(), 4);
         // The claim code of an evicted link is forgotten too.
         assert_eq!(store.by_code.len(), 1);
+    }
+
+    #[test]
+    fn pages_follow_creation_order_and_survive_eviction() {
+        let mut store = Store::with_limits(StoreLimits {
+            max_links: 4,
+            max_result_bytes: 1000,
+        });
+        let ids: Vec<String> = (0..5).map(|_| store.create(request(), 1_000).id).collect();
+        let first = store.page(None, Some(3));
+        let got: Vec<&str> = first.links.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(got, [ids[1].as_str(), ids[2].as_str(), ids[3].as_str()]);
+        let cursor = first.next_cursor.clone().unwrap();
+        let second = store.page(parse_cursor(&cursor), Some(3));
+        assert_eq!(second.links.len(), 1);
+        assert_eq!(second.links[0].id, ids[4]);
+        assert_eq!(second.next_cursor, None);
+        // An exact fit has no next cursor; no limit is everything.
+        assert_eq!(store.page(None, Some(4)).next_cursor, None);
+        assert_eq!(store.page(None, None).links.len(), 4);
+        // The cursor's own link evicted: paging resumes at the next link kept.
+        let at_evicted = store.page(parse_cursor("c1"), None);
+        assert_eq!(at_evicted.links.len(), 4);
+        assert_eq!(parse_cursor("x1"), None);
+        assert_eq!(parse_cursor("c-1"), None);
     }
 
     #[test]

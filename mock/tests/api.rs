@@ -676,7 +676,7 @@ async fn list_links_returns_every_link_without_result_and_error() {
         .await
         .unwrap();
     let response = client()
-        .get(format!("{}/v1/links?cursor=ignored", mock.base_url()))
+        .get(format!("{}/v1/links?status=ignored", mock.base_url()))
         .bearer_auth(mock.api_key())
         .send()
         .await
@@ -709,6 +709,66 @@ async fn list_links_returns_every_link_without_result_and_error() {
         }
     }
     assert_eq!(mock.link_count(), 3);
+}
+
+/// `GET /v1/links` with the query string `query`, authenticated.
+async fn list(mock: &passage_mock::MockServer, query: &str) -> (u16, Value) {
+    let response = client()
+        .get(format!("{}/v1/links{query}", mock.base_url()))
+        .bearer_auth(mock.api_key())
+        .send()
+        .await
+        .unwrap();
+    json_of(response).await
+}
+
+#[tokio::test]
+async fn list_links_pages_with_limit_and_cursor() {
+    let mock = start_mock().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let created = create_ok(&mock, &billing_link()).await;
+        ids.push(created["linkId"].as_str().unwrap().to_string());
+    }
+    let mut pages = Vec::new();
+    let mut query = "?limit=2".to_string();
+    loop {
+        let (status, body) = list(&mock, &query).await;
+        assert_eq!(status, 200, "{body}");
+        let page: Vec<String> = body["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(page.len() <= 2, "{body}");
+        pages.push(page);
+        match body.get("nextCursor").and_then(Value::as_str) {
+            Some(cursor) => query = format!("?limit=2&cursor={cursor}"),
+            None => break,
+        }
+        assert!(pages.len() < 10, "paging does not end: {pages:?}");
+    }
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert_eq!(pages.concat(), ids, "creation order across pages");
+    // Without a limit: everything, and no cursor (as before paging existed).
+    let (_, all) = list(&mock, "").await;
+    assert_eq!(all["links"].as_array().unwrap().len(), 5);
+    assert!(all.get("nextCursor").is_none(), "{all}");
+    // An exact fit has no next cursor.
+    let (_, exact) = list(&mock, "?limit=5").await;
+    assert!(exact.get("nextCursor").is_none(), "{exact}");
+    // Malformed parameters are 400s naming them.
+    for (query, path) in [
+        ("?limit=0", "limit"),
+        ("?limit=abc", "limit"),
+        ("?limit=1001", "limit"),
+        ("?cursor=nope", "cursor"),
+    ] {
+        let (status, body) = list(&mock, query).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["issues"][0]["path"], path, "{query}: {body}");
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The whole flow against the emulator over real HTTP: create (typed arguments) -> complete
 //! (control API) -> get / wait -> typed results equal to the data the emulator sent; failure and
-//! expiry; waiting through a burst of 503s; list and providers.
+//! expiry; waiting through a burst of 503s; list and providers; listing as a stream of pages
+//! (cursor followed, pages fetched as consumed, client-side filters).
 
 mod client_support;
 
@@ -9,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client_support::{client, client_with, fast_policy, mock, SECRET};
-use passage_connect::client::WaitOptions;
+use futures::{StreamExt as _, TryStreamExt as _};
+use passage_connect::client::{ListFilter, WaitOptions};
 use passage_connect::link::{FailureCode, LinkStatus, OperationRef};
 use passage_connect::types::OperationResult;
 use passage_mock::{Fault, FaultKind, FaultRoute};
@@ -299,4 +301,144 @@ async fn list_returns_the_created_links_and_providers_the_catalog() {
         .operation("apple-review", "readHistory", "read")
         .is_some());
     mock.shutdown().await;
+}
+
+async fn create_links(client: &passage_connect::client::Client, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let link = client
+            .links()
+            .create("ubereats")
+            .operation("orderHistory", "read")
+            .send()
+            .await
+            .unwrap();
+        ids.push(link.id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn list_pages_follow_the_cursor_until_the_last_page() {
+    let mock = mock().await;
+    let (client, _) = client(&mock);
+    let mut ids = create_links(&client, 5).await;
+    let pages: Vec<_> = client
+        .links()
+        .list_pages(&ListFilter::new().page_size(2))
+        .try_collect()
+        .await
+        .unwrap();
+    let sizes: Vec<usize> = pages.iter().map(|p| p.links.len()).collect();
+    assert_eq!(sizes, [2, 2, 1], "pages of at most 2");
+    assert!(pages[..2].iter().all(|p| p.next_cursor().is_some()));
+    assert_eq!(pages[2].next_cursor(), None);
+    // Every link once, whatever the server's order.
+    let mut listed: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.links.iter().map(|l| l.id.clone()))
+        .collect();
+    listed.sort();
+    ids.sort();
+    assert_eq!(listed, ids);
+    // Without a page size the server's single answer is everything: one page.
+    let whole: Vec<_> = client
+        .links()
+        .list_pages(&ListFilter::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].links.len(), 5);
+}
+
+#[tokio::test]
+async fn list_stream_fetches_pages_as_consumed_and_stops() {
+    let mock = mock().await;
+    let (client, _) = client(&mock);
+    let ids = create_links(&client, 5).await;
+    let mut stream = client.links().list_stream(ListFilter::new().page_size(2));
+    let first = stream.try_next().await.unwrap().unwrap();
+    let second = stream.try_next().await.unwrap().unwrap();
+    assert!(ids.contains(&first.id) && ids.contains(&second.id));
+    // The second page has not been asked for yet: a fault injected now hits its request.
+    mock.inject_fault(Fault::new(
+        FaultRoute::ListLinks,
+        FaultKind::Status {
+            status: 400,
+            retry_after: None,
+        },
+    ));
+    let err = stream.try_next().await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    // After an error the stream ends, and stays ended.
+    assert!(stream.next().await.is_none());
+    assert!(stream.next().await.is_none());
+
+    // Without the fault: all five, then the end.
+    let all: Vec<_> = client
+        .links()
+        .list_stream(ListFilter::new().page_size(2))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+    let mut stream = client.links().list_stream(ListFilter::new().page_size(5));
+    for _ in 0..5 {
+        stream.try_next().await.unwrap().unwrap();
+    }
+    assert!(stream.try_next().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn list_stream_applies_the_client_side_filters() {
+    let mock = mock().await;
+    let (client, _) = client(&mock);
+    let ids = create_links(&client, 4).await;
+    mock.complete_link(&ids[0], None).await.unwrap();
+    mock.complete_link(&ids[2], None).await.unwrap();
+    mock.fail_link(&ids[3], "AUTOMATION_ERROR", "boom")
+        .await
+        .unwrap();
+    let listed = |filter: ListFilter| {
+        let client = client.clone();
+        async move {
+            let mut ids: Vec<String> = client
+                .links()
+                .list_stream(filter.page_size(1))
+                .map_ok(|link| link.id)
+                .try_collect()
+                .await
+                .unwrap();
+            ids.sort();
+            ids
+        }
+    };
+    let mut complete = vec![ids[0].clone(), ids[2].clone()];
+    complete.sort();
+    assert_eq!(
+        listed(ListFilter::new().client_side_status(LinkStatus::Complete)).await,
+        complete
+    );
+    let mut done = vec![ids[0].clone(), ids[2].clone(), ids[3].clone()];
+    done.sort();
+    assert_eq!(
+        listed(
+            ListFilter::new()
+                .client_side_status(LinkStatus::Complete)
+                .client_side_status(LinkStatus::Failed)
+        )
+        .await,
+        done
+    );
+    let future = i64::MAX;
+    assert!(listed(ListFilter::new().client_side_updated_since(future))
+        .await
+        .is_empty());
+    assert_eq!(
+        listed(ListFilter::new().client_side_updated_since(0))
+            .await
+            .len(),
+        4
+    );
 }

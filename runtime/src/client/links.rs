@@ -1,6 +1,10 @@
-//! `client.links()`: create (with a builder validated locally), get, wait and list links.
+//! `client.links()`: create (with a builder validated locally), get, wait and list links (one
+//! answer, or a stream that fetches pages as it is consumed).
 
+use std::collections::HashSet;
 use std::time::Duration;
+
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
 use passage_generated::OperationArguments;
 use reqwest::Method;
@@ -13,6 +17,7 @@ use super::validate::{validate_request, PendingOperation};
 use super::wait::WaitOptions;
 use super::Client;
 use crate::error::{Error, ValidationSource};
+use crate::link::LinkStatus;
 
 /// The links API of a [`Client`] (`client.links()`).
 #[derive(Debug, Clone, Copy)]
@@ -86,9 +91,128 @@ impl<'a> Links<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn list(&self) -> Result<LinkList, Error> {
-        self.client
-            .get_json(self.client.url(&["v1", "links"]), None)
-            .await
+        self.list_page(None, None).await
+    }
+
+    /// One page of `GET /v1/links`: `?cursor=<cursor>` when given (a value from
+    /// [`LinkList::next_cursor`]) and `?limit=<page_size>` when given. Retried like every GET.
+    ///
+    /// Both query parameters are **undocumented**: `cursor` is the name this client sends back
+    /// whatever field name the cursor came in, and `limit` is what the emulator honours; the real
+    /// API may ignore either (then the first answer is the whole list, as without them).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// let first = client.links().list_page(None, Some(100)).await?;
+    /// if let Some(cursor) = first.next_cursor() {
+    ///     let second = client.links().list_page(Some(&cursor), Some(100)).await?;
+    ///     println!("{} more", second.links.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_page(
+        &self,
+        cursor: Option<&str>,
+        page_size: Option<u32>,
+    ) -> Result<LinkList, Error> {
+        let mut url = self.client.url(&["v1", "links"]);
+        if cursor.is_some() || page_size.is_some() {
+            let mut query = url.query_pairs_mut();
+            if let Some(limit) = page_size {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+        }
+        self.client.get_json(url, None).await
+    }
+
+    /// `GET /v1/links` page after page, each fetched only when the stream is polled for it:
+    /// the first without a cursor, then as long as [`LinkList::next_cursor`] names a next page
+    /// (sent back as `?cursor=`; see there for the field names read). A server that sends no
+    /// cursor gives one page: the whole list. `filter`'s page size is sent as `?limit=`; its
+    /// client-side filters do not apply to pages (see [`list_stream`](Self::list_stream)).
+    ///
+    /// The stream ends after the last page, or after the first error (yielded). A cursor that
+    /// repeats an earlier one is an [`Error::Decode`] at the cursor: following it would loop.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// use futures::TryStreamExt as _;
+    /// use passage_connect::client::ListFilter;
+    /// let mut pages = client.links().list_pages(&ListFilter::new().page_size(100));
+    /// while let Some(page) = pages.try_next().await? {
+    ///     println!("{} links", page.links.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_pages(&self, filter: &ListFilter) -> LinkPages {
+        let state = PageState {
+            client: self.client.clone(),
+            page_size: filter.page_size,
+            next: NextPage::First,
+            seen: HashSet::new(),
+        };
+        let pages = futures::stream::try_unfold(state, |mut state| async move {
+            let cursor = match std::mem::replace(&mut state.next, NextPage::Done) {
+                NextPage::Done => return Ok(None),
+                NextPage::First => None,
+                NextPage::Cursor(cursor) => Some(cursor),
+            };
+            let page = state
+                .client
+                .links()
+                .list_page(cursor.as_deref(), state.page_size)
+                .await?;
+            if let Some(next) = page.next_cursor() {
+                if !state.seen.insert(next.clone()) {
+                    return Err(Error::Decode {
+                        request: format!("GET /v1/links?cursor={}", cursor.unwrap_or_default()),
+                        path: "$.nextCursor".into(),
+                        message: format!(
+                            "the next-page cursor `{next}` was already followed: paging stopped (it would loop)"
+                        ),
+                        body: String::new(),
+                    });
+                }
+                state.next = NextPage::Cursor(next);
+            }
+            Ok(Some((page, state)))
+        })
+        // Polling again after the end (or after an error) answers `None`, never panics.
+        .fuse()
+        .boxed();
+        LinkPages { pages }
+    }
+
+    /// Every link of `GET /v1/links` that passes `filter`'s client-side filters, fetched page by
+    /// page as the stream is consumed (see [`list_pages`](Self::list_pages)), so a large
+    /// organization's links are never all held at once. Links come in the server's order, which
+    /// is undocumented: do not rely on it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// use futures::TryStreamExt as _;
+    /// use passage_connect::client::ListFilter;
+    /// use passage_connect::link::LinkStatus;
+    /// let filter = ListFilter::new().page_size(100).client_side_status(LinkStatus::Complete);
+    /// let mut links = client.links().list_stream(filter);
+    /// while let Some(link) = links.try_next().await? {
+    ///     println!("{} completed", link.id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_stream(
+        &self,
+        filter: ListFilter,
+    ) -> impl Stream<Item = Result<Link, Error>> + Send + Unpin + 'static {
+        self.list_pages(&filter)
+            .map_ok(|page| futures::stream::iter(page.links.into_iter().map(Ok::<_, Error>)))
+            .try_flatten()
+            .try_filter(move |link| std::future::ready(filter.matches(link)))
+            .fuse()
+            .boxed()
     }
 
     /// Polls the link until it is `complete`, `failed` or `expired`, with the default
@@ -122,6 +246,136 @@ impl<'a> Links<'a> {
     pub async fn wait_with(&self, id: &str, options: &WaitOptions) -> Result<Link, Error> {
         super::wait::wait(self, id, options).await
     }
+}
+
+/// How [`Links::list_stream`] and [`Links::list_pages`] list: the page size asked of the server,
+/// and filters applied **client-side** (after each page arrives), because `GET /v1/links`
+/// documents no filter parameter: every link is still transferred.
+///
+/// ```
+/// use passage_connect::client::ListFilter;
+/// use passage_connect::link::LinkStatus;
+/// let filter = ListFilter::new()
+///     .page_size(50)
+///     .client_side_status(LinkStatus::Complete)
+///     .client_side_status(LinkStatus::Failed)
+///     .client_side_updated_since(1_704_067_200_000);
+/// assert_eq!(filter.requested_page_size(), Some(50));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    page_size: Option<u32>,
+    statuses: Vec<LinkStatus>,
+    updated_since: Option<i64>,
+}
+
+impl ListFilter {
+    /// No page size (the server's default) and no filter: every link.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks for pages of at most `size` links (`?limit=<size>`, at least 1). **Undocumented**
+    /// upstream: the emulator honours it, the real API may ignore it.
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size.max(1));
+        self
+    }
+
+    /// Keeps only links in `status` (call again to keep several statuses). Client-side.
+    pub fn client_side_status(mut self, status: LinkStatus) -> Self {
+        if !self.statuses.contains(&status) {
+            self.statuses.push(status);
+        }
+        self
+    }
+
+    /// Keeps only links whose `updatedAt` (Unix ms) is at or after `unix_ms`. A link without
+    /// `updatedAt` is judged by `createdAt`, and kept when it has neither (it cannot be judged;
+    /// dropping it could hide a link). Client-side.
+    pub fn client_side_updated_since(mut self, unix_ms: i64) -> Self {
+        self.updated_since = Some(unix_ms);
+        self
+    }
+
+    /// The page size sent as `?limit=`, if any.
+    pub fn requested_page_size(&self) -> Option<u32> {
+        self.page_size
+    }
+
+    /// Whether `link` passes the client-side filters.
+    ///
+    /// ```
+    /// use passage_connect::client::{Link, ListFilter};
+    /// use passage_connect::link::LinkStatus;
+    /// let link: Link = serde_json::from_str(r#"{"id":"l","status":"complete","updatedAt":5}"#).unwrap();
+    /// assert!(ListFilter::new().client_side_status(LinkStatus::Complete).matches(&link));
+    /// assert!(!ListFilter::new().client_side_updated_since(6).matches(&link));
+    /// ```
+    pub fn matches(&self, link: &Link) -> bool {
+        let status_ok = self.statuses.is_empty() || self.statuses.contains(&link.status);
+        let time_ok = match (self.updated_since, link.updated_at.or(link.created_at)) {
+            (Some(since), Some(at)) => at >= since,
+            _ => true,
+        };
+        status_ok && time_ok
+    }
+}
+
+/// The pages of `GET /v1/links`, fetched one at a time as they are asked for (see
+/// [`Links::list_pages`]): a [`Stream`] of [`LinkList`]s, also usable without `futures` through
+/// [`next_page`](Self::next_page).
+pub struct LinkPages {
+    pages: futures::stream::BoxStream<'static, Result<LinkList, Error>>,
+}
+
+impl LinkPages {
+    /// Fetches the next page; `None` after the last page or after an error.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// use passage_connect::client::ListFilter;
+    /// let mut pages = client.links().list_pages(&ListFilter::new());
+    /// while let Some(page) = pages.next_page().await {
+    ///     println!("{} links", page?.links.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_page(&mut self) -> Option<Result<LinkList, Error>> {
+        self.pages.next().await
+    }
+}
+
+impl Stream for LinkPages {
+    type Item = Result<LinkList, Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.pages.poll_next_unpin(cx)
+    }
+}
+
+impl std::fmt::Debug for LinkPages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkPages").finish_non_exhaustive()
+    }
+}
+
+/// Where [`Links::list_pages`] is.
+enum NextPage {
+    First,
+    Cursor(String),
+    Done,
+}
+
+struct PageState {
+    client: Client,
+    page_size: Option<u32>,
+    next: NextPage,
+    /// Every cursor followed so far: a server handing one out twice would make paging loop.
+    seen: HashSet<String>,
 }
 
 /// A `POST /v1/links` request being built. Always sent in the `operations` form.

@@ -53,8 +53,8 @@ use crate::error::Error;
 
 pub(crate) use body::{excerpt, read_capped, ReadError};
 pub use body::{DEFAULT_MAX_BODY_BYTES, ERROR_EXCERPT_BYTES};
-pub use links::{CreateLink, Links};
-pub use model::{Link, LinkList, LinkSummary};
+pub use links::{CreateLink, LinkPages, Links, ListFilter};
+pub use model::{Link, LinkList, LinkSummary, CURSOR_FIELDS, HAS_MORE_FIELDS};
 pub use notify::LinkNotifier;
 pub use providers::Providers;
 pub use retry::{parse_retry_after, RetryEvent, RetryPolicy, RetryReason};

@@ -271,9 +271,19 @@ impl<'de> Visitor<'de> for LinkVisitor {
     }
 }
 
-/// The answer of `GET /v1/links`: the links, and any other top-level field (a future cursor,
-/// a count...) kept in [`extra`](Self::extra). Filters, ordering and pagination are
-/// undocumented, so none are assumed.
+/// The top-level fields of a `GET /v1/links` answer read as the next page's cursor, in this order
+/// of preference (see [`LinkList::next_cursor`]). Paging is undocumented: these are the names
+/// common APIs use, and the first one present with a non-empty string (or integer) value wins.
+pub const CURSOR_FIELDS: [&str; 4] = ["nextCursor", "next_cursor", "cursor", "next"];
+
+/// The top-level fields of a `GET /v1/links` answer read as "more pages remain" (see
+/// [`LinkList::next_cursor`]).
+pub const HAS_MORE_FIELDS: [&str; 2] = ["hasMore", "has_more"];
+
+/// The answer of `GET /v1/links`: the links, and any other top-level field (a cursor, a
+/// count...) kept in [`extra`](Self::extra). Filters, ordering and pagination are
+/// undocumented: [`next_cursor`](Self::next_cursor) reads a cursor tolerantly if one is sent,
+/// and no order is assumed.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct LinkList {
@@ -282,6 +292,48 @@ pub struct LinkList {
     /// Top-level fields other than `links`, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl LinkList {
+    /// The cursor to send back as `?cursor=` for the next page, or `None` when this page is the
+    /// last. Paging of `GET /v1/links` is **undocumented**, so this reads, tolerantly:
+    ///
+    /// 1. `hasMore` / `has_more` explicitly `false`: the last page, whatever else is sent.
+    /// 2. Otherwise the first of [`CURSOR_FIELDS`] (`nextCursor`, `next_cursor`, `cursor`,
+    ///    `next`) holding a non-empty string, or an integer (sent as its decimal text). The value
+    ///    is opaque: it is passed back unchanged, never followed as a URL (a `next` URL naming
+    ///    another host must not receive the API key).
+    /// 3. Otherwise, when `hasMore` / `has_more` is `true`, the id of this page's last link
+    ///    (the `starting_after` convention), if the page has links.
+    /// 4. Otherwise `None`: an answer without any of these fields is the whole list.
+    ///
+    /// ```
+    /// use passage_connect::client::LinkList;
+    /// let page: LinkList = serde_json::from_str(r#"{"links":[],"nextCursor":"c2"}"#).unwrap();
+    /// assert_eq!(page.next_cursor().as_deref(), Some("c2"));
+    /// let last: LinkList = serde_json::from_str(r#"{"links":[],"nextCursor":"c2","hasMore":false}"#).unwrap();
+    /// assert_eq!(last.next_cursor(), None);
+    /// ```
+    pub fn next_cursor(&self) -> Option<String> {
+        let has_more = HAS_MORE_FIELDS
+            .iter()
+            .find_map(|name| self.extra.get(*name).and_then(Value::as_bool));
+        if has_more == Some(false) {
+            return None;
+        }
+        let cursor = CURSOR_FIELDS
+            .iter()
+            .find_map(|name| match self.extra.get(*name) {
+                Some(Value::String(text)) if !text.trim().is_empty() => Some(text.clone()),
+                Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+                _ => None,
+            });
+        match (cursor, has_more) {
+            (Some(cursor), _) => Some(cursor),
+            (None, Some(true)) => self.links.last().map(|link| link.id.clone()),
+            (None, _) => None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for LinkList {
@@ -384,6 +436,43 @@ mod tests {
         .unwrap();
         assert_eq!(list.links.len(), 1);
         assert_eq!(list.extra["nextCursor"], "c2");
+    }
+
+    #[test]
+    fn next_cursor_reads_every_documented_name_and_has_more() {
+        let page = |json: &str| {
+            serde_json::from_str::<LinkList>(json)
+                .unwrap()
+                .next_cursor()
+        };
+        assert_eq!(page(r#"{"links":[]}"#), None);
+        assert_eq!(
+            page(r#"{"links":[],"nextCursor":"a"}"#).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            page(r#"{"links":[],"next_cursor":"b"}"#).as_deref(),
+            Some("b")
+        );
+        assert_eq!(page(r#"{"links":[],"cursor":"c"}"#).as_deref(), Some("c"));
+        assert_eq!(page(r#"{"links":[],"next":7}"#).as_deref(), Some("7"));
+        // Preference order, and empty / null / non-scalar values ignored.
+        assert_eq!(
+            page(r#"{"links":[],"next":"d","nextCursor":"a"}"#).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            page(r#"{"links":[],"nextCursor":"","cursor":null,"next":{"x":1}}"#),
+            None
+        );
+        // hasMore: false wins; hasMore: true without a cursor continues after the last link.
+        assert_eq!(
+            page(r#"{"links":[],"nextCursor":"a","has_more":false}"#),
+            None
+        );
+        let more = r#"{"links":[{"id":"l1","status":"pending"},{"id":"l2","status":"pending"}],"hasMore":true}"#;
+        assert_eq!(page(more).as_deref(), Some("l2"));
+        assert_eq!(page(r#"{"links":[],"hasMore":true}"#), None);
     }
 
     #[test]
