@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::error::MockError;
-use crate::fault::Fault;
+use crate::fault::{parse_fault_request, FaultRequest};
 use crate::middleware::{error_response, validation_response};
 use crate::state::{Shared, DEFAULT_FAILURE_CODE, DEFAULT_FAILURE_MESSAGE};
 use crate::store::now_ms;
@@ -50,7 +50,7 @@ pub const CONTROL_ROUTES: &[ControlRoute] = &[
     ControlRoute {
         method: "POST",
         path: "/sandbox/faults",
-        effect: "inject a fault, e.g. {\"route\":\"POST /v1/links\",\"status\":503,\"times\":2}",
+        effect: "inject a fault, e.g. {\"route\":\"POST /v1/links\",\"status\":503,\"times\":2}, or {\"route\":\"webhooks\",\"reorder\":true} (one link's webhooks delivered concurrently)",
     },
     ControlRoute {
         method: "DELETE",
@@ -170,7 +170,8 @@ async fn expire(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Re
     }
 }
 
-/// `POST /sandbox/faults`: the JSON form of a [`Fault`].
+/// `POST /sandbox/faults`: the JSON form of a [`Fault`](crate::Fault), or
+/// `{"route":"webhooks","reorder":true}` for [`WebhookFault::Reorder`](crate::fault::WebhookFault).
 async fn add_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let value = match serde_json::from_slice::<Value>(&body) {
         Ok(value) => value,
@@ -181,8 +182,17 @@ async fn add_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             }])
         }
     };
-    match Fault::from_json(&value) {
-        Ok(fault) => {
+    match parse_fault_request(&value) {
+        Ok(FaultRequest::Webhooks(fault)) => {
+            let answer = json!({
+                "route": "webhooks",
+                "kind": format!("{:?}", fault.kind),
+                "times": fault.times,
+            });
+            shared.add_webhook_fault(fault);
+            (StatusCode::CREATED, Json(answer)).into_response()
+        }
+        Ok(FaultRequest::Api(fault)) => {
             let answer = json!({
                 "route": fault.route.as_str(),
                 "kind": format!("{:?}", fault.kind),

@@ -1,5 +1,7 @@
 //! Fault injection: make the next N matching API requests fail in a chosen way, so clients can be
-//! tested against outages, slow answers, dropped connections, broken JSON and old error bodies.
+//! tested against outages, slow answers, dropped connections, broken JSON and old error bodies;
+//! and make webhook deliveries of one link overlap again ([`WebhookFault::Reorder`]), so
+//! receivers can be tested against events that arrive out of order.
 
 use std::time::Duration;
 
@@ -252,6 +254,123 @@ impl Fault {
     }
 }
 
+/// A fault of webhook delivery rather than of an API route (the control API's
+/// `{"route":"webhooks", ...}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookFault {
+    /// By default the emulator delivers one link's events in the order they happened (a later
+    /// event's first attempt waits until the earlier delivery ended: a 2xx, or its last attempt).
+    /// Under this fault an event is delivered at once, concurrently with the link's earlier
+    /// deliveries, so a `link.complete` can reach the receiver before the `link.failed` that
+    /// preceded it. Passage documents no ordering guarantee, so receivers should cope.
+    Reorder,
+}
+
+/// A webhook fault and how many events (deliveries started) it applies to; `0` = every one until
+/// cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WebhookFaultEntry {
+    pub(crate) kind: WebhookFault,
+    pub(crate) times: u32,
+}
+
+/// What `POST /sandbox/faults` asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FaultRequest {
+    /// A fault of API requests.
+    Api(Fault),
+    /// A fault of webhook deliveries.
+    Webhooks(WebhookFaultEntry),
+}
+
+/// Parses the control API's JSON body of `POST /sandbox/faults`: `{"route":"webhooks",
+/// "reorder":true, "times":N}` (or `"kind":"reorder"`) for a webhook fault, otherwise an API
+/// fault as [`Fault::from_json`] reads it. Errors name the field.
+pub(crate) fn parse_fault_request(value: &Value) -> Result<FaultRequest, (String, String)> {
+    let is_webhooks = value
+        .get("route")
+        .and_then(Value::as_str)
+        .is_some_and(|route| route.trim().eq_ignore_ascii_case("webhooks"));
+    if !is_webhooks {
+        return Fault::from_json(value).map(FaultRequest::Api);
+    }
+    let object = value
+        .as_object()
+        .ok_or_else(|| (String::new(), "expected a JSON object".to_string()))?;
+    let times = match object.get("times") {
+        None | Some(Value::Null) => 1,
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                (
+                    "times".to_string(),
+                    "expected a non-negative integer".to_string(),
+                )
+            })?,
+    };
+    let reorder_flag = match object.get("reorder") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(("reorder".into(), "expected a boolean".into())),
+    };
+    let reorder_kind = match object.get("kind") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(kind)) if kind == "reorder" => true,
+        Some(_) => return Err(("kind".into(), "expected \"reorder\"".into())),
+    };
+    if let Some(other) = object
+        .keys()
+        .find(|key| !matches!(key.as_str(), "route" | "times" | "reorder" | "kind"))
+    {
+        return Err((
+            other.clone(),
+            "not a webhook fault: route \"webhooks\" takes `reorder: true` (and `times`)".into(),
+        ));
+    }
+    if !(reorder_flag || reorder_kind) {
+        return Err((
+            String::new(),
+            "route \"webhooks\" needs `\"reorder\": true`".into(),
+        ));
+    }
+    Ok(FaultRequest::Webhooks(WebhookFaultEntry {
+        kind: WebhookFault::Reorder,
+        times,
+    }))
+}
+
+/// The active webhook faults, first added first used.
+#[derive(Debug, Default)]
+pub(crate) struct WebhookFaultQueue {
+    entries: Vec<(WebhookFault, Option<u32>)>,
+}
+
+impl WebhookFaultQueue {
+    pub(crate) fn push(&mut self, entry: WebhookFaultEntry) {
+        let remaining = (entry.times > 0).then_some(entry.times);
+        self.entries.push((entry.kind, remaining));
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Takes one use of the first active webhook fault.
+    pub(crate) fn take(&mut self) -> Option<WebhookFault> {
+        let (kind, remaining) = self.entries.first_mut()?;
+        let kind = *kind;
+        if let Some(remaining) = remaining {
+            *remaining -= 1;
+            if *remaining == 0 {
+                self.entries.remove(0);
+            }
+        }
+        Some(kind)
+    }
+}
+
 /// The longest `delayMs` a fault may ask for: a delay is for testing timeouts, and an unbounded
 /// one would hold a request (and its connection) forever.
 pub const MAX_FAULT_DELAY_MS: u64 = 60_000;
@@ -428,6 +547,59 @@ mod tests {
         }
         queue.clear();
         assert_eq!(queue.take(FaultRoute::Providers), None);
+    }
+
+    #[test]
+    fn webhook_faults_parse_and_count_uses() {
+        let parsed = parse_fault_request(&json!({"route":"webhooks","reorder":true,"times":2}));
+        assert_eq!(
+            parsed,
+            Ok(FaultRequest::Webhooks(WebhookFaultEntry {
+                kind: WebhookFault::Reorder,
+                times: 2
+            }))
+        );
+        assert!(matches!(
+            parse_fault_request(&json!({"route":"Webhooks","kind":"reorder"})),
+            Ok(FaultRequest::Webhooks(WebhookFaultEntry { times: 1, .. }))
+        ));
+        assert!(matches!(
+            parse_fault_request(&json!({"route":"GET /v1/links","drop":true})),
+            Ok(FaultRequest::Api(_))
+        ));
+        for (body, field) in [
+            (json!({"route":"webhooks"}), ""),
+            (json!({"route":"webhooks","reorder":"yes"}), "reorder"),
+            (json!({"route":"webhooks","kind":"drop"}), "kind"),
+            (
+                json!({"route":"webhooks","reorder":true,"status":503}),
+                "status",
+            ),
+            (
+                json!({"route":"webhooks","reorder":true,"times":-1}),
+                "times",
+            ),
+        ] {
+            assert_eq!(parse_fault_request(&body).unwrap_err().0, field, "{body}");
+        }
+        let mut queue = WebhookFaultQueue::default();
+        assert_eq!(queue.take(), None);
+        queue.push(WebhookFaultEntry {
+            kind: WebhookFault::Reorder,
+            times: 2,
+        });
+        assert_eq!(queue.take(), Some(WebhookFault::Reorder));
+        assert_eq!(queue.take(), Some(WebhookFault::Reorder));
+        assert_eq!(queue.take(), None);
+        queue.push(WebhookFaultEntry {
+            kind: WebhookFault::Reorder,
+            times: 0,
+        });
+        for _ in 0..5 {
+            assert_eq!(queue.take(), Some(WebhookFault::Reorder));
+        }
+        queue.clear();
+        assert_eq!(queue.take(), None);
     }
 
     #[test]

@@ -10,12 +10,16 @@ use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
 use crate::error::MockError;
-use crate::fault::{Fault, FaultKind, FaultQueue, FaultRoute};
+use crate::fault::{
+    Fault, FaultKind, FaultQueue, FaultRoute, WebhookFault, WebhookFaultEntry, WebhookFaultQueue,
+};
 use crate::keys::KeyRing;
 use crate::samples::sample_result;
 use crate::store::{now_ms, Link, Status, Store, StoreLimits, TransitionError};
 use crate::validation::Registry;
-use crate::webhook::{spawn_delivery, webhook_body, Event, WebhookDelivery};
+use crate::webhook::{
+    spawn_delivery, webhook_body, DeliveryOrder, DeliveryTurn, Event, WebhookDelivery,
+};
 
 /// The `error.code` used when a failure is simulated without one.
 pub(crate) const DEFAULT_FAILURE_CODE: &str = "AUTOMATION_ERROR";
@@ -43,6 +47,9 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     keys: Mutex<KeyRing>,
     faults: Mutex<FaultQueue>,
+    webhook_faults: Mutex<WebhookFaultQueue>,
+    /// Per-link order of webhook deliveries. Locked after `store` when both are held.
+    delivery_order: Mutex<DeliveryOrder>,
     deliveries: Mutex<DeliveryLog>,
     pub(crate) http: reqwest::Client,
     shutdown: watch::Receiver<bool>,
@@ -143,6 +150,8 @@ impl Shared {
             store: Mutex::new(Store::with_limits(parts.store_limits)),
             keys: Mutex::new(parts.keys),
             faults: Mutex::new(FaultQueue::default()),
+            webhook_faults: Mutex::new(WebhookFaultQueue::default()),
+            delivery_order: Mutex::new(DeliveryOrder::default()),
             deliveries: Mutex::new(DeliveryLog {
                 limits: parts.log_limits,
                 entries: std::collections::VecDeque::new(),
@@ -181,6 +190,25 @@ impl Shared {
 
     pub(crate) fn clear_faults(&self) {
         lock(&self.faults).clear();
+        lock(&self.webhook_faults).clear();
+    }
+
+    pub(crate) fn add_webhook_fault(&self, fault: WebhookFaultEntry) {
+        lock(&self.webhook_faults).push(fault);
+    }
+
+    pub(crate) fn delivery_order(&self) -> &Mutex<DeliveryOrder> {
+        &self.delivery_order
+    }
+
+    /// The place of a new delivery of `link_id`: after the link's earlier deliveries, or
+    /// unordered while a reorder fault is active. Called with the store lock held, so turns
+    /// follow the order of the transitions.
+    fn delivery_turn(&self, link_id: &str) -> DeliveryTurn {
+        match lock(&self.webhook_faults).take() {
+            Some(WebhookFault::Reorder) => DeliveryTurn::unordered(),
+            None => lock(&self.delivery_order).next_turn(link_id),
+        }
     }
 
     pub(crate) fn take_fault(&self, route: FaultRoute) -> Option<FaultKind> {
@@ -274,14 +302,23 @@ impl Shared {
             action: String::new(),
             message: format!("the result cannot be serialized: {err}"),
         })?;
-        let link = self
-            .store()
-            .complete(link_id, Arc::from(stored), now)
-            .map_err(|err| Self::transition_error(link_id, "complete", err))?;
-        if let Some(url) = &link.webhook_url {
+        let (link, turn) = {
+            let mut store = self.store();
+            let link = store
+                .complete(link_id, Arc::from(stored), now)
+                .map_err(|err| Self::transition_error(link_id, "complete", err))?;
+            // Only a delivery takes a turn (and a reorder fault's use).
+            let turn = link
+                .webhook_url
+                .is_some()
+                .then(|| self.delivery_turn(&link.id));
+            (link, turn)
+        };
+        if let (Some(url), Some(turn)) = (&link.webhook_url, turn) {
             let body = webhook_body(Event::Complete, &link.id, Some(&result), None, now);
             spawn_delivery(
                 Arc::clone(self),
+                turn,
                 link.id.clone(),
                 Event::Complete,
                 url.clone(),
@@ -300,14 +337,23 @@ impl Shared {
     ) -> Result<Link, MockError> {
         let now = now_ms();
         let error = json!({"code": code, "message": message});
-        let link = self
-            .store()
-            .fail(link_id, error, now)
-            .map_err(|err| Self::transition_error(link_id, "fail", err))?;
-        if let Some(url) = &link.webhook_url {
+        let (link, turn) = {
+            let mut store = self.store();
+            let link = store
+                .fail(link_id, error, now)
+                .map_err(|err| Self::transition_error(link_id, "fail", err))?;
+            // Only a delivery takes a turn (and a reorder fault's use).
+            let turn = link
+                .webhook_url
+                .is_some()
+                .then(|| self.delivery_turn(&link.id));
+            (link, turn)
+        };
+        if let (Some(url), Some(turn)) = (&link.webhook_url, turn) {
             let body = webhook_body(Event::Failed, &link.id, None, link.error.as_ref(), now);
             spawn_delivery(
                 Arc::clone(self),
+                turn,
                 link.id.clone(),
                 Event::Failed,
                 url.clone(),

@@ -1,9 +1,14 @@
 //! Signed webhook delivery: the documented `link.complete` / `link.failed` body, POSTed to the
 //! link's `webhookUrl` immediately and then after each configured retry delay until the receiver
-//! answers 2xx; every attempt is logged.
+//! answers 2xx; every attempt is logged. One link's events are delivered in the order they
+//! happened ([`DeliveryOrder`]) unless a [`WebhookFault::Reorder`](crate::fault::WebhookFault)
+//! fault is active.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -136,9 +141,94 @@ impl WebhookDelivery {
     }
 }
 
-/// Starts delivering `body` to `url` in the background (attempts, retries, log).
+/// Each link's latest delivery, which the link's next delivery waits for: so `link.failed` then
+/// `link.complete` of one link reach the receiver in that order even when the first delivery is
+/// slow or retried. Only links with a delivery in flight have an entry.
+#[derive(Debug, Default)]
+pub(crate) struct DeliveryOrder {
+    last_id: u64,
+    /// Link id → (the tail delivery's id, a receiver that resolves when it ends).
+    tails: HashMap<String, (u64, oneshot::Receiver<()>)>,
+}
+
+/// A delivery's place in its link's order: what it waits for, and what it releases when it ends.
+#[derive(Debug)]
+pub(crate) struct DeliveryTurn {
+    /// `None` for an unordered delivery (reorder fault).
+    id: Option<u64>,
+    after: Option<oneshot::Receiver<()>>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl DeliveryOrder {
+    /// Appends a delivery to `link_id`'s order. Call in the order the events happened (under the
+    /// store lock that made the transition).
+    pub(crate) fn next_turn(&mut self, link_id: &str) -> DeliveryTurn {
+        self.last_id += 1;
+        let id = self.last_id;
+        let (done, ended) = oneshot::channel();
+        let after = self
+            .tails
+            .insert(link_id.to_string(), (id, ended))
+            .map(|(_, previous)| previous);
+        DeliveryTurn {
+            id: Some(id),
+            after,
+            done: Some(done),
+        }
+    }
+
+    /// Forgets `link_id`'s entry if delivery `id` is still its tail (nothing waits for it).
+    fn ended(&mut self, link_id: &str, id: u64) {
+        if self.tails.get(link_id).is_some_and(|(tail, _)| *tail == id) {
+            self.tails.remove(link_id);
+        }
+    }
+
+    /// Links with a delivery in flight (tests: the map does not grow without bound).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.tails.len()
+    }
+}
+
+impl DeliveryTurn {
+    /// A delivery outside any order: starts at once (the reorder fault).
+    pub(crate) fn unordered() -> Self {
+        Self {
+            id: None,
+            after: None,
+            done: None,
+        }
+    }
+
+    /// Waits until the link's previous delivery ended (delivered, dropped after its last
+    /// attempt, or cancelled: a dropped sender counts as ended).
+    async fn wait(&mut self) {
+        if let Some(previous) = self.after.take() {
+            let _ = previous.await;
+        }
+    }
+
+    /// Releases the link's next delivery and forgets the link if this was its last.
+    fn finish(mut self, order: &std::sync::Mutex<DeliveryOrder>, link_id: &str) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+        if let Some(id) = self.id {
+            order
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .ended(link_id, id);
+        }
+    }
+}
+
+/// Starts delivering `body` to `url` in the background (attempts, retries, log), after the
+/// link's earlier deliveries ended (`turn`).
 pub(crate) fn spawn_delivery(
     shared: Arc<Shared>,
+    mut turn: DeliveryTurn,
     link_id: String,
     event: Event,
     url: String,
@@ -147,9 +237,13 @@ pub(crate) fn spawn_delivery(
     let mut shutdown = shared.shutdown_signal();
     tokio::spawn(async move {
         tokio::select! {
-            _ = deliver(&shared, &link_id, event, &url, &body) => {}
+            _ = async {
+                turn.wait().await;
+                deliver(&shared, &link_id, event, &url, &body).await;
+            } => {}
             _ = crate::serve::stopped(&mut shutdown) => {}
         }
+        turn.finish(shared.delivery_order(), &link_id);
     });
 }
 
@@ -248,6 +342,38 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn turns_of_one_link_run_in_order_and_entries_are_forgotten() {
+        let order = std::sync::Mutex::new(DeliveryOrder::default());
+        let mut first = order.lock().unwrap().next_turn("link_a");
+        let mut second = order.lock().unwrap().next_turn("link_a");
+        let mut other = order.lock().unwrap().next_turn("link_b");
+        // Another link's first delivery and this link's first start at once.
+        first.wait().await;
+        other.wait().await;
+        // The second waits for the first to end.
+        let waiting = tokio::time::timeout(Duration::from_millis(50), second.wait()).await;
+        assert!(
+            waiting.is_err(),
+            "the second delivery started before the first ended"
+        );
+        first.finish(&order, "link_a");
+        tokio::time::timeout(Duration::from_secs(5), second.wait())
+            .await
+            .expect("the second delivery starts once the first ended");
+        assert_eq!(order.lock().unwrap().len(), 2);
+        second.finish(&order, "link_a");
+        other.finish(&order, "link_b");
+        assert_eq!(order.lock().unwrap().len(), 0);
+        // A cancelled predecessor (sender dropped) releases the next one too.
+        let dropped = order.lock().unwrap().next_turn("link_c");
+        let mut next = order.lock().unwrap().next_turn("link_c");
+        drop(dropped);
+        tokio::time::timeout(Duration::from_secs(5), next.wait())
+            .await
+            .expect("a dropped predecessor counts as ended");
+    }
 
     #[test]
     fn bodies_follow_the_documented_shape() {

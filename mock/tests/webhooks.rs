@@ -2,7 +2,8 @@
 //! delivery log, and the signature checked by implementations the emulator does not sign with:
 //! ring (the SDK's verifier; the emulator signs with the RustCrypto `p256` crate) and Python
 //! `cryptography` (OpenSSL). Absence ("no fourth attempt") is checked after the event that makes
-//! it certain (the delivery's last attempt logged), never after a fixed sleep.
+//! it certain (the delivery's last attempt logged), never after a fixed sleep. One link's events
+//! arrive in the order they happened, unless the reorder fault is injected.
 
 mod common;
 
@@ -411,4 +412,213 @@ async fn links_without_webhook_url_send_nothing() {
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0].link_id, loud);
     assert_eq!(receiver.received().len(), 1);
+}
+
+/// One webhook the [`HoldingReceiver`] got: when it arrived and when it was answered.
+#[derive(Debug, Clone)]
+struct Arrival {
+    link_id: String,
+    event: String,
+    arrived: std::time::Instant,
+    answered: Option<std::time::Instant>,
+}
+
+#[derive(Clone)]
+struct HoldingState {
+    log: std::sync::Arc<std::sync::Mutex<Vec<Arrival>>>,
+    arrived: std::sync::Arc<tokio::sync::Notify>,
+    hold: Duration,
+}
+
+/// A receiver that answers `link.complete` at once and holds each `link.failed` until the same
+/// link's `link.complete` arrived or `hold` passed: with ordered delivery `link.complete` cannot
+/// arrive while `link.failed` is held; with concurrent delivery it arrives during the hold.
+struct HoldingReceiver {
+    url: String,
+    state: HoldingState,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl HoldingReceiver {
+    async fn start(hold: Duration) -> Self {
+        let state = HoldingState {
+            log: Default::default(),
+            arrived: Default::default(),
+            hold,
+        };
+        async fn hook(
+            axum::extract::State(state): axum::extract::State<HoldingState>,
+            body: axum::body::Bytes,
+        ) -> axum::http::StatusCode {
+            let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let link_id = parsed["linkId"].as_str().unwrap_or_default().to_string();
+            let event = parsed["event"].as_str().unwrap_or_default().to_string();
+            let index = {
+                let mut log = state.log.lock().unwrap();
+                log.push(Arrival {
+                    link_id: link_id.clone(),
+                    event: event.clone(),
+                    arrived: std::time::Instant::now(),
+                    answered: None,
+                });
+                log.len() - 1
+            };
+            state.arrived.notify_waiters();
+            if event == "link.failed" {
+                let completed = || {
+                    state
+                        .log
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .any(|a| a.link_id == link_id && a.event == "link.complete")
+                };
+                let _ = tokio::time::timeout(state.hold, async {
+                    loop {
+                        let notified = state.arrived.notified();
+                        if completed() {
+                            return;
+                        }
+                        notified.await;
+                    }
+                })
+                .await;
+            }
+            state.log.lock().unwrap()[index].answered = Some(std::time::Instant::now());
+            axum::http::StatusCode::OK
+        }
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(hook))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            url,
+            state,
+            _stop: stop,
+        }
+    }
+
+    /// Waits until `n` webhooks were answered; prints what arrived on failure.
+    async fn answered(&self, n: usize) -> Vec<Arrival> {
+        let start = std::time::Instant::now();
+        loop {
+            let log = self.state.log.lock().unwrap().clone();
+            if log.iter().filter(|a| a.answered.is_some()).count() >= n {
+                return log;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{n} webhooks not answered within {DEADLINE:?}: {log:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Creates `n` links with a webhook to `url`, then fails and at once completes each one.
+async fn fail_then_complete(mock: &MockServer, url: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let mut body = billing_link();
+        body["webhookUrl"] = json!(url);
+        let created = create_ok(mock, &body).await;
+        ids.push(created["linkId"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        mock.fail_link(id, "AUTOMATION_ERROR", "first try")
+            .await
+            .unwrap();
+        mock.complete_link(id, None).await.unwrap();
+    }
+    ids
+}
+
+/// The `link.failed` and `link.complete` arrivals of `link_id`.
+fn pair<'a>(log: &'a [Arrival], link_id: &str) -> (&'a Arrival, &'a Arrival) {
+    let find = |event: &str| {
+        log.iter()
+            .find(|a| a.link_id == link_id && a.event == event)
+            .unwrap_or_else(|| panic!("no {event} for {link_id}: {log:#?}"))
+    };
+    (find("link.failed"), find("link.complete"))
+}
+
+#[tokio::test]
+async fn one_links_events_arrive_in_order_even_when_the_receiver_is_slow() {
+    let mock = start_mock().await;
+    // The receiver holds each link.failed for 300 ms: long enough for a concurrent
+    // link.complete to overtake it.
+    let receiver = HoldingReceiver::start(Duration::from_millis(300)).await;
+    let ids = fail_then_complete(&mock, &receiver.url, 4).await;
+    let log = receiver.answered(2 * ids.len()).await;
+    for id in &ids {
+        let (failed, complete) = pair(&log, id);
+        let failed_answered = failed.answered.unwrap();
+        assert!(
+            complete.arrived >= failed_answered,
+            "{id}: link.complete arrived before link.failed was answered: {log:#?}"
+        );
+    }
+    // One attempt each: nothing was retried, so the order is the delivery order itself.
+    assert_eq!(mock.webhook_deliveries().len(), 2 * ids.len());
+}
+
+#[tokio::test]
+async fn the_reorder_fault_delivers_one_links_events_concurrently() {
+    let mock = start_mock().await;
+    let (status, answer) = control(
+        &mock,
+        "/sandbox/faults",
+        Some(json!({"route": "webhooks", "reorder": true, "times": 0})),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["route"], "webhooks");
+    // link.failed is held until its link.complete arrived: only concurrent delivery lets it.
+    let receiver = HoldingReceiver::start(DEADLINE / 2).await;
+    let ids = fail_then_complete(&mock, &receiver.url, 4).await;
+    let log = receiver.answered(2 * ids.len()).await;
+    for id in &ids {
+        let (failed, complete) = pair(&log, id);
+        assert!(
+            complete.arrived <= failed.answered.unwrap(),
+            "{id}: link.complete waited for link.failed despite the reorder fault: {log:#?}"
+        );
+    }
+    // Clearing faults restores the order.
+    let response = client()
+        .delete(format!("{}/sandbox/faults", mock.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let ordered = HoldingReceiver::start(Duration::from_millis(300)).await;
+    let ids = fail_then_complete(&mock, &ordered.url, 1).await;
+    let log = ordered.answered(2).await;
+    let (failed, complete) = pair(&log, &ids[0]);
+    assert!(complete.arrived >= failed.answered.unwrap(), "{log:#?}");
+}
+
+#[tokio::test]
+async fn a_webhook_fault_with_another_kind_is_a_400_naming_the_field() {
+    let mock = start_mock().await;
+    for (body, field) in [
+        (json!({"route": "webhooks", "status": 503}), "status"),
+        (json!({"route": "webhooks"}), ""),
+        (json!({"route": "webhooks", "reorder": 1}), "reorder"),
+    ] {
+        let (status, answer) = control(&mock, "/sandbox/faults", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["issues"][0]["path"], field, "{body}: {answer}");
+    }
 }
