@@ -5,7 +5,8 @@
 //!   `generated/` from the pinned `catalog/providers.json`, prints the change report, and in
 //!   `--check` mode changes nothing but fails when `generated/` or the snapshots are stale.
 //!   Offline unless `--fetch` is given (then `GET {base-url}/v1/providers` with
-//!   `PASSAGE_API_KEY`); `--catalog FILE` and `--fetch` first pin the new catalog into
+//!   `PASSAGE_API_KEY`, the base URL from `--base-url`, else `PASSAGE_BASE_URL`, else
+//!   production, as the CLI reads them; `--base-url` without `--fetch` is a usage error); `--catalog FILE` and `--fetch` first pin the new catalog into
 //!   `catalog/providers.json`, so a later `regen --check` agrees with what was generated.
 //! - `cargo xtask synth-catalog --operations N --out FILE`: a synthetic catalog for benchmarks.
 
@@ -73,9 +74,10 @@ pub(crate) struct RegenArgs {
     /// Change nothing; exit non-zero with a summary when `generated/` or the snapshots are stale.
     #[arg(long)]
     pub(crate) check: bool,
-    /// API base URL for `--fetch`.
-    #[arg(long, default_value = PRODUCTION_BASE_URL)]
-    pub(crate) base_url: String,
+    /// API base URL for `--fetch` (only with `--fetch`). Default: `PASSAGE_BASE_URL` when set,
+    /// else production, exactly as the CLI and `Client::from_env()` read it.
+    #[arg(long, value_name = "URL", requires = "fetch")]
+    pub(crate) base_url: Option<String>,
     /// Accepted for old scripts; regen is offline unless `--fetch` is given.
     #[arg(long, hide = true, conflicts_with = "fetch")]
     pub(crate) offline: bool,
@@ -133,18 +135,37 @@ enum Source {
     Pinned,
     /// `--catalog FILE`: pinned before generating.
     File(PathBuf),
-    /// `--fetch` with this key: pinned before generating.
-    Live(String),
+    /// `--fetch` with this key from this base URL: pinned before generating.
+    Live { key: String, base_url: String },
 }
 
 /// The source the flags ask for. The environment alone never selects the network: a
 /// `PASSAGE_API_KEY` exported for the SDK or the CLI must not make an offline regen go online.
-fn choose_source(args: &RegenArgs, api_key: Option<String>) -> Result<Source> {
+///
+/// The base URL of `--fetch` follows the CLI's rule: `--base-url`, else `PASSAGE_BASE_URL` when
+/// set and not blank, else production.
+fn choose_source(
+    args: &RegenArgs,
+    api_key: Option<String>,
+    env_base_url: Option<String>,
+) -> Result<Source> {
     match (&args.catalog, args.fetch) {
         (Some(_), true) => bail!("--catalog and --fetch exclude each other: give one"),
         (Some(file), false) => Ok(Source::File(file.clone())),
         (None, true) => match api_key.filter(|k| !k.trim().is_empty()) {
-            Some(key) => Ok(Source::Live(key.trim().to_owned())),
+            Some(key) => {
+                let base_url = args
+                    .base_url
+                    .clone()
+                    .or(env_base_url)
+                    .map(|url| url.trim().to_owned())
+                    .filter(|url| !url.is_empty())
+                    .unwrap_or_else(|| PRODUCTION_BASE_URL.to_owned());
+                Ok(Source::Live {
+                    key: key.trim().to_owned(),
+                    base_url,
+                })
+            }
             None => bail!("--fetch needs the API key in PASSAGE_API_KEY"),
         },
         (None, false) => Ok(Source::Pinned),
@@ -156,27 +177,30 @@ pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
         &workspace_root(),
         args,
         std::env::var("PASSAGE_API_KEY").ok(),
+        std::env::var("PASSAGE_BASE_URL").ok(),
     )
 }
 
 /// `regen` on the workspace at `root` (tests run it on a copy).
-fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<bool> {
+fn regen_in(
+    root: &Path,
+    args: RegenArgs,
+    api_key: Option<String>,
+    env_base_url: Option<String>,
+) -> Result<bool> {
     const PINNED: &str = "catalog/providers.json";
     let pinned_path = root.join(PINNED);
     let previous = std::fs::read(&pinned_path)
         .with_context(|| format!("reading the pinned catalog {}", pinned_path.display()))?;
-    let source = choose_source(&args, api_key)?;
+    let source = choose_source(&args, api_key, env_base_url)?;
     let catalog_bytes = match &source {
         Source::Pinned => previous.clone(),
         Source::File(file) => {
             std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
         }
-        Source::Live(key) => {
-            eprintln!(
-                "fetching {}/v1/providers",
-                args.base_url.trim_end_matches('/')
-            );
-            fetch_catalog(&args.base_url, key)?
+        Source::Live { key, base_url } => {
+            eprintln!("fetching {}/v1/providers", base_url.trim_end_matches('/'));
+            fetch_catalog(base_url, key)?
         }
     };
     let new_catalog = Catalog::from_slice(&catalog_bytes).context("the new catalog")?;
@@ -246,7 +270,7 @@ fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<boo
                     file.display(),
                     file.display()
                 )),
-                Source::Live(_) => stale.push(format!("{PINNED} differs from the live catalog")),
+                Source::Live { .. } => stale.push(format!("{PINNED} differs from the live catalog")),
             }
         }
         if stale.is_empty() {
@@ -263,7 +287,7 @@ fn regen_in(root: &Path, args: RegenArgs, api_key: Option<String>) -> Result<boo
         let fix = match &source {
             Source::Pinned => "cargo xtask regen".to_string(),
             Source::File(file) => format!("cargo xtask regen --catalog {}", file.display()),
-            Source::Live(_) => "cargo xtask regen --fetch".to_string(),
+            Source::Live { .. } => "cargo xtask regen --fetch".to_string(),
         };
         eprintln!("fix: run `{fix}` and review the snapshots (`cargo insta review`)");
         return Ok(false);
@@ -515,7 +539,7 @@ mod tests {
             fetch: false,
             check: false,
             // Nothing listens on the discard port: a fetch would fail the test.
-            base_url: "http://127.0.0.1:9".into(),
+            base_url: Some("http://127.0.0.1:9".into()),
             offline: false,
             out_dir: None,
             no_gate: false,
@@ -528,22 +552,46 @@ mod tests {
     #[test]
     fn only_the_fetch_flag_goes_online() {
         let key = || Some("psg_exported_for_the_cli".to_string());
-        assert_eq!(choose_source(&args(), key()).unwrap(), Source::Pinned);
+        let env = || Some("http://127.0.0.1:4010".to_string());
+        assert_eq!(
+            choose_source(&args(), key(), env()).unwrap(),
+            Source::Pinned
+        );
         let fetch = RegenArgs {
             fetch: true,
             ..args()
         };
+        let live = |base_url: &str| Source::Live {
+            key: "psg_exported_for_the_cli".into(),
+            base_url: base_url.into(),
+        };
         assert_eq!(
-            choose_source(&fetch, key()).unwrap(),
-            Source::Live("psg_exported_for_the_cli".into())
+            choose_source(&fetch, key(), env()).unwrap(),
+            live("http://127.0.0.1:9"),
+            "--base-url wins over the environment"
         );
-        let err = choose_source(&fetch, None).unwrap_err().to_string();
+        let from_env = RegenArgs {
+            base_url: None,
+            fetch: true,
+            ..args()
+        };
+        assert_eq!(
+            choose_source(&from_env, key(), env()).unwrap(),
+            live("http://127.0.0.1:4010"),
+            "PASSAGE_BASE_URL is read as the CLI reads it"
+        );
+        assert_eq!(
+            choose_source(&from_env, key(), Some("  ".into())).unwrap(),
+            live(PRODUCTION_BASE_URL),
+            "blank is unset"
+        );
+        let err = choose_source(&fetch, None, env()).unwrap_err().to_string();
         assert!(err.contains("PASSAGE_API_KEY"), "{err}");
         let both = RegenArgs {
             catalog: Some("x.json".into()),
             ..fetch
         };
-        assert!(choose_source(&both, key()).is_err());
+        assert!(choose_source(&both, key(), env()).is_err());
     }
 
     /// A copy of the workspace's inputs: the pinned catalog only (regen creates the rest).
@@ -599,7 +647,7 @@ mod tests {
             check: true,
             ..args()
         };
-        assert!(!regen_in(root.path(), check_file, key.clone()).unwrap());
+        assert!(!regen_in(root.path(), check_file, key.clone(), None).unwrap());
         assert_eq!(
             std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
             pinned_before
@@ -609,7 +657,7 @@ mod tests {
             catalog: Some(file.clone()),
             ..args()
         };
-        assert!(regen_in(root.path(), from_file, key.clone()).unwrap());
+        assert!(regen_in(root.path(), from_file, key.clone(), None).unwrap());
         assert_eq!(
             std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
             std::fs::read(&file).unwrap(),
@@ -632,7 +680,7 @@ mod tests {
             check: true,
             ..args()
         };
-        assert!(regen_in(root.path(), check, key).unwrap());
+        assert!(regen_in(root.path(), check, key, None).unwrap());
     }
 
     #[test]
@@ -648,7 +696,7 @@ mod tests {
             out_dir: Some(out.clone()),
             ..args()
         };
-        assert!(regen_in(root.path(), experiment, None).unwrap());
+        assert!(regen_in(root.path(), experiment, None, None).unwrap());
         assert_eq!(
             std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
             pinned_before

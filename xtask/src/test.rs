@@ -75,7 +75,7 @@ pub fn run(args: Args) -> Result<bool> {
         catalog: None,
         fetch: false,
         check: true,
-        base_url: String::new(),
+        base_url: None,
         offline: true,
         out_dir: None,
         no_gate: false,
