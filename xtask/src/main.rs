@@ -270,7 +270,9 @@ fn regen_in(
                     file.display(),
                     file.display()
                 )),
-                Source::Live { .. } => stale.push(format!("{PINNED} differs from the live catalog")),
+                Source::Live { .. } => {
+                    stale.push(format!("{PINNED} differs from the live catalog"))
+                }
             }
         }
         if stale.is_empty() {
