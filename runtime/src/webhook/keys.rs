@@ -1,12 +1,12 @@
 //! Webhook verification keys: the [`KeySource`] trait, keys from your configuration
 //! ([`StaticKeys`]) and keys fetched from Passage by id ([`RemoteKeys`]).
 //!
-//! Invariant: an unknown `kid` never makes the receiver fetch without bound. [`RemoteKeys`]
-//! fetches through a token bucket (a small burst, then one fetch per refresh interval) whatever
-//! the number of distinct unknown ids, remembers ids the endpoint did not know for a while
-//! (bounded negative cache), and reads each answer under a size cap and a short timeout.
-//! Fetches for different ids run side by side (one in flight per id), and a cached key is
-//! answered from memory without waiting for any fetch.
+//! Invariant: an unknown `kid` never makes the receiver fetch without bound, and no budget a
+//! stranger can spend delays the fetch of the key genuine webhooks use. [`RemoteKeys`] fetches
+//! an id at most once at a time, at most a few ids at once (callers over that wait for a slot,
+//! the id asked for most often recently first), remembers ids the endpoint did not know for a
+//! while (bounded negative cache), and reads each answer under a size cap and a short timeout.
+//! A cached key is answered from memory without waiting for any fetch.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -173,13 +173,15 @@ pub enum KeyError {
         /// The algorithm the endpoint named.
         algorithm: String,
     },
-    /// The id is not cached and a fetch already happened less than the refresh interval ago (or
-    /// the id was recently reported unknown); try again later.
-    #[error("webhook verification key `{kid}` is not cached and key refresh is rate limited; retry after {retry_after:?}")]
+    /// The id is not cached and no fetch slot came free within the fetch timeout (every slot
+    /// was busy with ids asked for at least as often), or the queue of callers waiting for a
+    /// slot was full of such ids. Try again later: an id asked for again goes before ids asked
+    /// for once. (Before fetch slots, this was the refusal of a token bucket over fetches.)
+    #[error("webhook verification key `{kid}` is not cached and every key fetch slot is busy; retry after {retry_after:?}")]
     RefreshLimited {
         /// The requested id.
         kid: String,
-        /// When the next fetch will be allowed.
+        /// A hint of when to try again (1 s, Passage's first retry).
         retry_after: Duration,
     },
     /// The key endpoint could not be reached or timed out.
@@ -350,22 +352,54 @@ impl KeySource for StaticKeys {
 /// * A fetched key is cached by id for the life of the value (keys rotate rarely; a rotated key
 ///   gets a new id). A cached key is answered from memory: it never waits for a fetch.
 /// * An id that is not cached triggers a fetch. Concurrent requests for the same id share one
-///   fetch; fetches for different ids run concurrently (a slow endpoint delays each new id by one
-///   fetch, not by one fetch per id queued before it).
-/// * Fetches go through a token bucket: at most [`with_fetch_burst`](Self::with_fetch_burst)
-///   (default 4) at once after a quiet period, then one more per refresh interval (default 5 s),
-///   whatever the number of distinct unknown ids: a flood of random `kid`s costs a burst, then one
-///   request per interval; a caller over the budget gets [`KeyError::RefreshLimited`] at once.
-///   The catch: while such a flood goes on, a genuinely new id may have to wait for a later
-///   interval (Passage retries after 1 s and 5 s).
+///   fetch (single flight); fetches for different ids run side by side.
+/// * At most [`with_fetch_burst`](Self::with_fetch_burst) fetches (default 4) are in flight at
+///   once. A caller over that **waits** for a slot, at most the fetch timeout (then
+///   [`KeyError::RefreshLimited`]); it is not refused at once. Slots are handed out by
+///   **demand**: the id requested most often in the last minute goes first, ties first come
+///   first served. Every genuine webhook names the same `kid`, and Passage retries a refused
+///   webhook (after 1 s and 5 s), so the key genuine webhooks need is asked for again and again
+///   while a stranger's random ids are asked for once each. Recent demand is kept for at most
+///   1024 ids, forgotten once an id is settled (cached, or known unknown). There is no budget
+///   over time: nothing a stranger spends is taken from the genuine key.
 /// * Each fetch is bounded: a timeout (default 3 s, [`with_fetch_timeout`](Self::with_fetch_timeout))
 ///   and a body cap (default 64 KiB, [`with_max_body_bytes`](Self::with_max_body_bytes)); a
-///   redirect is not followed (it is a [`KeyError::Status`]).
+///   redirect is not followed (it is a [`KeyError::Status`]). A call waits at most the fetch
+///   timeout for its turn, then at most the fetch timeout for the fetch itself.
 /// * Ids the endpoint did not know (404, 400, or an answer without a key: the answer for an
 ///   unknown id is undocumented) are remembered for the negative TTL (default 5 min, at most
 ///   1024 ids) and refused without a fetch.
 /// * When the endpoint is down, cached keys go on verifying; only uncached ids fail, with
 ///   [`KeyError::Fetch`] or [`KeyError::Status`].
+///
+/// # What a stranger can cost
+///
+/// [`WebhookVerifier`](super::WebhookVerifier) asks for a key only after every check that needs
+/// none (body hash, `iat`, `X-Passage-Timestamp`...), so a request that fails one costs nothing
+/// here. A stranger holding no key can still send well-formed requests (it can hash its own
+/// body and sign nothing) naming any `kid`. Each such request costs:
+///
+/// * at most **one fetch** (no amplification), and none for an id already cached or remembered
+///   as unknown: a distinct id is fetched at most once per negative TTL while the negative
+///   cache holds it (a stranger cycling through more than 1024 ids pushes older ones out, and
+///   then pays one request per fetch);
+/// * at most one of the [`with_fetch_burst`](Self::with_fetch_burst) slots, for at most the
+///   fetch timeout; callers beyond the slots wait in a queue of at most 1024 (over that, the
+///   caller with the least demand is refused with [`KeyError::RefreshLimited`]).
+///
+/// Residual risks:
+///
+/// * While a flood outruns the endpoint (more new ids a second than slots / fetch latency), a
+///   **first** request for a new genuine key ties with the stranger's ids and may wait the
+///   fetch timeout and fail ([`KeyError::RefreshLimited`], a 503 from the axum extractor);
+///   Passage's retry then has more demand and takes the next free slot.
+/// * A stranger that sends each random id `n` times ties with a genuine key asked for `n` times:
+///   it pays `n` requests per id, and each id is then remembered as unknown.
+/// * The fetches reach Passage's endpoint at the stranger's rate (one per request at most). If
+///   Passage throttles this receiver for it, new genuine keys fail ([`KeyError::Status`]) until
+///   the flood stops. Transient failures are not remembered, so a genuine key is fetched again as
+///   soon as the endpoint answers.
+/// * Seeding the key you expect ([`with_key`](Self::with_key)) takes the endpoint out of the path.
 ///
 /// ```no_run
 /// use passage_connect::webhook::{RemoteKeys, WebhookVerifier};
@@ -382,7 +416,6 @@ struct RemoteInner {
     url: String,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
-    min_refresh_interval: Duration,
     negative_ttl: Duration,
     negative_capacity: usize,
     cache: RwLock<HashMap<String, Arc<VerificationKey>>>,
@@ -392,46 +425,11 @@ struct RemoteInner {
     negative_seq: std::sync::atomic::AtomicU64,
     fetch_timeout: Duration,
     max_body_bytes: usize,
-    fetch_burst: u32,
-    /// The fetch budget (token bucket over the clock).
-    bucket: std::sync::Mutex<Bucket>,
+    /// Fetches in flight at once, handed out by demand.
+    slots: fetch_slots::FetchSlots,
     /// One lock per id being fetched: the first caller fetches, the others wait for it and then
-    /// find the key in the cache. Entries are removed when their fetch ends.
+    /// find the key in the cache. Entries are removed when their holder is done.
     in_flight: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-/// A token bucket in Unix ms: `tokens` fetches may start now; one token is added per refresh
-/// interval since `refilled_at`, up to the burst.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: u32,
-    refilled_at: u64,
-}
-
-impl Bucket {
-    /// Takes a token, or says in how long the next one comes.
-    fn take(&mut self, now: u64, interval: u64, burst: u32) -> Result<(), Duration> {
-        if interval == 0 {
-            return Ok(());
-        }
-        let earned = now.saturating_sub(self.refilled_at) / interval;
-        if earned > 0 {
-            let tokens = u64::from(self.tokens).saturating_add(earned);
-            self.tokens = u32::try_from(tokens).unwrap_or(u32::MAX).min(burst);
-            self.refilled_at = if self.tokens == burst {
-                now
-            } else {
-                self.refilled_at + earned * interval
-            };
-        }
-        if self.tokens > 0 {
-            self.tokens -= 1;
-            Ok(())
-        } else {
-            let next = self.refilled_at.saturating_add(interval);
-            Err(Duration::from_millis(next.saturating_sub(now).max(1)))
-        }
-    }
 }
 
 /// The default time limit of one key fetch: Passage's retries of a webhook come after 1 s and
@@ -441,7 +439,8 @@ pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// The default cap on a key endpoint answer (a PEM P-256 key with its JSON is ~300 bytes).
 pub const DEFAULT_KEY_BODY_BYTES: usize = 64 * 1024;
 
-/// The default burst of [`RemoteKeys`] fetches.
+/// The default number of [`RemoteKeys`] fetches in flight at once (the name is from when it
+/// was the burst of a token bucket).
 pub const DEFAULT_FETCH_BURST: u32 = 4;
 
 /// Default production base URL.
@@ -464,12 +463,7 @@ impl RemoteKeys {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Self::build(
-            base_url,
-            http,
-            Arc::new(SystemClock),
-            Duration::from_secs(5),
-        )
+        Self::build(base_url, http, Arc::new(SystemClock))
     }
 
     /// Fetches from `PASSAGE_BASE_URL` (the variable [`Client::from_env`](crate::Client::from_env)
@@ -499,12 +493,7 @@ impl RemoteKeys {
         Self::new(client.base_url().as_str())
     }
 
-    fn build(
-        base_url: &str,
-        http: reqwest::Client,
-        clock: Arc<dyn Clock>,
-        interval: Duration,
-    ) -> Self {
+    fn build(base_url: &str, http: reqwest::Client, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner: Arc::new(RemoteInner {
                 url: format!(
@@ -513,7 +502,6 @@ impl RemoteKeys {
                 ),
                 http,
                 clock,
-                min_refresh_interval: interval,
                 negative_ttl: Duration::from_secs(300),
                 negative_capacity: 1024,
                 cache: RwLock::new(HashMap::new()),
@@ -521,11 +509,7 @@ impl RemoteKeys {
                 negative_seq: std::sync::atomic::AtomicU64::new(0),
                 fetch_timeout: DEFAULT_FETCH_TIMEOUT,
                 max_body_bytes: DEFAULT_KEY_BODY_BYTES,
-                fetch_burst: DEFAULT_FETCH_BURST,
-                bucket: std::sync::Mutex::new(Bucket {
-                    tokens: DEFAULT_FETCH_BURST,
-                    refilled_at: 0,
-                }),
+                slots: fetch_slots::FetchSlots::new(DEFAULT_FETCH_BURST),
                 in_flight: std::sync::Mutex::new(HashMap::new()),
             }),
         }
@@ -536,7 +520,6 @@ impl RemoteKeys {
             url: shared.url.clone(),
             http: shared.http.clone(),
             clock: Arc::clone(&shared.clock),
-            min_refresh_interval: shared.min_refresh_interval,
             negative_ttl: shared.negative_ttl,
             negative_capacity: shared.negative_capacity,
             cache: RwLock::new(read_map(&shared.cache).clone()),
@@ -544,11 +527,7 @@ impl RemoteKeys {
             negative_seq: std::sync::atomic::AtomicU64::new(0),
             fetch_timeout: shared.fetch_timeout,
             max_body_bytes: shared.max_body_bytes,
-            fetch_burst: shared.fetch_burst,
-            bucket: std::sync::Mutex::new(Bucket {
-                tokens: shared.fetch_burst,
-                refilled_at: 0,
-            }),
+            slots: fetch_slots::FetchSlots::new(shared.slots.capacity()),
             in_flight: std::sync::Mutex::new(HashMap::new()),
         });
         let mut inner = inner;
@@ -565,25 +544,28 @@ impl RemoteKeys {
         self.reconfigure(|i| i.http = http)
     }
 
-    /// After the burst, at most one fetch per `interval` (default 5 s; zero: no limit).
+    /// Does nothing: fetches are no longer spaced in time (a time budget is one a stranger can
+    /// spend, delaying the genuine key). Their number in flight is capped by
+    /// [`with_fetch_burst`](Self::with_fetch_burst) instead.
+    #[deprecated(
+        since = "0.1.0",
+        note = "no effect: fetches are capped by number in flight (`with_fetch_burst`), not spaced in time"
+    )]
     pub fn with_min_refresh_interval(self, interval: Duration) -> Self {
-        self.reconfigure(|i| i.min_refresh_interval = interval)
+        let _ = interval;
+        self
     }
 
-    /// How many fetches may start at once after a quiet period (default 4, at least 1).
+    /// How many fetches may be in flight at once (default [`DEFAULT_FETCH_BURST`], 4; at least
+    /// 1). Callers over that wait for a slot, the most requested id first. (The name is from
+    /// when this was the burst of a token bucket.)
     pub fn with_fetch_burst(self, burst: u32) -> Self {
         let burst = burst.max(1);
-        self.reconfigure(|i| {
-            i.fetch_burst = burst;
-            *lock(&i.bucket) = Bucket {
-                tokens: burst,
-                refilled_at: 0,
-            };
-        })
+        self.reconfigure(|i| i.slots = fetch_slots::FetchSlots::new(burst))
     }
 
     /// The time limit of one fetch, connection to last byte (default [`DEFAULT_FETCH_TIMEOUT`],
-    /// 3 s). Applies with a custom HTTP client too.
+    /// 3 s), and of a caller's wait for its turn to fetch. Applies with a custom HTTP client too.
     pub fn with_fetch_timeout(self, timeout: Duration) -> Self {
         self.reconfigure(|i| i.fetch_timeout = timeout)
     }
@@ -637,12 +619,25 @@ impl RemoteKeys {
             });
         }
         let inner = &*self.inner;
+        let demand = inner.slots.note_demand(kid);
+        // One bound for all the waiting (behind a fetch of this id, then for a slot), so a call
+        // lasts at most two fetch timeouts whatever the queue.
+        let deadline = tokio::time::Instant::now() + inner.fetch_timeout;
         let flight = Arc::clone(
             lock(&inner.in_flight)
                 .entry(kid.to_owned())
                 .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(()))),
         );
-        let _turn = flight.lock().await;
+        let Ok(_turn) = tokio::time::timeout_at(deadline, flight.lock()).await else {
+            return Err(busy(kid));
+        };
+        // Removes the in-flight entry however this call ends (cancelled included), so ids of
+        // abandoned requests do not pile up.
+        let _entry = FlightEntry {
+            in_flight: &inner.in_flight,
+            kid,
+            flight: &flight,
+        };
         // A fetch for this id that finished while we waited may have settled it.
         if let Some(key) = self.cached_key(kid) {
             return Ok(key);
@@ -652,35 +647,24 @@ impl RemoteKeys {
                 kid: kid.to_owned(),
             });
         }
-        let now = inner.clock.unix_millis();
-        let budget =
-            lock(&inner.bucket).take(now, millis(inner.min_refresh_interval), inner.fetch_burst);
-        let fetched = match budget {
-            Ok(()) => self.fetch(kid).await,
-            Err(retry_after) => Err(KeyError::RefreshLimited {
-                kid: kid.to_owned(),
-                retry_after,
-            }),
+        let Some(slot) = inner.slots.acquire(kid, demand, deadline).await else {
+            return Err(busy(kid));
         };
-        {
-            let mut in_flight = lock(&inner.in_flight);
-            if in_flight
-                .get(kid)
-                .is_some_and(|current| Arc::ptr_eq(current, &flight))
-            {
-                in_flight.remove(kid);
-            }
-        }
+        let fetched = self.fetch(kid).await;
+        drop(slot);
         match fetched {
             Ok(key) => {
                 let key = Arc::new(key);
                 write_map(&inner.cache).insert(kid.to_owned(), Arc::clone(&key));
+                inner.slots.settle(kid);
                 Ok(key)
             }
             Err(err @ KeyError::UnknownKey { .. }) => {
-                self.remember_unknown(kid, now);
+                self.remember_unknown(kid, inner.clock.unix_millis());
+                inner.slots.settle(kid);
                 Err(err)
             }
+            // A transient failure keeps the id's demand: its retries go first once it answers.
             Err(err) => Err(err),
         }
     }
@@ -815,6 +799,33 @@ impl KeySource for RemoteKeys {
     }
 }
 
+/// The refusal of a caller that found no fetch slot in time.
+fn busy(kid: &str) -> KeyError {
+    KeyError::RefreshLimited {
+        kid: kid.to_owned(),
+        retry_after: Duration::from_secs(1),
+    }
+}
+
+/// The in-flight entry of one id while its holder works; removed on drop if still the same.
+struct FlightEntry<'a> {
+    in_flight: &'a std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    kid: &'a str,
+    flight: &'a Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for FlightEntry<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(self.in_flight);
+        if in_flight
+            .get(self.kid)
+            .is_some_and(|current| Arc::ptr_eq(current, self.flight))
+        {
+            in_flight.remove(self.kid);
+        }
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -835,6 +846,367 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn write_map<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Fetch slots: at most `capacity` key fetches in flight; callers over that wait in a queue
+/// served by recent demand for their id (most requested first, then first come), so a stranger's
+/// ids, each asked for once, cannot keep out an id that genuine webhooks keep asking for.
+mod fetch_slots {
+    use std::cmp::Reverse;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use tokio::sync::oneshot;
+    use tokio::time::Instant;
+
+    use super::lock;
+
+    /// Requests older than this no longer count as demand: it spans Passage's retries (5 s) with
+    /// room, and a steady stream of genuine webhooks keeps its key's count fresh.
+    const DEMAND_WINDOW: Duration = Duration::from_secs(60);
+    /// Most ids whose demand is remembered (entries are dropped once an id is settled).
+    const DEMAND_CAPACITY: usize = 1024;
+    /// Most callers waiting for a slot; beyond it the one with the least demand is refused.
+    const MAX_WAITING: usize = 1024;
+
+    #[derive(Debug)]
+    pub(super) struct FetchSlots {
+        state: Mutex<State>,
+    }
+
+    #[derive(Debug)]
+    struct State {
+        capacity: usize,
+        busy: usize,
+        /// Invariant: non-empty only while `busy == capacity` (a freed slot goes straight to
+        /// a waiter).
+        waiting: Vec<Waiter>,
+        next_seq: u64,
+        demand: HashMap<String, Demand>,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    struct Demand {
+        count: u32,
+        last: Instant,
+    }
+
+    #[derive(Debug)]
+    struct Waiter {
+        kid: String,
+        seq: u64,
+        /// The demand when it queued: a floor, should the id's entry be evicted meanwhile.
+        floor: u32,
+        grant: oneshot::Sender<()>,
+    }
+
+    /// A fetch slot; freeing it hands it to the waiter with the most demand.
+    #[derive(Debug)]
+    pub(super) struct Slot<'a> {
+        slots: &'a FetchSlots,
+    }
+
+    impl Drop for Slot<'_> {
+        fn drop(&mut self) {
+            lock(&self.slots.state).hand_on();
+        }
+    }
+
+    /// A place in the queue. Dropped without being turned into a [`Slot`] (timeout, or the
+    /// caller's future dropped), it leaves the queue, or hands on a slot granted meanwhile.
+    struct Ticket<'a> {
+        slots: &'a FetchSlots,
+        seq: u64,
+        grant: oneshot::Receiver<()>,
+        taken: bool,
+    }
+
+    impl Drop for Ticket<'_> {
+        fn drop(&mut self) {
+            if self.taken {
+                return;
+            }
+            let mut state = lock(&self.slots.state);
+            if let Some(i) = state.waiting.iter().position(|w| w.seq == self.seq) {
+                state.waiting.swap_remove(i);
+            } else if self.grant.try_recv().is_ok() {
+                state.hand_on();
+            }
+        }
+    }
+
+    impl FetchSlots {
+        pub(super) fn new(capacity: u32) -> Self {
+            Self {
+                state: Mutex::new(State {
+                    capacity: usize::try_from(capacity.max(1)).unwrap_or(usize::MAX),
+                    busy: 0,
+                    waiting: Vec::new(),
+                    next_seq: 0,
+                    demand: HashMap::new(),
+                }),
+            }
+        }
+
+        pub(super) fn capacity(&self) -> u32 {
+            u32::try_from(lock(&self.state).capacity).unwrap_or(u32::MAX)
+        }
+
+        /// Counts one request for `kid` (not cached, not known unknown); returns its demand.
+        pub(super) fn note_demand(&self, kid: &str) -> u32 {
+            lock(&self.state).note(kid, Instant::now())
+        }
+
+        /// Forgets the demand of an id that is cached or known unknown now.
+        pub(super) fn settle(&self, kid: &str) {
+            lock(&self.state).demand.remove(kid);
+        }
+
+        /// A slot for fetching `kid`, waiting until `deadline` at most; `None` if none came.
+        pub(super) async fn acquire(
+            &self,
+            kid: &str,
+            demand: u32,
+            deadline: Instant,
+        ) -> Option<Slot<'_>> {
+            let grant = {
+                let mut state = lock(&self.state);
+                if state.busy < state.capacity {
+                    state.busy += 1;
+                    return Some(Slot { slots: self });
+                }
+                let (grant, receiver) = oneshot::channel();
+                let seq = state.next_seq;
+                state.next_seq += 1;
+                let waiter = Waiter {
+                    kid: kid.to_owned(),
+                    seq,
+                    floor: demand,
+                    grant,
+                };
+                if !state.enqueue(waiter, Instant::now()) {
+                    return None;
+                }
+                Ticket {
+                    slots: self,
+                    seq,
+                    grant: receiver,
+                    taken: false,
+                }
+            };
+            let mut ticket = grant;
+            match tokio::time::timeout_at(deadline, &mut ticket.grant).await {
+                Ok(Ok(())) => {
+                    ticket.taken = true;
+                    Some(Slot { slots: self })
+                }
+                // Timed out, or pushed out of a full queue (its sender dropped).
+                _ => None,
+            }
+        }
+    }
+
+    impl State {
+        fn note(&mut self, kid: &str, now: Instant) -> u32 {
+            if !self.demand.contains_key(kid) && self.demand.len() >= DEMAND_CAPACITY {
+                self.demand
+                    .retain(|_, d| now.duration_since(d.last) < DEMAND_WINDOW);
+                if self.demand.len() >= DEMAND_CAPACITY {
+                    // Still full of live ids: forget the least requested, oldest first.
+                    if let Some(victim) = self
+                        .demand
+                        .iter()
+                        .min_by_key(|(_, d)| (d.count, d.last))
+                        .map(|(k, _)| k.clone())
+                    {
+                        self.demand.remove(&victim);
+                    }
+                }
+            }
+            let entry = self.demand.entry(kid.to_owned()).or_insert(Demand {
+                count: 0,
+                last: now,
+            });
+            if now.duration_since(entry.last) >= DEMAND_WINDOW {
+                entry.count = 0;
+            }
+            entry.count = entry.count.saturating_add(1);
+            entry.last = now;
+            entry.count
+        }
+
+        /// How much `waiter` is wanted now: requests for its id in the window, at least what it
+        /// had when it queued.
+        fn priority(&self, waiter: &Waiter, now: Instant) -> u32 {
+            let recent = self
+                .demand
+                .get(&waiter.kid)
+                .filter(|d| now.duration_since(d.last) < DEMAND_WINDOW)
+                .map_or(0, |d| d.count);
+            recent.max(waiter.floor)
+        }
+
+        /// Queues `waiter`, pushing out the least wanted one if the queue is full and it is
+        /// wanted less than the newcomer; `false` if the newcomer is the one refused.
+        fn enqueue(&mut self, waiter: Waiter, now: Instant) -> bool {
+            if self.waiting.len() >= MAX_WAITING {
+                let newcomer = self.priority(&waiter, now);
+                let least = self
+                    .waiting
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, w)| (self.priority(w, now), Reverse(w.seq)))
+                    .map(|(i, w)| (i, self.priority(w, now)));
+                match least {
+                    // Dropping its sender wakes it with an error: it gives up at once.
+                    Some((i, p)) if p < newcomer => drop(self.waiting.swap_remove(i)),
+                    _ => return false,
+                }
+            }
+            self.waiting.push(waiter);
+            true
+        }
+
+        /// A slot came free: give it to the most wanted waiter (oldest among equals), or keep
+        /// it free.
+        fn hand_on(&mut self) {
+            let now = Instant::now();
+            while let Some(i) = self
+                .waiting
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, w)| (self.priority(w, now), Reverse(w.seq)))
+                .map(|(i, _)| i)
+            {
+                let waiter = self.waiting.swap_remove(i);
+                if waiter.grant.send(()).is_ok() {
+                    return;
+                }
+            }
+            self.busy = self.busy.saturating_sub(1);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn far() -> Instant {
+            Instant::now() + Duration::from_secs(3600)
+        }
+
+        #[tokio::test]
+        async fn a_freed_slot_goes_to_the_most_requested_id_then_first_come() {
+            let slots = std::sync::Arc::new(FetchSlots::new(1));
+            let held = slots.acquire("held", 1, far()).await.unwrap();
+            let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+            let mut tasks = Vec::new();
+            for (queued, kid) in ["once_a", "once_b", "wanted"].into_iter().enumerate() {
+                slots.note_demand(kid);
+                let (task_slots, order) = (slots.clone(), order.clone());
+                tasks.push(tokio::spawn(async move {
+                    let slot = task_slots.acquire(kid, 1, far()).await.unwrap();
+                    lock(&order).push(kid);
+                    drop(slot);
+                }));
+                while lock(&slots.state).waiting.len() <= queued {
+                    tokio::task::yield_now().await;
+                }
+            }
+            // Passage retries `wanted` twice while all wait.
+            slots.note_demand("wanted");
+            slots.note_demand("wanted");
+            drop(held);
+            for t in tasks {
+                t.await.unwrap();
+            }
+            assert_eq!(*lock(&order), ["wanted", "once_a", "once_b"]);
+            let state = lock(&slots.state);
+            assert_eq!((state.busy, state.waiting.len()), (0, 0));
+        }
+
+        #[tokio::test]
+        async fn a_caller_that_times_out_or_goes_away_leaves_no_trace() {
+            let slots = FetchSlots::new(1);
+            let held = slots.acquire("held", 1, far()).await.unwrap();
+            let soon = Instant::now() + Duration::from_millis(20);
+            assert!(slots.acquire("late", 1, soon).await.is_none());
+            // A waiter whose future is dropped while queued (its request went away).
+            let gone =
+                tokio::time::timeout(Duration::from_millis(20), slots.acquire("gone", 1, far()))
+                    .await;
+            assert!(gone.is_err());
+            assert_eq!(lock(&slots.state).waiting.len(), 0);
+            drop(held);
+            assert_eq!(lock(&slots.state).busy, 0);
+            assert!(slots.acquire("next", 1, far()).await.is_some());
+            assert_eq!(lock(&slots.state).busy, 0);
+        }
+
+        #[test]
+        fn a_full_queue_refuses_the_least_wanted() {
+            let mut state = FetchSlots::new(1).state.into_inner().unwrap();
+            let now = Instant::now();
+            let mut receivers = Vec::new();
+            for seq in 0..MAX_WAITING as u64 {
+                let (grant, rx) = oneshot::channel();
+                receivers.push(rx);
+                let waiter = Waiter {
+                    kid: format!("rnd_{seq}"),
+                    seq,
+                    floor: 1,
+                    grant,
+                };
+                assert!(state.enqueue(waiter, now));
+            }
+            let (grant, _rx) = oneshot::channel();
+            let same = Waiter {
+                kid: "also_once".into(),
+                seq: 5000,
+                floor: 1,
+                grant,
+            };
+            assert!(!state.enqueue(same, now), "a tie does not push anyone out");
+            let (grant, _rx) = oneshot::channel();
+            let wanted = Waiter {
+                kid: "wanted".into(),
+                seq: 5001,
+                floor: 3,
+                grant,
+            };
+            assert!(state.enqueue(wanted, now));
+            assert_eq!(state.waiting.len(), MAX_WAITING);
+            // The newest of the least wanted was pushed out (its sender dropped).
+            assert_eq!(
+                receivers.last_mut().unwrap().try_recv(),
+                Err(oneshot::error::TryRecvError::Closed)
+            );
+            assert_eq!(
+                receivers[0].try_recv(),
+                Err(oneshot::error::TryRecvError::Empty)
+            );
+            assert!(!state
+                .waiting
+                .iter()
+                .any(|w| w.seq == MAX_WAITING as u64 - 1));
+        }
+
+        #[test]
+        fn demand_is_bounded_and_forgets_the_least_requested() {
+            let mut state = FetchSlots::new(1).state.into_inner().unwrap();
+            let now = Instant::now();
+            assert_eq!(state.note("wanted", now), 1);
+            assert_eq!(state.note("wanted", now), 2);
+            for i in 0..DEMAND_CAPACITY * 2 {
+                state.note(&format!("rnd_{i}"), now);
+            }
+            assert_eq!(state.demand.len(), DEMAND_CAPACITY);
+            assert_eq!(state.note("wanted", now), 3);
+            // Outside the window the count starts again.
+            assert_eq!(state.note("wanted", now + DEMAND_WINDOW), 1);
+        }
+    }
 }
 
 #[cfg(test)]

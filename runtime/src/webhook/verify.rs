@@ -1,7 +1,9 @@
 //! [`WebhookVerifier`]: checks `X-Passage-Signature` and `X-Passage-Timestamp` against the raw
 //! body, one check at a time, each failure its own [`VerifyError`] variant.
 //!
-//! The checks, in order (the first failing one is reported):
+//! The checks, in order (the first failing one is reported). Everything that needs no key comes
+//! first, so a request that fails any of it never makes the key source fetch anything: a stranger
+//! without a key cannot spend fetches with a wrong body hash, a stale `iat` or a missing header.
 //!
 //! 1. the body is at most the maximum size (default 1 MiB);
 //! 2. `X-Passage-Signature` is present once, at most 8 KiB, ASCII, three non-empty base64url
@@ -9,16 +11,22 @@
 //! 3. the JWT header is a JSON object without duplicate keys, `alg` is exactly `ES256` (so
 //!    `none`, `HS256`, `RS256`, `ES384`... are refused before any key is touched), `typ` is `JWT`,
 //!    no `crit`, and `kid` is 1 to 128 characters of `[A-Za-z0-9_.-]`;
-//! 4. the key source knows `kid`;
-//! 5. the signature is exactly 64 bytes (`r || s`; DER or truncated forms are refused) and
-//!    verifies (ECDSA P-256 / SHA-256 with `ring`);
-//! 6. the claims are a JSON object without duplicate keys holding `request_body_sha256` (64 hex
+//! 4. the signature is exactly 64 bytes (`r || s`; DER or truncated forms are refused);
+//! 5. the claims are a JSON object without duplicate keys holding `request_body_sha256` (64 hex
 //!    digits) and `iat` (Unix seconds);
-//! 7. SHA-256 of the raw body equals `request_body_sha256` (compared in constant time; the hex
+//! 6. SHA-256 of the raw body equals `request_body_sha256` (compared in constant time; the hex
 //!    is decoded first, so upper and lower case are both accepted: the value is covered by the
 //!    signature, so its case carries no risk);
-//! 8. `iat` is no older, and no further in the future, than the tolerance (default 5 min);
-//! 9. `X-Passage-Timestamp` is present, a decimal integer, and within the tolerance of `iat`.
+//! 7. `iat` is no older, and no further in the future, than the tolerance (default 5 min);
+//! 8. `X-Passage-Timestamp` is present, a decimal integer, and within the tolerance of `iat`;
+//! 9. the key source knows `kid` (a cached key is used at once; otherwise it may be fetched);
+//! 10. the signature verifies with that key (ECDSA P-256 / SHA-256 with `ring`).
+//!
+//! Earlier versions looked the key up (and verified the signature) right after step 3: a
+//! request with a wrong body hash and an unknown `kid` then got [`VerifyError::UnknownKid`]; it
+//! now gets [`VerifyError::BodyHashMismatch`], and a forged token with bad claims gets the claim
+//! error rather than [`VerifyError::BadSignature`]. So an error from steps 4 to 8 says nothing
+//! about whether the token was signed by a known key: only success does.
 //!
 //! The body is parsed only after all of this, by [`VerifiedWebhook::event`].
 
@@ -171,7 +179,7 @@ pub enum VerifyError {
         /// The key id (well-formed by now).
         kid: String,
     },
-    /// The key could not be had for another reason (endpoint down, refresh rate limited).
+    /// The key could not be had for another reason (endpoint down, no fetch slot free in time).
     #[error("X-Passage-Signature: key `{kid}` unavailable: {source}")]
     KeyUnavailable {
         /// The key id.
@@ -321,12 +329,12 @@ pub struct WebhookVerifier {
     timestamp_header: TimestampHeader,
 }
 
-/// The JWT after the checks that need no key.
+/// A webhook that passed every check that needs no key: only its signature is left.
 struct ParsedJwt<'h> {
     signing_input: &'h [u8],
     kid: String,
-    claims: Vec<u8>,
     signature: Vec<u8>,
+    iat: u64,
 }
 
 impl WebhookVerifier {
@@ -394,23 +402,16 @@ impl WebhookVerifier {
         &self.keys
     }
 
-    /// Verifies a webhook: `headers` as received, `body` the exact raw bytes. Fetches the key
-    /// from the key source if it is not cached.
+    /// Verifies a webhook: `headers` as received, `body` the exact raw bytes. Asks the key
+    /// source for the key (which may fetch it) only once every check that needs no key passed.
     pub async fn verify(
         &self,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<VerifiedWebhook, VerifyError> {
         let jwt = self.check_without_key(headers, body)?;
-        let key = match self.keys.cached_key(&jwt.kid) {
-            Some(key) => key,
-            None => self
-                .keys
-                .key(&jwt.kid)
-                .await
-                .map_err(|e| key_error(&jwt.kid, e))?,
-        };
-        self.check_with_key(jwt, &key, headers, Bytes::copy_from_slice(body))
+        let key = self.key_for(&jwt.kid).await?;
+        check_signature(jwt, &key, Bytes::copy_from_slice(body))
     }
 
     /// Like [`verify`](Self::verify) for a body you already hold as [`Bytes`] (no copy).
@@ -420,15 +421,8 @@ impl WebhookVerifier {
         body: Bytes,
     ) -> Result<VerifiedWebhook, VerifyError> {
         let jwt = self.check_without_key(headers, &body)?;
-        let key = match self.keys.cached_key(&jwt.kid) {
-            Some(key) => key,
-            None => self
-                .keys
-                .key(&jwt.kid)
-                .await
-                .map_err(|e| key_error(&jwt.kid, e))?,
-        };
-        self.check_with_key(jwt, &key, headers, body)
+        let key = self.key_for(&jwt.kid).await?;
+        check_signature(jwt, &key, body)
     }
 
     /// Verifies without waiting: only keys available in memory are used
@@ -446,10 +440,18 @@ impl WebhookVerifier {
             .ok_or_else(|| VerifyError::UnknownKid {
                 kid: jwt.kid.clone(),
             })?;
-        self.check_with_key(jwt, &key, headers, Bytes::copy_from_slice(body))
+        check_signature(jwt, &key, Bytes::copy_from_slice(body))
     }
 
-    /// Steps 1 to 3: everything that needs no key.
+    /// Step 9: the cached key, or the key source's answer (which may fetch).
+    async fn key_for(&self, kid: &str) -> Result<Arc<VerificationKey>, VerifyError> {
+        match self.keys.cached_key(kid) {
+            Some(key) => Ok(key),
+            None => self.keys.key(kid).await.map_err(|e| key_error(kid, e)),
+        }
+    }
+
+    /// Steps 1 to 8: everything that needs no key.
     fn check_without_key<'h>(
         &self,
         headers: &'h HeaderMap,
@@ -516,35 +518,34 @@ impl WebhookVerifier {
                 })
             }
         };
+        if signature.len() != 64 {
+            return Err(VerifyError::SignatureLength {
+                len: signature.len(),
+            });
+        }
+        let iat = self.check_claims(&claims, headers, body)?;
         // The signing input is `header.claims`: the token up to its last dot.
         let signing_input = &token.as_bytes()[..header_b64.len() + 1 + claims_b64.len()];
         Ok(ParsedJwt {
             signing_input,
             kid,
-            claims,
             signature,
+            iat,
         })
     }
 
-    /// Steps 5 to 9.
-    fn check_with_key(
+    /// Steps 5 to 8: the claims, the body hash, `iat` and `X-Passage-Timestamp`. Returns `iat`.
+    ///
+    /// The claims are not authenticated yet (the signature is checked last): these checks only
+    /// refuse; a token that passes them still needs a valid signature.
+    fn check_claims(
         &self,
-        jwt: ParsedJwt<'_>,
-        key: &VerificationKey,
+        claims: &[u8],
         headers: &HeaderMap,
-        body: Bytes,
-    ) -> Result<VerifiedWebhook, VerifyError> {
-        if jwt.signature.len() != 64 {
-            return Err(VerifyError::SignatureLength {
-                len: jwt.signature.len(),
-            });
-        }
-        if !key.verify_es256(jwt.signing_input, &jwt.signature) {
-            return Err(VerifyError::BadSignature { kid: jwt.kid });
-        }
-
+        body: &[u8],
+    ) -> Result<u64, VerifyError> {
         let [hash, iat] =
-            pick_fields(&jwt.claims, ["request_body_sha256", "iat"]).map_err(|e| match e {
+            pick_fields(claims, ["request_body_sha256", "iat"]).map_err(|e| match e {
                 PickError::Json(e) => VerifyError::ClaimsNotJson {
                     message: e.to_string(),
                 },
@@ -587,7 +588,7 @@ impl WebhookVerifier {
             }
         };
 
-        let actual = Sha256::digest(&body);
+        let actual = Sha256::digest(body);
         if !bool::from(actual[..].ct_eq(&claimed)) {
             return Err(VerifyError::BodyHashMismatch);
         }
@@ -629,12 +630,24 @@ impl WebhookVerifier {
             }
         }
 
-        Ok(VerifiedWebhook {
-            body,
-            kid: jwt.kid,
-            issued_at: iat,
-        })
+        Ok(iat)
     }
+}
+
+/// Step 10: the signature over `header.claims` with the key `kid` named.
+fn check_signature(
+    jwt: ParsedJwt<'_>,
+    key: &VerificationKey,
+    body: Bytes,
+) -> Result<VerifiedWebhook, VerifyError> {
+    if !key.verify_es256(jwt.signing_input, &jwt.signature) {
+        return Err(VerifyError::BadSignature { kid: jwt.kid });
+    }
+    Ok(VerifiedWebhook {
+        body,
+        kid: jwt.kid,
+        issued_at: jwt.iat,
+    })
 }
 
 fn key_error(kid: &str, err: KeyError) -> VerifyError {
