@@ -1,9 +1,11 @@
 //! The consumer side of the queue: a [`Worker`] owns a share of the partitions, reads their
 //! entries through a consumer group, dedupes, decodes and runs the handler, retries with backoff,
 //! dead-letters, and takes over the partitions (and pending entries) of workers that died.
-//! Partition leases and the heartbeat are in [`lease`], trimming in [`retention`].
+//! Partition leases and the heartbeat are in [`lease`], reading entries in [`read`], trimming
+//! in [`retention`].
 
 mod lease;
+mod read;
 mod retention;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::redis::aio::ConnectionManager;
-use ::redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingReply, StreamReadReply};
+use ::redis::streams::StreamId;
 use ::redis::Script;
 use bytes::Bytes;
 
@@ -445,154 +447,9 @@ impl Worker {
         Ok(())
     }
 
-    /// Keeps per-link order when another consumer holds entries of a partition pending: a
-    /// previous owner that read them after this worker's takeover claim (just before noticing
-    /// its lease was gone) and then failed. Those entries are older than the ones just read, so
-    /// the partition's whole pending list is claimed (`XAUTOCLAIM`, in ID order, this worker's
-    /// new entries included) and handled in that order. If that cannot be checked, the
-    /// partition's new entries wait in this worker's pending list for the next round's claim.
-    async fn oldest_first(
-        &self,
-        mut batches: BTreeMap<u16, Vec<StreamId>>,
-        needs_claim: &mut BTreeSet<u16>,
-    ) -> BTreeMap<u16, Vec<StreamId>> {
-        for partition in batches.keys().copied().collect::<Vec<_>>() {
-            let claimed = match self.others_pending(partition).await {
-                Ok(false) => continue,
-                Ok(true) => self.claim_pending(partition).await,
-                Err(err) => Err(err),
-            };
-            match claimed {
-                Ok(entries) => {
-                    batches.insert(partition, entries);
-                }
-                Err(err) => {
-                    self.note_error(&err);
-                    batches.remove(&partition);
-                    needs_claim.insert(partition);
-                }
-            }
-        }
-        batches
-    }
-
-    /// Whether a consumer other than this one has entries of `partition` pending.
-    async fn others_pending(&self, partition: u16) -> Result<bool, QueueError> {
-        let cmd = ::redis::cmd("XPENDING")
-            .arg(self.queue.stream(partition))
-            .arg(&self.config.group)
-            .clone();
-        let reply: StreamPendingReply = self.call("XPENDING", cmd).await?;
-        Ok(match reply {
-            StreamPendingReply::Empty => false,
-            StreamPendingReply::Data(data) => data
-                .consumers
-                .iter()
-                .any(|c| c.name != self.config.consumer && c.pending > 0),
-        })
-    }
-
     fn note_error(&self, err: &QueueError) {
         WorkerStats::bump(&self.stats.redis_errors);
         tracing::warn!(target: "passage_connect::queue", error = %err, "redis call failed; retrying");
-    }
-
-    async fn create_groups(&self) -> Result<(), QueueError> {
-        for partition in 0..self.queue.partitions() {
-            let cmd = ::redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(self.queue.stream(partition))
-                .arg(&self.config.group)
-                .arg("0")
-                .arg("MKSTREAM")
-                .clone();
-            match self.call::<()>("XGROUP CREATE", cmd).await {
-                Ok(()) => {}
-                Err(QueueError::Redis { source, .. }) if source.code() == Some("BUSYGROUP") => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(())
-    }
-
-    /// Every entry pending in `partition`'s group (any consumer's: this worker owns the
-    /// partition now), moved to this consumer, in id order.
-    async fn claim_pending(&self, partition: u16) -> Result<Vec<StreamId>, QueueError> {
-        let stream = self.queue.stream(partition);
-        let mut start = "0-0".to_owned();
-        let mut entries = Vec::new();
-        loop {
-            let cmd = ::redis::cmd("XAUTOCLAIM")
-                .arg(&stream)
-                .arg(&self.config.group)
-                .arg(&self.config.consumer)
-                .arg(0)
-                .arg(&start)
-                .arg("COUNT")
-                .arg(self.config.batch)
-                .clone();
-            let reply: StreamAutoClaimReply = self.call("XAUTOCLAIM", cmd).await?;
-            entries.extend(reply.claimed);
-            if reply.next_stream_id == "0-0" || reply.next_stream_id.is_empty() {
-                break;
-            }
-            start = reply.next_stream_id;
-        }
-        if !entries.is_empty() {
-            self.stats
-                .reclaimed
-                .fetch_add(entries.len() as u64, Ordering::Relaxed);
-            tracing::info!(target: "passage_connect::queue", metric = "reclaimed", partition, count = entries.len(), "pending entries claimed");
-        }
-        Ok(entries)
-    }
-
-    async fn read_new(
-        &self,
-        owned: &BTreeSet<u16>,
-    ) -> Result<BTreeMap<u16, Vec<StreamId>>, QueueError> {
-        let mut cmd = ::redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(&self.config.group)
-            .arg(&self.config.consumer)
-            .arg("COUNT")
-            .arg(self.config.batch)
-            .arg("BLOCK")
-            .arg(millis(self.config.block))
-            .arg("STREAMS");
-        for partition in owned {
-            cmd.arg(self.queue.stream(*partition));
-        }
-        for _ in owned {
-            cmd.arg(">");
-        }
-        let mut conn = self.reader.clone();
-        let reply: Result<Option<StreamReadReply>, QueueError> = bounded(
-            self.queue.timeout() + self.config.block,
-            "XREADGROUP",
-            async { cmd.query_async(&mut conn).await },
-        )
-        .await;
-        let reply = match reply {
-            Ok(reply) => reply,
-            Err(QueueError::Redis { source, .. }) if source.code() == Some("NOGROUP") => {
-                // Redis lost its data (restarted without persistence): recreate the groups.
-                self.create_groups().await?;
-                None
-            }
-            Err(err) => return Err(err),
-        };
-        let mut batches = BTreeMap::new();
-        for key in reply.map(|r| r.keys).unwrap_or_default() {
-            let partition = owned
-                .iter()
-                .copied()
-                .find(|p| self.queue.stream(*p) == key.key);
-            if let Some(partition) = partition {
-                batches.insert(partition, key.ids);
-            }
-        }
-        Ok(batches)
     }
 
     /// One entry, to its end (acknowledged, skipped or dead-lettered), or until the partition's
