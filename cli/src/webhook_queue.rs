@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -76,6 +76,34 @@ pub struct ReceiveArgs {
     /// Verify with this fixed key instead (public PEM, or a private PEM whose public half is used).
     #[arg(long, value_name = "PEM_FILE")]
     key: Option<PathBuf>,
+    /// Connections served at once; one more is answered 503 and closed at once.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Time a request's head may take to arrive (from the connection's start for its first
+    /// request), in milliseconds; a slower connection is closed.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_ms: u64,
+    /// Time a webhook body may take to arrive, in milliseconds; a slower one is answered 408.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_ms: u64,
+    /// Time a keep-alive connection may stay idle between requests, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+    /// Largest webhook body, in bytes; larger is answered 413 (the verifier holds the same cap).
+    #[arg(long, value_name = "BYTES", default_value_t = passage_connect::webhook::DEFAULT_MAX_BODY_SIZE)]
+    max_body_bytes: usize,
+}
+
+impl ReceiveArgs {
+    /// The serving limits the flags ask for.
+    fn limits(&self) -> passage_serve::ServeLimits {
+        passage_serve::ServeLimits::default()
+            .with_max_connections(self.max_connections as usize)
+            .with_header_read_timeout(Duration::from_millis(self.header_timeout_ms))
+            .with_body_read_timeout(Duration::from_millis(self.body_timeout_ms))
+            .with_idle_timeout(Duration::from_millis(self.idle_timeout_ms))
+            .with_max_body_bytes(self.max_body_bytes)
+    }
 }
 
 /// Arguments of `passage webhook work`.
@@ -136,7 +164,10 @@ struct Receiver {
     queue: WebhookQueue,
 }
 
-/// `passage webhook receive`.
+/// `passage webhook receive`: serves through `passage-serve` (timeouts, connection and body
+/// caps, JSON errors), so a peer that has not signed anything cannot hold the receiver; stops on
+/// Ctrl-C or SIGTERM, letting requests in flight finish (their webhooks are queued or refused,
+/// never half-done).
 pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
     let verifier = match &args.key {
         Some(path) => {
@@ -154,7 +185,8 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
             )
         }
         None => WebhookVerifier::new(RemoteKeys::new(&args.base_url)),
-    };
+    }
+    .with_max_body_size(args.max_body_bytes);
     let queue = WebhookQueue::connect(&args.queue.redis, args.queue.config())
         .await
         .context("connecting to redis")?;
@@ -166,17 +198,37 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     let bound = listener.local_addr()?;
+    // Installed before "listening" is printed: a SIGTERM right after it must not kill us mid-way.
+    let stop = stop_signal().context("installing the SIGTERM handler")?;
     println!("listening on http://{bound}");
     tracing::info!(%bound, "webhook receiver listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    passage_serve::serve(listener, app, args.limits(), stop).await;
+    tracing::info!("webhook receiver stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn accept(State(state): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> Response {
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container runtimes send).
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// One webhook: verified, then queued. `peer` is the connecting address (for the logs).
+async fn accept(
+    State(state): State<Arc<Receiver>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let verified = match state.verifier.verify_bytes(&headers, body).await {
         Ok(verified) => verified,
         Err(err) => {
@@ -185,14 +237,14 @@ async fn accept(State(state): State<Arc<Receiver>>, headers: HeaderMap, body: By
                 VerifyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            tracing::warn!(error = %err, %status, "webhook refused");
+            tracing::warn!(error = %err, %status, %peer, "webhook refused");
             return (status, Json(json!({"error": err.to_string()}))).into_response();
         }
     };
     match state.queue.enqueue(&verified).await {
         Ok(id) => (StatusCode::OK, Json(json!({"queued": id}))).into_response(),
         Err(err) => {
-            tracing::warn!(error = %err, "could not queue the webhook; answering 503");
+            tracing::warn!(error = %err, %peer, "could not queue the webhook; answering 503");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({"error": "queue unavailable"})),

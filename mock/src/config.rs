@@ -56,6 +56,12 @@ pub struct MockConfig {
     /// Connections served at once; more are answered `503` and closed at once (so idle
     /// connections cannot use up the process's file descriptors). Default 128.
     pub max_connections: usize,
+    /// Time to receive a whole request body once its head is in; a body trickled slower is
+    /// answered `408` and its connection closed (so slow bodies cannot hold every connection
+    /// slot). Default 10 s.
+    pub body_read_timeout: Duration,
+    /// Bytes of one request body; larger is answered `413`. Default 2 MiB.
+    pub max_body_bytes: usize,
 }
 
 impl Default for MockConfig {
@@ -74,6 +80,8 @@ impl Default for MockConfig {
             max_logged_body_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 128,
+            body_read_timeout: Duration::from_secs(10),
+            max_body_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -181,6 +189,29 @@ impl MockConfig {
         self.max_connections = connections;
         self
     }
+
+    /// Sets the time a request body may take to arrive.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = passage_mock::MockConfig::default().with_body_read_timeout(Duration::from_secs(2));
+    /// assert_eq!(config.body_read_timeout, Duration::from_secs(2));
+    /// ```
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest request body accepted.
+    ///
+    /// ```
+    /// let config = passage_mock::MockConfig::default().with_max_body_bytes(1 << 16);
+    /// assert_eq!(config.max_body_bytes, 1 << 16);
+    /// ```
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
 }
 
 impl fmt::Debug for MockConfig {
@@ -206,6 +237,8 @@ impl fmt::Debug for MockConfig {
             .field("max_logged_body_bytes", &self.max_logged_body_bytes)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }
 }

@@ -1,4 +1,5 @@
-//! Error bodies, the `/v1/*` API key check and the fault injection layer.
+//! Error bodies, the `/v1/*` API key check, the `Host` and JSON `POST` checks, and the fault
+//! injection layer.
 
 use std::sync::Arc;
 
@@ -215,8 +216,9 @@ pub(crate) async fn require_json_post(request: Request, next: Next) -> Response 
     next.run(request).await
 }
 
-/// The `Host` values the control API and the sandbox page answer to: the bound address, and
-/// `localhost`/`127.0.0.1`/`[::1]` with the bound port, and the host of a configured public URL.
+/// The `Host` values the emulator answers to (every route): the bound address,
+/// `localhost`/`127.0.0.1`/`[::1]` with the bound port or none, and the host of a configured
+/// public URL.
 #[derive(Debug, Clone)]
 pub(crate) struct AllowedHosts(Vec<String>);
 
@@ -228,6 +230,11 @@ impl AllowedHosts {
             format!("localhost:{port}"),
             format!("127.0.0.1:{port}"),
             format!("[::1]:{port}"),
+            // A loopback name without a port (hand-written requests send it): a rebinding page
+            // cannot produce it, its requests carry the attacker's own name.
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "[::1]".to_string(),
         ];
         if let Some(url) = public_url.and_then(|u| url::Url::parse(u).ok()) {
             if let Some(host) = url.host_str() {
@@ -266,7 +273,7 @@ pub(crate) async fn require_local_host(
         Some(host) => error_response(
             StatusCode::FORBIDDEN,
             &format!(
-                "Host `{}` is not this emulator's address; the control API and the sandbox page answer only to {}",
+                "Host `{}` is not this emulator's address; it answers only to {}",
                 host.chars().take(100).collect::<String>(),
                 allowed.0.join(", ")
             ),

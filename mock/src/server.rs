@@ -1,8 +1,10 @@
 //! [`MockServer`]: starts the emulator on a socket and drives it from Rust.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use passage_serve::ServeLimits;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -13,13 +15,12 @@ use crate::error::MockError;
 use crate::fault::Fault;
 use crate::keys::KeyRing;
 use crate::middleware::{json_errors, require_json_post, require_local_host, AllowedHosts};
-use crate::serve::ConnectionLimits;
 use crate::state::{LogLimits, Shared, SharedParts};
 use crate::store::now_ms;
 use crate::store::StoreLimits;
 use crate::validation::Registry;
 use crate::webhook::WebhookDelivery;
-use crate::{api, control, page, serve};
+use crate::{api, control, page};
 
 /// A running emulator. Dropping it stops it too; [`MockServer::shutdown`] also waits for the
 /// accept loop to end.
@@ -81,7 +82,26 @@ fn check_config(config: &MockConfig) -> Result<(), MockError> {
             message: "must be longer than zero".into(),
         });
     }
+    if config.body_read_timeout.is_zero() {
+        return Err(MockError::Config {
+            field: "body_read_timeout",
+            message: "must be longer than zero".into(),
+        });
+    }
     Ok(())
+}
+
+/// The emulator's connection limits. One setting bounds both a slow head and an idle
+/// keep-alive connection, as it always has (`header_read_timeout`); shutdown closes connections
+/// at once (no grace), so a test's `shutdown().await` never waits on a delayed request.
+fn serve_limits(config: &MockConfig) -> ServeLimits {
+    ServeLimits::default()
+        .with_header_read_timeout(config.header_read_timeout)
+        .with_idle_timeout(config.header_read_timeout)
+        .with_body_read_timeout(config.body_read_timeout)
+        .with_max_body_bytes(config.max_body_bytes)
+        .with_max_connections(config.max_connections)
+        .with_shutdown_grace(Duration::ZERO)
 }
 
 impl MockServer {
@@ -96,6 +116,7 @@ impl MockServer {
     /// ```
     pub async fn start(config: MockConfig) -> Result<MockServer, MockError> {
         check_config(&config)?;
+        let limits = serve_limits(&config);
         let registry = Registry::compile(&config.catalog)?;
         let catalog_json =
             serde_json::to_vec(&config.catalog).map_err(|err| MockError::Config {
@@ -145,23 +166,23 @@ impl MockServer {
             );
         }
         let hosts = Arc::new(AllowedHosts::new(local, config.public_url.as_deref()));
-        let local_only = axum::middleware::from_fn_with_state(hosts, require_local_host);
         let json_post = axum::middleware::from_fn(require_json_post);
         let router = Router::new()
             .merge(api::router(Arc::clone(&shared)).layer(json_post.clone()))
-            .merge(
-                control::router(Arc::clone(&shared))
-                    .layer(json_post)
-                    .layer(local_only.clone()),
-            )
+            .merge(control::router(Arc::clone(&shared)).layer(json_post))
             // The page's own form posts are HTML forms (they carry the link's claim code).
-            .merge(page::router(Arc::clone(&shared)).layer(local_only))
+            .merge(page::router(Arc::clone(&shared)))
+            // Every route, the API's included: a DNS-rebinding page could otherwise use the
+            // documented default key to create and read links.
+            .layer(axum::middleware::from_fn_with_state(
+                hosts,
+                require_local_host,
+            ))
             .layer(axum::middleware::from_fn(json_errors));
-        let limits = ConnectionLimits {
-            header_read_timeout: config.header_read_timeout,
-            max_connections: config.max_connections,
-        };
-        let task = tokio::spawn(serve::serve(listener, router, limits, stopped));
+        let task = tokio::spawn(passage_serve::serve(listener, router, limits, async move {
+            let mut stopped = stopped;
+            passage_serve::stopped(&mut stopped).await;
+        }));
         Ok(MockServer {
             shared,
             base_url,

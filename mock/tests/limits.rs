@@ -1,7 +1,8 @@
-//! The emulator held to its limits (issue 13): idle and slow connections are closed, a connection
-//! flood is answered 503 instead of starving every request, the link store and the delivery log
-//! are bounded, the control API refuses cross-origin "simple" requests and foreign `Host`s, and
-//! every error is JSON. Raw TCP where the test needs a request a normal client would not send.
+//! The emulator held to its limits (issues 13 and 18): idle and slow connections are closed,
+//! trickled bodies are cut, a connection flood is answered 503 instead of starving every request,
+//! the link store and the delivery log are bounded, every route refuses cross-origin "simple"
+//! requests and foreign `Host`s, and every error is JSON, malformed requests included. Raw TCP
+//! where the test needs a request a normal client would not send.
 
 mod common;
 
@@ -149,6 +150,114 @@ async fn past_the_connection_limit_new_connections_get_a_json_503_not_a_timeout(
         }
         assert!(started.elapsed() < DEADLINE, "never served again: {status}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn connections_trickling_bodies_are_cut_and_do_not_starve_other_requests() {
+    let body_timeout = Duration::from_millis(500);
+    // The default connection cap (128): before issue 18, 128 trickled bodies held every slot
+    // for as long as they trickled, and every other request got a 503.
+    let mock = start_with(MockConfig::default().with_body_read_timeout(body_timeout)).await;
+    let cap = MockConfig::default().max_connections;
+    let port = port(&mock);
+    let head = format!(
+        "POST /v1/links HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{",
+        mock.api_key()
+    );
+    let started = Instant::now();
+    let mut tricklers = Vec::new();
+    for _ in 0..cap {
+        let head = head.clone();
+        tricklers.push(tokio::spawn(async move {
+            let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let (mut read, mut write) = stream.into_split();
+            let trickle = tokio::spawn(async move {
+                write.write_all(head.as_bytes()).await?;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    write.write_all(b" ").await?;
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), std::io::Error>(())
+            });
+            let mut answer = Vec::new();
+            let _ = tokio::time::timeout(DEADLINE, read.read_to_end(&mut answer)).await;
+            trickle.abort();
+            String::from_utf8_lossy(&answer).into_owned()
+        }));
+    }
+    // A genuine client retrying on 503 (as Passage does) is served once the trickles are cut.
+    let mut seen = Vec::new();
+    let served_after = loop {
+        let response = client()
+            .get(format!("{}/v1/links", mock.base_url()))
+            .bearer_auth(mock.api_key())
+            .send()
+            .await;
+        match response {
+            Ok(response) if response.status() == 200 => break started.elapsed(),
+            Ok(response) => seen.push(response.status().as_u16().to_string()),
+            Err(err) => seen.push(err.to_string()),
+        }
+        assert!(
+            started.elapsed() < body_timeout * 4 + Duration::from_secs(10),
+            "never served; answers seen: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+    for trickler in tricklers {
+        let answer = trickler.await.unwrap();
+        let status = answer.get(9..12).unwrap_or("none").to_string();
+        if status == "408" {
+            let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+            let json: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            assert!(json["error"].is_string(), "{answer}");
+        }
+        *statuses.entry(status).or_default() += 1;
+    }
+    // Tricklers that lost the race to the genuine client's connections are refused with 503.
+    assert_eq!(
+        statuses.get("408").copied().unwrap_or(0) + statuses.get("503").copied().unwrap_or(0),
+        cap,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.get("408").copied().unwrap_or(0) > cap / 2,
+        "{statuses:?}"
+    );
+    assert!(
+        served_after < body_timeout * 4 + Duration::from_secs(10),
+        "served after {served_after:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_request_head_gets_a_json_answer() {
+    let mock = start_mock().await;
+    for (request, expected) in [
+        ("GARBAGE\r\n\r\n".to_string(), 400),
+        (
+            "POST /v1/links HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: nope\r\n\r\n".into(),
+            400,
+        ),
+        (
+            format!(
+                "GET /v1/links HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(100_000)
+            ),
+            431,
+        ),
+    ] {
+        let (status, head, body) = raw(&mock, &request).await;
+        let shown = &request[..request.len().min(40)];
+        assert_eq!(status, expected, "{shown:?}: {head} {body}");
+        assert!(
+            head.contains("content-type: application/json"),
+            "{shown:?}: {head}"
+        );
+        assert!(body["error"].is_string(), "{shown:?}: {body}");
     }
 }
 
@@ -358,6 +467,43 @@ async fn the_control_api_and_the_sandbox_page_answer_only_to_their_own_host() {
         200,
         "no fault was added"
     );
+}
+
+#[tokio::test]
+async fn the_api_answers_only_to_its_own_host_too() {
+    let mock = start_mock().await;
+    let port = port(&mock);
+    let key = mock.api_key().to_string();
+    let create = r#"{"integrationId":"tmobile","operations":[{"resource":"mobileBillingStatement","action":"read"}]}"#;
+    let requests = |host: &str| {
+        vec![
+            format!("GET /v1/links HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
+            format!("GET /v1/providers HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
+            format!(
+                "POST /v1/links HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{create}",
+                create.len()
+            ),
+            format!("POST /link/claim HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"),
+            format!("POST /webhook_verification_key/get HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"),
+        ]
+    };
+    for request in requests(&format!("evil.example:{port}")) {
+        let (status, _, body) = raw(&mock, &request).await;
+        let line = request.lines().next().unwrap_or_default();
+        assert_eq!(status, 403, "{line}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("Host"),
+            "{line}: {body}"
+        );
+    }
+    assert_eq!(mock.link_count(), 0, "the refused create did nothing");
+    // The same requests with the emulator's own Host are not refused for their Host.
+    for request in requests(&format!("127.0.0.1:{port}")) {
+        let (status, _, body) = raw(&mock, &request).await;
+        let line = request.lines().next().unwrap_or_default();
+        assert_ne!(status, 403, "{line}: {body}");
+    }
+    assert_eq!(mock.link_count(), 1);
 }
 
 #[tokio::test]
