@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::{Claim, ClaimToken, DedupeFuture, DedupeKey, DedupeStore};
+use super::{Claim, ClaimToken, DedupeFuture, DedupeKey, DedupeState, DedupeStore};
 use crate::webhook::{Clock, SystemClock};
 
 /// Default number of keys a [`MemoryDedupeStore`] keeps.
@@ -184,6 +184,29 @@ impl MemoryDedupeStore {
         records.insert(key, expires_at, State::Processing(token.clone()));
         records.evict(now, self.capacity.get());
         Claim::Acquired(token)
+    }
+
+    /// What the store holds for `key`, without claiming it.
+    ///
+    /// ```
+    /// use passage_connect::dedupe::{DedupeKey, DedupeState, MemoryDedupeStore};
+    /// let store = MemoryDedupeStore::new();
+    /// let key = DedupeKey::new("link_1", "link.complete", 1);
+    /// assert_eq!(store.state_now(&key), DedupeState::Absent);
+    /// store.claim_now(&key);
+    /// assert_eq!(store.state_now(&key), DedupeState::Processing);
+    /// store.complete_now(&key);
+    /// assert_eq!(store.state_now(&key), DedupeState::Done);
+    /// ```
+    pub fn state_now(&self, key: &DedupeKey) -> DedupeState {
+        let now = self.clock.unix_millis();
+        match self.records().map.get(key) {
+            Some(entry) if entry.expires_at > now => match entry.state {
+                State::Done => DedupeState::Done,
+                State::Processing(_) => DedupeState::Processing,
+            },
+            _ => DedupeState::Absent,
+        }
     }
 
     /// Synchronous form of [`DedupeStore::complete`].

@@ -178,6 +178,20 @@ impl Claim {
     }
 }
 
+/// What a store holds for a key, read without claiming it (`RedisDedupeStore::state`,
+/// [`MemoryDedupeStore::state_now`]): for a reconciler that must not take a claim it would not
+/// process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DedupeState {
+    /// No record (never seen, or forgotten after the TTL / a lease that ran out).
+    Absent,
+    /// Someone holds a *processing* claim whose lease has not run out.
+    Processing,
+    /// Recorded *done* within the TTL.
+    Done,
+}
+
 /// Proof of a claim: [`DedupeStore::release`] drops a claim only when it is still held under
 /// this token, so a caller whose lease ran out cannot drop the claim of the caller that took over.
 #[derive(Clone, PartialEq, Eq, Hash)]

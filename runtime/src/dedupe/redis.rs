@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Script, Value};
 
-use super::{Claim, ClaimToken, DedupeError, DedupeFuture, DedupeKey, DedupeStore};
+use super::{Claim, ClaimToken, DedupeError, DedupeFuture, DedupeKey, DedupeState, DedupeStore};
 
 /// Default prefix of the Redis keys this store writes.
 pub const DEFAULT_PREFIX: &str = "passage:webhook:";
@@ -168,6 +168,21 @@ impl RedisDedupeStore {
     /// The Redis key for `key`: the prefix followed by [`DedupeKey::to_storage_key`].
     pub fn redis_key(&self, key: &DedupeKey) -> String {
         format!("{}{}", self.prefix, key.to_storage_key())
+    }
+
+    /// What the store holds for `key`, read with one `GET` and without claiming it (a
+    /// reconciler deciding whether an event still needs to be queued). The answer may be stale
+    /// by the time it is used: it is a hint, the claim rule stays the guarantee.
+    pub async fn state(&self, key: &DedupeKey) -> Result<DedupeState, DedupeError> {
+        let mut conn = self.conn.clone();
+        let cmd = ::redis::cmd("GET").arg(self.redis_key(key)).clone();
+        let value: Option<String> = self.bounded("GET", cmd.query_async(&mut conn)).await?;
+        Ok(match value {
+            None => DedupeState::Absent,
+            // The claim script's `p:<token>`; anything else counts as done, as in `claim`.
+            Some(v) if v.starts_with("p:") => DedupeState::Processing,
+            Some(_) => DedupeState::Done,
+        })
     }
 
     async fn bounded<T>(

@@ -34,6 +34,7 @@
 //!   queued. A retried entry holds its partition until it succeeds or is dead-lettered.
 #![allow(clippy::module_name_repetitions)]
 
+mod reconcile;
 mod worker;
 
 use std::collections::HashMap;
@@ -48,7 +49,14 @@ use bytes::Bytes;
 
 use crate::webhook::{VerifiedWebhook, WebhookEvent};
 
-pub use worker::{QueuedEvent, Worker, WorkerConfig, WorkerStats};
+pub use reconcile::{
+    ListingOrder, ReconcileReport, Reconciler, ReconcilerConfig, DEFAULT_GRACE, DEFAULT_LOOKBACK,
+    DEFAULT_MARKER_TTL, DEFAULT_SAFETY_MARGIN,
+};
+pub use worker::{
+    QueuedEvent, Worker, WorkerConfig, WorkerStats, DEFAULT_DEAD_LETTER_CAP,
+    DEFAULT_HANDLER_TIMEOUT, DEFAULT_RETENTION,
+};
 
 /// Default base name of the streams.
 pub const DEFAULT_STREAM: &str = "passage:webhooks";
@@ -213,8 +221,9 @@ pub(crate) mod field {
     pub const SOURCE: &str = "source";
 }
 
-/// The value of the `source` field of an entry the reconciler enqueued.
-pub(crate) const SOURCE_RECONCILED: &str = "reconciled";
+/// The value of the `source` field of an entry the [`Reconciler`] enqueued (its webhook was
+/// never queued: dropped after Passage's last retry while no receiver answered).
+pub const SOURCE_RECONCILED: &str = "reconciled";
 
 /// The producer side: receivers enqueue verified webhooks. Cheap to clone.
 #[derive(Clone)]
@@ -320,6 +329,49 @@ impl WebhookQueue {
         Ok(id)
     }
 
+    /// Queues an event the [`Reconciler`] synthesized from the API (`body`: the documented
+    /// webhook shape, `timestamp` = the link's `updatedAt`, so its dedupe key is the real
+    /// webhook's): the same fields as [`enqueue`](Self::enqueue), with no signature (`kid` `""`,
+    /// `iat` `0`) and `source` = [`SOURCE_RECONCILED`]. Same partition as the link's webhooks.
+    pub async fn enqueue_reconciled(
+        &self,
+        body: &[u8],
+        link_id: &str,
+        event: &str,
+    ) -> Result<String, QueueError> {
+        let stream = self.config.stream(self.config.partition_of(link_id));
+        let cmd = ::redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg(field::BODY)
+            .arg(body)
+            .arg(field::KID)
+            .arg("")
+            .arg(field::IAT)
+            .arg(0)
+            .arg(field::RECEIVED_AT)
+            .arg(unix_millis())
+            .arg(field::LINK_ID)
+            .arg(link_id)
+            .arg(field::EVENT)
+            .arg(event)
+            .arg(field::SOURCE)
+            .arg(SOURCE_RECONCILED)
+            .clone();
+        let id: String = self.call("XADD", cmd).await?;
+        tracing::debug!(
+            target: "passage_connect::queue",
+            metric = "enqueued",
+            stream = %stream,
+            id = %id,
+            link_id = %link_id,
+            event = %event,
+            source = SOURCE_RECONCILED,
+            "reconciled event enqueued"
+        );
+        Ok(id)
+    }
+
     /// The first `count` entries of the dead-letter stream, oldest first.
     pub async fn dead_letters(&self, count: usize) -> Result<Vec<DeadLetter>, QueueError> {
         let stream = self.config.dead_letter_stream();
@@ -363,6 +415,7 @@ impl WebhookQueue {
             field::RECEIVED_AT,
             field::LINK_ID,
             field::EVENT,
+            field::SOURCE,
         ] {
             if let Some(value) = entry.map.get(name) {
                 xadd.arg(name).arg(value_bytes(value).unwrap_or_default());
