@@ -9,6 +9,7 @@ mod hints;
 mod links;
 mod mock;
 mod providers;
+mod reconcile;
 mod webhook;
 mod webhook_queue;
 

@@ -44,6 +44,11 @@ pub enum Command {
     ///
     /// Exit 0 acknowledges; anything else is retried with backoff, then dead-lettered.
     Work(crate::webhook_queue::WorkArgs),
+    /// Queue the events of links whose webhook was never queued (dropped by Passage after its
+    /// retries), found through `GET /v1/links` (key from PASSAGE_API_KEY).
+    ///
+    /// Prints each pass's report as one JSON line; `--once` exits 1 if the pass had errors.
+    Reconcile(crate::reconcile::ReconcileArgs),
     /// List or replay dead-lettered webhooks.
     #[command(subcommand)]
     DeadLetter(crate::webhook_queue::DeadLetterCommand),
@@ -115,6 +120,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => sign(args),
         Command::Receive(args) => crate::webhook_queue::receive(args).await,
         Command::Work(args) => crate::webhook_queue::work(args).await,
+        Command::Reconcile(args) => crate::reconcile::run(args).await,
         Command::DeadLetter(cmd) => crate::webhook_queue::dead_letter(cmd).await,
     }
 }

@@ -41,7 +41,7 @@ const PRODUCTION_URL: &str = "https://connect.getpassage.ai";
 pub struct QueueArgs {
     /// Redis URL, e.g. `redis://127.0.0.1:6379/`.
     #[arg(long, value_name = "URL")]
-    redis: String,
+    pub(crate) redis: String,
     /// Base name of the streams.
     #[arg(long, value_name = "NAME", default_value = passage_connect::queue::DEFAULT_STREAM)]
     stream: String,
@@ -54,7 +54,7 @@ pub struct QueueArgs {
 }
 
 impl QueueArgs {
-    fn config(&self) -> QueueConfig {
+    pub(crate) fn config(&self) -> QueueConfig {
         QueueConfig::new()
             .with_name(self.stream.clone())
             .with_partitions(self.partitions)
