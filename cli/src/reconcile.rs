@@ -88,4 +88,3 @@ fn print_report(report: &ReconcileReport) -> anyhow::Result<()> {
     out.flush()?;
     Ok(())
 }
-
