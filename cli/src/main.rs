@@ -10,6 +10,7 @@ mod links;
 mod mock;
 mod providers;
 mod reconcile;
+mod signal;
 mod webhook;
 mod webhook_queue;
 

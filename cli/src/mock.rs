@@ -87,9 +87,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot start the emulator")?;
     // To stderr: stdout stays free for anything a script may want to read.
     eprint!("{}", banner(&mock.base_url(), &keys, &mock.key_id()));
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    crate::signal::shutdown()?.await;
     eprintln!("stopping");
     mock.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -7,11 +7,14 @@
 //!   acknowledged the entry; 401 when the signature does not verify; 413 past the body limit;
 //!   503 when Redis (or the key endpoint) is unavailable, so Passage retries.
 //! * `work -- CMD [ARGS...]` runs CMD once per event with one JSON document on stdin:
-//!   `{"event","linkId","status","timestamp","integration","operations":[{"resource","action",
-//!   "data","error"}],"error"}`; `data` is the typed result re-serialized, or `null` with the
+//!   `{"event","reconciled","linkId","status","timestamp","integration","operations":[{"resource",
+//!   "action","data","error"}],"error"}` (`reconciled`: true for an event the reconciler
+//!   synthesized after its webhook was dropped); `data` is the typed result re-serialized, or `null` with the
 //!   decode error in the operation's `error`. `integration`/`operations` come from
 //!   `GET /v1/links/{id}` (needs `PASSAGE_API_KEY`; without it both are `null`). Exit 0
-//!   acknowledges the event; any other exit is retried with backoff, then dead-lettered.
+//!   acknowledges the event; any other exit is retried with backoff, then dead-lettered. CMD's
+//!   environment does not carry `PASSAGE_API_KEY` unless `--pass-api-key` is given. SIGTERM or
+//!   Ctrl-C drains: the events in flight finish, partitions are handed back, exit 0.
 //! * `dead-letter list` prints one JSON object per line; `dead-letter replay ID...|--all` prints
 //!   `replayed N` and exits 1 if an id was not in the dead-letter stream.
 
@@ -121,9 +124,23 @@ pub struct WorkArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     max_attempts: u32,
     /// Lease of a partition and of an event, in milliseconds: a dead worker's events are taken
-    /// over this long after it stopped, and one run of CMD is cut off at it.
+    /// over this long after it stopped. Renewed while CMD runs, so CMD may run longer.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     lease_ms: u64,
+    /// One run of CMD is killed after this many milliseconds (a failed attempt).
+    #[arg(long, value_name = "MS", default_value_t = 300_000)]
+    handler_timeout_ms: u64,
+    /// Acknowledged entries stay in the partition streams this long (milliseconds), then are
+    /// trimmed; entries a group has not read or acknowledged are never trimmed.
+    #[arg(long, value_name = "MS", default_value_t = 3_600_000)]
+    retention_ms: u64,
+    /// At most this many entries in the dead-letter stream (the oldest go first).
+    #[arg(long, value_name = "N", default_value_t = passage_connect::queue::DEFAULT_DEAD_LETTER_CAP)]
+    dead_letter_cap: usize,
+    /// Pass PASSAGE_API_KEY on to CMD. By default CMD's environment does not carry it: the
+    /// worker uses the key to look links up, and a handler seldom needs it.
+    #[arg(long)]
+    pass_api_key: bool,
     /// First backoff after a failed run, in milliseconds (doubles, up to 10 s).
     #[arg(long, value_name = "MS", default_value_t = 200)]
     backoff_ms: u64,
@@ -199,27 +216,12 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("binding {}", args.addr))?;
     let bound = listener.local_addr()?;
     // Installed before "listening" is printed: a SIGTERM right after it must not kill us mid-way.
-    let stop = stop_signal().context("installing the SIGTERM handler")?;
+    let stop = crate::signal::shutdown()?;
     println!("listening on http://{bound}");
     tracing::info!(%bound, "webhook receiver listening");
     passage_serve::serve(listener, app, args.limits(), stop).await;
     tracing::info!("webhook receiver stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container runtimes send).
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    Ok(async move {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }
 
 /// One webhook: verified, then queued. `peer` is the connecting address (for the logs).
@@ -263,6 +265,9 @@ pub async fn work(args: WorkArgs) -> anyhow::Result<ExitCode> {
     let config = WorkerConfig::new(args.group.clone(), consumer)
         .with_max_attempts(args.max_attempts)
         .with_lease(Duration::from_millis(args.lease_ms))
+        .with_handler_timeout(Duration::from_millis(args.handler_timeout_ms))
+        .with_retention(Duration::from_millis(args.retention_ms))
+        .with_dead_letter_cap(args.dead_letter_cap)
         .with_backoff(
             Duration::from_millis(args.backoff_ms),
             Duration::from_secs(10),
@@ -282,15 +287,16 @@ pub async fn work(args: WorkArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     let command = Arc::new(args.command);
+    let pass_api_key = args.pass_api_key;
+    let stop = crate::signal::shutdown()?;
     worker
         .run(
             move |event: Arc<QueuedEvent>| {
                 let command = command.clone();
-                async move { run_command(&command, &event).await }
+                async move { run_command(&command, &event, pass_api_key).await }
             },
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
+            // SIGTERM or Ctrl-C: the entries in flight are finished, the partitions handed back.
+            stop,
         )
         .await?;
     Ok(ExitCode::SUCCESS)
@@ -332,6 +338,7 @@ fn event_document(event: &QueuedEvent) -> Value {
         });
     json!({
         "event": event.event.name(),
+        "reconciled": event.reconciled,
         "linkId": link.map(|l| l.link_id.clone()),
         "status": link.map(|l| l.status.as_str().to_owned()),
         "timestamp": link.map(|l| l.timestamp),
@@ -341,10 +348,20 @@ fn event_document(event: &QueuedEvent) -> Value {
     })
 }
 
-async fn run_command(command: &[String], event: &QueuedEvent) -> Result<(), String> {
+async fn run_command(
+    command: &[String],
+    event: &QueuedEvent,
+    pass_api_key: bool,
+) -> Result<(), String> {
     let document = serde_json::to_vec(&event_document(event)).map_err(|e| e.to_string())?;
     let (program, args) = command.split_first().ok_or("no command")?;
-    let mut child = tokio::process::Command::new(program)
+    let mut child = tokio::process::Command::new(program);
+    if !pass_api_key {
+        // The key is the worker's, not the handler's: a handler that logs its environment (or a
+        // crash reporter that does) must not leak it.
+        child.env_remove("PASSAGE_API_KEY");
+    }
+    let mut child = child
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())

@@ -6,73 +6,50 @@
 //! restarted once. Every event is handled, in order per link, and a handler runs twice only where
 //! the killed worker had it in flight (bounded by the partitions it owned).
 
+mod queue_support;
 #[path = "../../runtime/tests/redis_support/mod.rs"]
 mod redis_support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use passage_connect::client::{ApiKey, Client};
 use passage_mock::{MockConfig, MockServer};
+use queue_support::{queue_state, tail, temp_dir, Children, BIN};
 use redis_support::RedisServer;
 
 const PARTITIONS: &str = "4";
-const BIN: &str = env!("CARGO_BIN_EXE_passage");
 
-/// Child processes killed (SIGKILL) on drop.
-#[derive(Default)]
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+fn start_receiver(children: &mut Children, redis: &str, stream: &str, base_url: &str) -> String {
+    queue_support::start_receiver(children, "127.0.0.1:0", redis, stream, PARTITIONS, base_url)
 }
 
-/// Starts `passage webhook receive --addr 127.0.0.1:0` and returns its URL (the bound address is
-/// the first line it prints).
-fn start_receiver(children: &mut Children, redis: &str, stream: &str, base_url: &str) -> String {
-    let mut child = Command::new(BIN)
-        .args([
-            "webhook",
-            "receive",
-            "--addr",
-            "127.0.0.1:0",
-            "--redis",
-            redis,
-        ])
-        .args([
-            "--stream",
-            stream,
-            "--partitions",
-            PARTITIONS,
-            "--redis-timeout-ms",
-            "500",
-        ])
-        .args(["--base-url", base_url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn passage webhook receive");
-    let stdout = child.stdout.take().expect("stdout");
-    children.0.push(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the receiver's address");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    format!("{url}/webhooks/passage")
+/// `passage webhook work` with this test's lease, attempts and backoff.
+fn start_worker(
+    redis: &str,
+    stream: &str,
+    consumer: &str,
+    base_url: &str,
+    handler: &[String],
+    logs: &Path,
+) -> Child {
+    let flags = [
+        "--max-attempts",
+        "3",
+        "--lease-ms",
+        "3000",
+        "--backoff-ms",
+        "50",
+    ];
+    let queue = queue_support::Queue {
+        redis,
+        stream,
+        partitions: PARTITIONS,
+    };
+    queue_support::start_worker(queue, consumer, base_url, &flags, handler, logs)
 }
 
 /// Where running handlers leave a marker `<worker>.<event>.<linkId>`.
@@ -102,40 +79,6 @@ rm -f "$mark"
         inflight = inflight_dir(log).display(),
     );
     vec!["sh".into(), "-c".into(), script]
-}
-
-/// Starts `passage webhook work`; its log (queue events at info) goes to `<logs>/<consumer>.log`.
-fn start_worker(
-    redis: &str,
-    stream: &str,
-    consumer: &str,
-    base_url: &str,
-    handler: &[String],
-    logs: &Path,
-) -> Child {
-    let log = std::fs::File::create(logs.join(format!("{consumer}.log"))).expect("worker log");
-    Command::new(BIN)
-        .args(["webhook", "work", "--redis", redis, "--stream", stream])
-        .args(["--partitions", PARTITIONS, "--redis-timeout-ms", "500"])
-        .args(["--group", "workers", "--consumer", consumer])
-        .args([
-            "--max-attempts",
-            "3",
-            "--lease-ms",
-            "3000",
-            "--backoff-ms",
-            "50",
-        ])
-        .args(["--base-url", base_url])
-        .env("PASSAGE_API_KEY", "psg_test_mock")
-        .env("PASSAGE_TEST_WORKER", consumer)
-        .env("RUST_LOG", "passage_connect::queue=info,passage=info")
-        .arg("--")
-        .args(handler)
-        .stdout(Stdio::inherit())
-        .stderr(log)
-        .spawn()
-        .expect("spawn passage webhook work")
 }
 
 fn read_log(log: &Path) -> Vec<Vec<String>> {
@@ -187,70 +130,14 @@ async fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
     true
 }
 
-/// What the queue holds, for a failure message: per partition the stream length, the pending
-/// entries by consumer, the lease owner; the dead-letter stream's length; the live workers.
-fn queue_state(server: &RedisServer, stream: &str) -> String {
-    let mut conn = server.client();
-    let mut out = String::new();
-    for p in 0..4 {
-        let key = format!("{stream}:{p}");
-        let len: i64 = redis::cmd("XLEN").arg(&key).query(&mut conn).unwrap_or(-1);
-        let pending: redis::Value = redis::cmd("XPENDING")
-            .arg(&key)
-            .arg("workers")
-            .query(&mut conn)
-            .unwrap_or(redis::Value::Nil);
-        let owner: Option<String> = redis::cmd("GET")
-            .arg(format!("{stream}:owner:{p}"))
-            .query(&mut conn)
-            .unwrap_or(None);
-        out.push_str(&format!(
-            "\n  {key}: XLEN {len}, owner {owner:?}, XPENDING {pending:?}"
-        ));
-    }
-    let dead: i64 = redis::cmd("XLEN")
-        .arg(format!("{stream}:dead"))
-        .query(&mut conn)
-        .unwrap_or(-1);
-    let workers: Vec<String> = redis::cmd("ZRANGE")
-        .arg(format!("{stream}:workers"))
-        .arg(0)
-        .arg(-1)
-        .arg("WITHSCORES")
-        .query(&mut conn)
-        .unwrap_or_default();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{stream}*"))
-        .query(&mut conn)
-        .unwrap_or_default();
-    out.push_str(&format!(
-        "\n  dead letters: {dead}; workers: {workers:?}; keys: {keys:?}"
-    ));
-    out
-}
-
-/// The last `n` lines of a worker's log file.
-fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// A temporary directory, removed on drop (also when the test fails).
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("passage-queue-{name}-"))
-        .tempdir()
-        .expect("temporary directory")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     let Some(server) = RedisServer::start() else {
         return;
     };
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(100);
+    // Scaled by the machine's load at the start: a busy runner is slower, not wrong.
+    let deadline = started + Duration::from_secs(100) * queue_support::load_factor();
     let mock = MockServer::start(
         MockConfig::default()
             .with_webhook_retry_delays(vec![
@@ -424,7 +311,7 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
             read_log(&log).len(),
             missing.len(),
             attempts.join("\n  "),
-            queue_state(&server.lock().unwrap(), stream),
+            queue_state(&server.lock().unwrap(), stream, 4),
             worker_logs.join("\n")
         );
     }

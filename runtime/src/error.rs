@@ -457,6 +457,8 @@ impl Error {
         retry_after: Option<Duration>,
         body: &[u8],
     ) -> Error {
+        // Before anything is kept: an error body may echo the request's credentials.
+        let body = &*crate::client::redact_credentials(body);
         let parsed = ParsedBody::parse(body);
         let response = Box::new(ApiErrorBody {
             status,

@@ -52,9 +52,64 @@ pub(crate) async fn read_capped(
     Ok(body.freeze())
 }
 
+/// `body` with credentials blanked out, for error values: a server (or a proxy in front of it)
+/// may echo the request's `Authorization: Bearer psg_...` in an error body, and an error is
+/// printed, logged and shown to users. The token after a case-insensitive `Bearer` and anything
+/// that looks like a Passage key (`psg_` followed by key characters) become `[redacted]`. Borrowed
+/// unchanged when there is nothing to blank out (the common case).
+pub(crate) fn redact_credentials(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    fn token_char(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)
+    }
+    const MARK: &[u8] = b"[redacted]";
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    let mut copied = 0;
+    while i < body.len() {
+        // Where a secret starts at `i`, if it does: after `Bearer` and blanks, or after `psg_`.
+        let secret_start = if body.len() - i >= 6 && body[i..i + 6].eq_ignore_ascii_case(b"bearer")
+        {
+            let mut j = i + 6;
+            while j < body.len() && (body[j] == b' ' || body[j] == b'\t') {
+                j += 1;
+            }
+            (j > i + 6).then_some(j)
+        } else if body[i..].starts_with(b"psg_") {
+            Some(i + 4)
+        } else {
+            None
+        };
+        let Some(start) = secret_start else {
+            i += 1;
+            continue;
+        };
+        let mut end = start;
+        while end < body.len() && token_char(body[end]) {
+            end += 1;
+        }
+        if end == start || body[start..end] == *MARK {
+            i = end.max(i + 1);
+            continue;
+        }
+        let buf = out.get_or_insert_with(|| Vec::with_capacity(body.len()));
+        buf.extend_from_slice(&body[copied..start]);
+        buf.extend_from_slice(MARK);
+        copied = end;
+        i = end;
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(body),
+        Some(mut buf) => {
+            buf.extend_from_slice(&body[copied..]);
+            std::borrow::Cow::Owned(buf)
+        }
+    }
+}
+
 /// The first [`ERROR_EXCERPT_BYTES`] of `body` as (lossy) UTF-8, with a note of the full length
 /// when it was cut.
 pub(crate) fn excerpt(body: &[u8]) -> String {
+    let body = &*redact_credentials(body);
     if body.len() <= ERROR_EXCERPT_BYTES {
         return String::from_utf8_lossy(body).into_owned();
     }
@@ -74,6 +129,24 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_echoed_in_a_body_are_redacted() {
+        let body = br#"{"error":"bad header","echo":"Authorization: Bearer psg_live_SECRET123","key":"psg_other.Secret"}"#;
+        let text = String::from_utf8(redact_credentials(body).into_owned()).unwrap();
+        assert!(!text.contains("SECRET123"), "{text}");
+        assert!(!text.contains("other.Secret"), "{text}");
+        assert!(text.contains("Bearer [redacted]"), "{text}");
+        assert!(text.contains("psg_[redacted]"), "{text}");
+        // BEARER in any case, tabs; nothing to redact is borrowed as is.
+        let text = redact_credentials(b"BEARER\tabc.def x").into_owned();
+        assert_eq!(text, b"BEARER\t[redacted] x");
+        assert!(matches!(
+            redact_credentials(b"{\"error\":\"Link not found\"}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert!(matches!(redact_credentials(b"bearer"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn excerpts_are_bounded_and_say_so() {

@@ -51,7 +51,7 @@ use url::Url;
 
 use crate::error::Error;
 
-pub(crate) use body::{excerpt, read_capped, ReadError};
+pub(crate) use body::{excerpt, read_capped, redact_credentials, ReadError};
 pub use body::{DEFAULT_MAX_BODY_BYTES, ERROR_EXCERPT_BYTES};
 pub use links::{CreateLink, LinkPages, Links, ListFilter};
 pub use model::{Link, LinkList, LinkSummary, CURSOR_FIELDS, HAS_MORE_FIELDS};

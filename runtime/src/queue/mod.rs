@@ -29,6 +29,14 @@
 //!   rule of [`crate::dedupe`] keyed by `(linkId, event, timestamp)`, so a redelivery by Passage
 //!   (a second entry) or a reclaim after a crash is skipped when the first run finished. A handler
 //!   runs twice only when a worker died after the handler finished and before it recorded *done*.
+//! * **Never twice at once**: while a handler runs, a heartbeat renews the partition lease and the
+//!   event's claim; a worker that loses its lease stops the handler before another worker can
+//!   take over, and acknowledges only after checking it still owns the partition (see
+//!   `worker::lease`).
+//! * **Bounded**: acknowledged entries are trimmed after a retention ([`WorkerConfig::with_retention`],
+//!   default 1 h), the dead-letter stream is capped ([`WorkerConfig::with_dead_letter_cap`]).
+//! * **Clean stops**: when [`Worker::run`]'s shutdown future completes, the entries in flight
+//!   finish, the leases are released and the worker leaves the registry.
 //! * **Order per link**: a partition is processed by one worker at a time, entry after entry, so
 //!   `link.failed` and a later `link.complete` of one link are handled in the order they were
 //!   queued. A retried entry holds its partition until it succeeds or is dead-lettered.
