@@ -16,6 +16,7 @@ pub(crate) const CRATES: &[&str] = &[
     "passage-generated",
     "passage-connect",
     "passage-samples",
+    "passage-serve",
     "passage-mock",
     "passage-cli",
 ];
