@@ -39,7 +39,7 @@ pub use normalize::SchemaRole;
 
 /// The typify version the output is produced with; `Cargo.toml` pins it (`=0.8.0`).
 pub const TYPIFY_VERSION: &str = "0.8.0";
-/// This generator's version, recorded in every generated file.
+/// This generator's version, recorded in [`PROVENANCE_FILE`].
 pub const CODEGEN_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Errors that stop generation as a whole. A single bad schema never does: it becomes a
@@ -118,7 +118,12 @@ impl Settings {
     }
 }
 
-/// Where the generated files came from; written into every header.
+/// The generated file that records the [`Provenance`] (path relative to the generated crate).
+/// Only this file names the catalog's SHA-256: the other files' headers say `@generated` and
+/// nothing that changes with the catalog, so a changed schema rewrites only the files it affects.
+pub const PROVENANCE_FILE: &str = "src/provenance.rs";
+
+/// Where the generated files came from; written into [`PROVENANCE_FILE`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provenance {
     /// Lowercase hex SHA-256 of the catalog bytes.
@@ -130,18 +135,30 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    /// Reads the provenance lines back from a generated file's header, if present.
-    pub fn parse_header(text: &str) -> Option<Provenance> {
-        let find = |key: &str| {
-            text.lines().take(12).find_map(|line| {
-                line.split_once(key)
-                    .map(|(_, rest)| rest.trim().to_string())
+    /// Reads the provenance back from the text of [`PROVENANCE_FILE`] (its `pub const` lines),
+    /// or from the header comments of a `src/lib.rs` generated before provenance moved there, so
+    /// `regen --check` can still say what changed on a crate generated the old way.
+    pub fn parse(text: &str) -> Option<Provenance> {
+        let constant = |name: &str| {
+            let prefix = format!("pub const {name}: &str = \"");
+            text.lines().find_map(|line| {
+                let value = line.trim().strip_prefix(&prefix)?.strip_suffix("\";")?;
+                Some(value.to_string())
             })
         };
+        let header = |key: &str| {
+            text.lines().take(12).find_map(|line| {
+                line.strip_prefix("//")?
+                    .trim()
+                    .strip_prefix(key)
+                    .map(|rest| rest.trim().to_string())
+            })
+        };
+        let field = |name: &str, key: &str| constant(name).or_else(|| header(key));
         Some(Provenance {
-            catalog_sha256: find("catalog sha256:")?,
-            codegen_version: find("passage-codegen:")?,
-            typify_version: find("typify:")?,
+            catalog_sha256: field("CATALOG_SHA256", "catalog sha256:")?,
+            codegen_version: field("CODEGEN_VERSION", "passage-codegen:")?,
+            typify_version: field("TYPIFY_VERSION", "typify:")?,
         })
     }
 }
@@ -190,7 +207,9 @@ impl fmt::Display for Warning {
 pub struct OperationSnapshot {
     /// `integration__resource__action`.
     pub name: String,
-    /// The operation's result and arguments types, formatted, without the provenance header.
+    /// The operation's result and arguments types, formatted, each under a comment naming its
+    /// `types::` module. Nothing in it depends on other operations' schemas but that module
+    /// name, so a schema change shows up in the snapshots of the operations it types only.
     pub code: String,
 }
 
@@ -278,10 +297,8 @@ pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, 
                 match unit {
                     Some(i) => {
                         code.push_str(&format!(
-                            "// {label}: types::{} (shared by: {})\n{}\n",
-                            units[i].module,
-                            units[i].integrations.join(", "),
-                            units[i].code
+                            "// {label}: types::{}\n{}\n",
+                            units[i].module, units[i].code
                         ));
                     }
                     None if label == "result" => code

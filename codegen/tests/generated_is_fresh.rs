@@ -1,5 +1,6 @@
 //! Fails when the committed `generated/` crate is not what the generator makes from the pinned
-//! catalog (rust-analyzer's habit: the check is a plain test, and its message says the fix).
+//! catalog (rust-analyzer's habit: the check is a plain test, and its message says why, from the
+//! provenance `generated/src/provenance.rs` records, and the fix).
 
 use std::path::Path;
 
@@ -27,8 +28,43 @@ fn generated_crate_is_up_to_date() {
     }
     assert!(
         stale.is_empty(),
-        "generated/ is stale: {stale:?}\nfix: run `cargo xtask regen` and commit the result"
+        "generated/ is stale: {stale:?}\nwhy: {}\nfix: run `cargo xtask regen`, review the \
+         snapshots with `cargo xtask review` and accept them with `cargo xtask review --accept`, \
+         then commit",
+        why_stale(&root.join("generated"), &generated.provenance)
     );
+}
+
+/// What changed since `generated/` was made, from the provenance it records.
+fn why_stale(generated_dir: &Path, running: &passage_codegen::Provenance) -> String {
+    let recorded = std::fs::read_to_string(generated_dir.join(passage_codegen::PROVENANCE_FILE))
+        .ok()
+        .and_then(|text| passage_codegen::Provenance::parse(&text));
+    match recorded {
+        None => format!(
+            "generated/{} is missing or unreadable",
+            passage_codegen::PROVENANCE_FILE
+        ),
+        Some(recorded) if recorded.catalog_sha256 != running.catalog_sha256 => {
+            "the catalog changed: catalog/providers.json is not the catalog generated/ was made from"
+                .into()
+        }
+        Some(recorded)
+            if (&recorded.codegen_version, &recorded.typify_version)
+                != (&running.codegen_version, &running.typify_version) =>
+        {
+            format!(
+                "the generator's version changed (passage-codegen {} -> {}, typify {} -> {})",
+                recorded.codegen_version,
+                running.codegen_version,
+                recorded.typify_version,
+                running.typify_version
+            )
+        }
+        Some(_) => "the generator changed: same catalog and generator versions, other output \
+                    (the code under codegen/ changed, or a generated file was edited by hand)"
+            .into(),
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! same with or without the cache: the cache stores exactly what the inner typer returned.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use passage_codegen::typing::{SchemaTyper, TypedSchemaText};
@@ -19,12 +20,23 @@ use sha2::{Digest, Sha256};
 pub struct CachingTyper<T> {
     inner: T,
     dir: PathBuf,
+    progress: Option<Arc<crate::progress::Progress>>,
 }
 
 impl<T: SchemaTyper> CachingTyper<T> {
     /// Caches `inner`'s results in `dir`.
     pub fn new(inner: T, dir: PathBuf) -> Self {
-        Self { inner, dir }
+        Self {
+            inner,
+            dir,
+            progress: None,
+        }
+    }
+
+    /// Says how many schemas came from the cache and how many go to `inner`.
+    pub fn with_progress(mut self, progress: Arc<crate::progress::Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     fn path(&self, schema: &Value) -> PathBuf {
@@ -71,6 +83,14 @@ impl<T: SchemaTyper> SchemaTyper for CachingTyper<T> {
     fn type_schemas(&self, schemas: &[Value], budget: Duration) -> Vec<TypedSchemaText> {
         let mut out: Vec<Option<TypedSchemaText>> = schemas.iter().map(|s| self.read(s)).collect();
         let missing: Vec<usize> = (0..schemas.len()).filter(|&i| out[i].is_none()).collect();
+        if let Some(progress) = &self.progress {
+            progress.note(format!(
+                "{} distinct schema(s): {} from the typing cache, {} to type",
+                schemas.len(),
+                schemas.len() - missing.len(),
+                missing.len()
+            ));
+        }
         if !missing.is_empty() {
             let todo: Vec<Value> = missing.iter().map(|&i| schemas[i].clone()).collect();
             for (i, typed) in missing

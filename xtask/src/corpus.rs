@@ -223,7 +223,9 @@ pub fn run(args: Args) -> Result<bool> {
         )));
     let verdicts =
         crate::gate::Verdicts::open(crate::gate::target_dir().join("regen-gate/verdicts"));
-    let generated = crate::gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts)?;
+    let progress = crate::progress::Progress::for_stderr("corpus");
+    let generated =
+        crate::gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts, &progress)?;
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }

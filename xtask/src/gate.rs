@@ -14,6 +14,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use passage_codegen::Generated;
+
+use crate::progress::Progress;
 use sha2::{Digest as _, Sha256};
 
 /// What one check found.
@@ -238,6 +240,7 @@ pub fn generate_gated(
     mut settings: passage_codegen::Settings,
     scratch: &Path,
     verdicts: &Verdicts,
+    progress: &Progress,
 ) -> Result<Generated> {
     const MAX_ROUNDS: usize = 4;
     let mut checks = 0;
@@ -261,6 +264,11 @@ pub fn generate_gated(
             continue;
         }
         if verdicts.passed(&generated) {
+            progress.note(if checks == 0 {
+                "compile gate: this exact crate compiled before, no cargo check needed"
+            } else {
+                "compile gate: the retyped crate compiled before, no cargo check needed"
+            });
             return Ok(generated);
         }
         if checks == MAX_ROUNDS {
@@ -273,7 +281,14 @@ pub fn generate_gated(
         if verdicts.skeleton_passed(&generated) {
             let unverified = verdicts.unverified_modules(&generated);
             if let Some(delta) = delta_crate(&generated, &unverified) {
+                let stage = progress.waiting(format!(
+                    "compile gate: cargo check of {} changed types module(s) of {} (the rest \
+                     compiled before)",
+                    unverified.len(),
+                    types_count(&generated)
+                ));
                 let report = check(&delta, &delta_dir(scratch))?;
+                stage.done(gate_summary(&report, unverified.len()));
                 if report.other_errors.is_empty() {
                     for module in &unverified {
                         if !report.failing_modules.contains_key(module) {
@@ -295,7 +310,13 @@ pub fn generate_gated(
                 }
             }
         }
+        let stage = progress.waiting(format!(
+            "compile gate: cargo check of the whole generated crate ({} types module(s); the \
+             first run also builds serde and serde_json)",
+            types_count(&generated)
+        ));
         let report = check(&generated, scratch)?;
+        stage.done(gate_summary(&report, types_count(&generated)));
         if report.is_clean() {
             verdicts.record_pass(&generated);
             verdicts.record_skeleton_pass(&generated);
@@ -324,6 +345,33 @@ pub fn generate_gated(
     bail!(
         "the generated crate still does not compile after {MAX_ROUNDS} rounds of the compile gate"
     )
+}
+
+/// The number of `src/types/` modules of `generated`.
+fn types_count(generated: &Generated) -> usize {
+    generated
+        .files
+        .keys()
+        .filter(|path| types_module(path).is_some())
+        .count()
+}
+
+/// `compile gate: 11 module(s) compiled`, or what failed.
+fn gate_summary(report: &GateReport, checked: usize) -> String {
+    if report.is_clean() {
+        format!("compile gate: {checked} types module(s) compiled")
+    } else if report.other_errors.is_empty() {
+        format!(
+            "compile gate: {} of {checked} types module(s) do not compile; retyping them as \
+             serde_json::Value",
+            report.failing_modules.len()
+        )
+    } else {
+        format!(
+            "compile gate: {} error(s) outside the types modules",
+            report.other_errors.len()
+        )
+    }
 }
 
 /// What earlier gate runs found, in `<target>/regen-gate/verdicts/`, so that a regen whose
@@ -585,13 +633,8 @@ fn delta_dir(scratch: &Path) -> PathBuf {
 /// names in them (so a module that lost a type `lib.rs` needs fails here too). `None` when there
 /// is nothing to check or the support module cannot be found: the caller checks the whole crate.
 fn delta_crate(generated: &Generated, modules: &[String]) -> Option<Generated> {
-    let types_count = generated
-        .files
-        .keys()
-        .filter(|path| types_module(path).is_some())
-        .count();
     // Past half the modules, the whole crate is as cheap and checks more.
-    if modules.is_empty() || modules.len() * 2 > types_count {
+    if modules.is_empty() || modules.len() * 2 > types_count(generated) {
         return None;
     }
     let lib: syn::File = syn::parse_file(generated.files.get("src/lib.rs")?).ok()?;

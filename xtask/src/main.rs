@@ -8,16 +8,20 @@
 //!   `PASSAGE_API_KEY`, the base URL from `--base-url`, else `PASSAGE_BASE_URL`, else
 //!   production, as the CLI reads them; `--base-url` without `--fetch` is a usage error); `--catalog FILE` and `--fetch` first pin the new catalog into
 //!   `catalog/providers.json`, so a later `regen --check` agrees with what was generated.
+//!   Stages (typing, the compile gate, writing) and the total time go to stderr: a progress bar
+//!   on a terminal, plain lines otherwise; stdout holds the change report.
+//! - `cargo xtask review [--accept] [--diff]`: lists the operation snapshots regen left pending
+//!   review (`codegen/tests/snapshots/*.snap.new`, git-ignored) with a short diff; `--accept`
+//!   accepts them as `cargo insta accept` does, without needing cargo-insta.
 //! - `cargo xtask synth-catalog --operations N --out FILE`: a synthetic catalog for benchmarks.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use passage_catalog::Catalog;
-use passage_codegen::{diff, Generated, Provenance, Settings};
+use passage_codegen::{diff, Generated, Settings};
 
 mod baseline;
 mod bench;
@@ -26,6 +30,9 @@ mod cache;
 mod corpus;
 mod gate;
 mod package;
+mod progress;
+mod snapshots;
+mod staleness;
 mod synth;
 mod test;
 mod typer;
@@ -44,6 +51,8 @@ struct Cli {
 enum Task {
     /// Regenerate `generated/` from the provider catalog.
     Regen(RegenArgs),
+    /// List the operation snapshots pending review (`.snap.new`); `--accept` accepts them.
+    Review(snapshots::ReviewArgs),
     /// Write a synthetic catalog with N operations (for the codegen benchmark).
     SynthCatalog(synth::Args),
     /// Measure regen time at 200 and 2,000 operations and the generated crate's build time.
@@ -103,6 +112,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Task::Regen(args) => regen(args),
+        Task::Review(args) => snapshots::review(&workspace_root(), &args),
         Task::SynthCatalog(args) => synth::run(args).map(|()| true),
         Task::Test(args) => test::run(args),
         Task::BenchCodegen(args) => bench::run(args),
@@ -173,21 +183,57 @@ fn choose_source(
 }
 
 pub(crate) fn regen(args: RegenArgs) -> Result<bool> {
-    regen_in(
+    let progress = std::sync::Arc::new(progress::Progress::for_stderr("regen"));
+    let outcome = regen_in(
         &workspace_root(),
         args,
         std::env::var("PASSAGE_API_KEY").ok(),
         std::env::var("PASSAGE_BASE_URL").ok(),
-    )
+        &progress,
+    )?;
+    let took = progress::seconds(progress.elapsed());
+    Ok(match outcome {
+        Outcome::UpToDate => {
+            progress.note(format!("done in {took}: up to date"));
+            true
+        }
+        Outcome::Stale(diagnosis) => {
+            eprintln!("{diagnosis}");
+            progress.note(format!("done in {took}: stale"));
+            false
+        }
+        Outcome::Regenerated(counts) => {
+            progress.note(format!(
+                "done in {took}: {} file(s) written, {} removed, {} snapshot(s) pending review",
+                counts.written.len(),
+                counts.removed.len(),
+                counts.pending_snapshots
+            ));
+            true
+        }
+    })
 }
 
-/// `regen` on the workspace at `root` (tests run it on a copy).
+/// What one `regen` did.
+#[derive(Debug)]
+enum Outcome {
+    /// `--check`: everything up to date.
+    UpToDate,
+    /// `--check`: stale, and why.
+    Stale(staleness::Diagnosis),
+    /// Files written.
+    Regenerated(WriteCounts),
+}
+
+/// `regen` on the workspace at `root` (tests run it on a copy). Prints the change report and
+/// the files written on stdout, the stages on stderr; returns the `--check` diagnosis unprinted.
 fn regen_in(
     root: &Path,
     args: RegenArgs,
     api_key: Option<String>,
     env_base_url: Option<String>,
-) -> Result<bool> {
+    progress: &std::sync::Arc<progress::Progress>,
+) -> Result<Outcome> {
     const PINNED: &str = "catalog/providers.json";
     let pinned_path = root.join(PINNED);
     let previous = std::fs::read(&pinned_path)
@@ -199,8 +245,13 @@ fn regen_in(
             std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
         }
         Source::Live { key, base_url } => {
-            eprintln!("fetching {}/v1/providers", base_url.trim_end_matches('/'));
-            fetch_catalog(base_url, key)?
+            let stage = progress.waiting(format!(
+                "fetching {}/v1/providers",
+                base_url.trim_end_matches('/')
+            ));
+            let bytes = fetch_catalog(base_url, key)?;
+            stage.done(format!("fetched the catalog ({} bytes)", bytes.len()));
+            bytes
         }
     };
     let new_catalog = Catalog::from_slice(&catalog_bytes).context("the new catalog")?;
@@ -216,26 +267,26 @@ fn regen_in(
         Source::File(file) if args.out_dir.is_some() => repo_label(root, file),
         _ => PINNED.to_string(),
     };
-    let typer = typer::ProcessTyper::new(args.schema_memory_mib)?;
+    let typer = typer::ProcessTyper::new(args.schema_memory_mib)?.with_progress(progress.clone());
     let settings = Settings::default()
         .with_catalog_label(label)
         .with_schema_budget(std::time::Duration::from_secs(args.schema_seconds));
     let settings = if args.no_cache {
         settings.with_typer(std::sync::Arc::new(typer))
     } else {
-        settings.with_typer(std::sync::Arc::new(cache::CachingTyper::new(
-            typer,
-            gate::target_dir().join("regen-cache"),
-        )))
+        settings.with_typer(std::sync::Arc::new(
+            cache::CachingTyper::new(typer, gate::target_dir().join("regen-cache"))
+                .with_progress(progress.clone()),
+        ))
     };
+    let out_dir = args
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| root.join("generated"));
     // One scratch workspace per output folder, so concurrent regens of different outputs
     // (tests, benchmarks) do not overwrite each other's crate.
     let scratch = {
-        let out = args
-            .out_dir
-            .clone()
-            .unwrap_or_else(|| root.join("generated"));
-        let digest = sha_hex(out.display().to_string().as_bytes());
+        let digest = sha_hex(out_dir.display().to_string().as_bytes());
         gate::target_dir().join(format!("regen-gate/{}", &digest[..16]))
     };
     let verdicts = if args.no_cache {
@@ -246,53 +297,45 @@ fn regen_in(
     let generated = if args.no_gate {
         passage_codegen::generate(&catalog_bytes, &settings)?
     } else {
-        gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts)?
+        gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts, progress)?
     };
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }
-    let out_dir = args
-        .out_dir
-        .clone()
-        .unwrap_or_else(|| root.join("generated"));
-    let snapshot_dir = root.join("codegen/tests/snapshots");
+    let snapshot_dir = root.join(snapshots::SNAPSHOT_DIR);
 
     if args.check {
-        let mut stale = stale_generated(&out_dir, &generated)?;
-        if args.out_dir.is_none() {
-            stale.extend(stale_snapshots(&snapshot_dir, &generated)?);
-        }
-        if catalog_bytes != previous {
-            match &source {
-                Source::Pinned => {}
-                Source::File(file) => stale.push(format!(
-                    "{PINNED} differs from {} (pin it: `cargo xtask regen --catalog {}`)",
-                    file.display(),
-                    file.display()
+        let pin_differs = (catalog_bytes != previous)
+            .then(|| match &source {
+                Source::Pinned => None,
+                Source::File(file) => Some((
+                    file.display().to_string(),
+                    format!("cargo xtask regen --catalog {}", file.display()),
                 )),
-                Source::Live { .. } => {
-                    stale.push(format!("{PINNED} differs from the live catalog"))
-                }
-            }
-        }
-        if stale.is_empty() {
-            println!("generated/ and snapshots are up to date");
-            return Ok(true);
-        }
-        eprintln!("stale ({} item(s)):", stale.len());
-        for item in &stale {
-            eprintln!("  {item}");
-        }
-        if let Some(reason) = staleness_reason(&out_dir, &generated.provenance) {
-            eprintln!("why: {reason}");
-        }
-        let fix = match &source {
-            Source::Pinned => "cargo xtask regen".to_string(),
-            Source::File(file) => format!("cargo xtask regen --catalog {}", file.display()),
-            Source::Live { .. } => "cargo xtask regen --fetch".to_string(),
+                Source::Live { .. } => Some((
+                    "the live catalog".to_owned(),
+                    "cargo xtask regen --fetch".to_owned(),
+                )),
+            })
+            .flatten();
+        let observed = staleness::Observed {
+            out_dir: &out_dir,
+            generated: &generated,
+            pinned_sha256: sha_hex(&previous),
+            pin_differs,
+            stale_files: stale_generated(&out_dir, &generated)?,
+            snapshots: match args.out_dir {
+                None => Some(snapshots::compare(&snapshot_dir, &generated)?),
+                Some(_) => None,
+            },
         };
-        eprintln!("fix: run `{fix}` and review the snapshots (`cargo insta review`)");
-        return Ok(false);
+        return Ok(match staleness::diagnose(observed) {
+            None => {
+                println!("generated/ and snapshots are up to date");
+                Outcome::UpToDate
+            }
+            Some(diagnosis) => Outcome::Stale(diagnosis),
+        });
     }
 
     if pins && catalog_bytes != previous {
@@ -300,25 +343,32 @@ fn regen_in(
             .with_context(|| format!("writing {}", pinned_path.display()))?;
         println!("pinned the new catalog as {PINNED}");
     }
-    let written = write_generated(&out_dir, &generated)?;
+    let mut counts = write_generated(&out_dir, &generated)?;
     println!(
         "regenerated {} file(s) for {} operation(s): {} written, {} removed, {} unchanged",
         generated.files.len(),
         generated.snapshots.len(),
-        written.written,
-        written.removed,
-        generated.files.len() - written.written,
+        counts.written.len(),
+        counts.removed.len(),
+        generated.files.len() - counts.written.len(),
     );
+    for path in &counts.written {
+        println!("  wrote {path}");
+    }
+    for path in &counts.removed {
+        println!("  removed {path}");
+    }
     if args.out_dir.is_none() {
-        let pending = write_pending_snapshots(&snapshot_dir, &generated)?;
-        if pending > 0 {
+        counts.pending_snapshots = snapshots::write_pending(&snapshot_dir, &generated)?;
+        if counts.pending_snapshots > 0 {
             println!(
-                "{pending} operation snapshot(s) changed: review them with `cargo insta review` \
-                 (or accept with `cargo insta accept`)"
+                "{} operation snapshot(s) changed, pending review: `cargo xtask review` shows \
+                 them, `cargo xtask review --accept` accepts them",
+                counts.pending_snapshots
             );
         }
     }
-    Ok(true)
+    Ok(Outcome::Regenerated(counts))
 }
 
 /// `file` relative to the workspace root when it lies inside it, else its bare file name: never
@@ -380,20 +430,20 @@ fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>>
     Ok(stale)
 }
 
-/// What [`write_generated`] did.
+/// What [`write_generated`] (and the snapshot step after it) did.
+#[derive(Debug, Default)]
 struct WriteCounts {
-    /// Generated files whose contents changed (or were new).
-    written: usize,
+    /// Generated files (crate-relative paths) whose contents changed or were new.
+    written: Vec<String>,
     /// Files under `src/types/` and `src/integrations/` the generator no longer produces,
     /// deleted.
-    removed: usize,
+    removed: Vec<String>,
+    /// Operation snapshots left pending review.
+    pending_snapshots: usize,
 }
 
 fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts> {
-    let mut counts = WriteCounts {
-        written: 0,
-        removed: 0,
-    };
+    let mut counts = WriteCounts::default();
     for (path, contents) in &generated.files {
         let target = out_dir.join(path);
         if std::fs::read_to_string(&target).ok().as_deref() == Some(contents.as_str()) {
@@ -404,126 +454,15 @@ fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts>
         }
         std::fs::write(&target, contents)
             .with_context(|| format!("writing {}", target.display()))?;
-        counts.written += 1;
+        counts.written.push(path.clone());
     }
     for extra in gate::module_files(out_dir)? {
         if !generated.files.contains_key(&extra) {
             std::fs::remove_file(out_dir.join(&extra))?;
-            counts.removed += 1;
+            counts.removed.push(extra);
         }
     }
     Ok(counts)
-}
-
-/// Says whether the catalog or the generator changed, from the committed header's provenance.
-fn staleness_reason(out_dir: &Path, new: &Provenance) -> Option<String> {
-    let text = std::fs::read_to_string(out_dir.join("src/lib.rs")).ok()?;
-    let Some(old) = Provenance::parse_header(&text) else {
-        return Some("generated/src/lib.rs has no provenance header".into());
-    };
-    let mut reasons = Vec::new();
-    if old.catalog_sha256 != new.catalog_sha256 {
-        reasons.push(format!(
-            "the catalog changed (sha256 {} -> {})",
-            short(&old.catalog_sha256),
-            short(&new.catalog_sha256)
-        ));
-    }
-    if old.codegen_version != new.codegen_version || old.typify_version != new.typify_version {
-        reasons.push(format!(
-            "the generator version changed (passage-codegen {} -> {}, typify {} -> {})",
-            old.codegen_version, new.codegen_version, old.typify_version, new.typify_version
-        ));
-    }
-    if reasons.is_empty() {
-        reasons.push("same catalog and generator versions: the generator's code changed".into());
-    }
-    Some(reasons.join("; "))
-}
-
-fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
-}
-
-// --- insta snapshots -------------------------------------------------------------------------
-// The snapshots are asserted by `codegen/tests/operation_snapshots.rs` with insta. Here we only
-// read them (for --check) and write pending `.snap.new` files in insta's format (for review).
-
-const SNAPSHOT_TEST: &str = "operation_snapshots";
-
-fn snapshot_file(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{SNAPSHOT_TEST}__{name}.snap"))
-}
-
-/// The body of an insta snapshot file (after its `---` front matter).
-fn snapshot_body(text: &str) -> Option<&str> {
-    let rest = text.strip_prefix("---\n")?;
-    let end = rest.find("\n---\n")?;
-    Some(&rest[end + 5..])
-}
-
-fn render_snapshot(code: &str) -> String {
-    format!(
-        "---\nsource: codegen/tests/{SNAPSHOT_TEST}.rs\nexpression: \"&snapshot.code\"\n---\n{}\n",
-        code.trim_end()
-    )
-}
-
-fn expected_snapshots(generated: &Generated) -> BTreeMap<String, &str> {
-    generated
-        .snapshots
-        .iter()
-        .map(|s| (s.name.clone(), s.code.as_str()))
-        .collect()
-}
-
-fn stale_snapshots(dir: &Path, generated: &Generated) -> Result<Vec<String>> {
-    let mut stale = Vec::new();
-    let expected = expected_snapshots(generated);
-    for (name, code) in &expected {
-        let path = snapshot_file(dir, name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) if snapshot_body(&text).map(str::trim_end) == Some(code.trim_end()) => {}
-            Ok(_) => stale.push(format!("snapshot {name} differs")),
-            Err(_) => stale.push(format!("snapshot {name} is missing")),
-        }
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries {
-            let file = entry?.file_name().to_string_lossy().into_owned();
-            if let Some(name) = file
-                .strip_prefix(&format!("{SNAPSHOT_TEST}__"))
-                .and_then(|n| n.strip_suffix(".snap"))
-            {
-                if !expected.contains_key(name) {
-                    stale.push(format!("snapshot {name} belongs to no operation"));
-                }
-            }
-        }
-    }
-    Ok(stale)
-}
-
-fn write_pending_snapshots(dir: &Path, generated: &Generated) -> Result<usize> {
-    std::fs::create_dir_all(dir)?;
-    let mut pending = 0;
-    for (name, code) in expected_snapshots(generated) {
-        let path = snapshot_file(dir, &name);
-        let current = std::fs::read_to_string(&path).ok();
-        if current
-            .as_deref()
-            .and_then(snapshot_body)
-            .map(str::trim_end)
-            == Some(code.trim_end())
-        {
-            continue;
-        }
-        let mut new_path = path.into_os_string();
-        new_path.push(".new");
-        std::fs::write(&new_path, render_snapshot(code))?;
-        pending += 1;
-    }
-    Ok(pending)
 }
 
 fn sha_hex(bytes: &[u8]) -> String {
@@ -608,30 +547,96 @@ mod tests {
         dir
     }
 
-    /// The pinned catalog with the first operation's description changed.
-    fn changed_catalog() -> Vec<u8> {
+    /// `regen_in` with plain progress lines (never a bar, whatever the test's stderr is).
+    fn run(root: &Path, args: RegenArgs, api_key: Option<String>) -> Outcome {
+        let progress = std::sync::Arc::new(progress::Progress::lines("regen"));
+        regen_in(root, args, api_key, None, &progress).unwrap()
+    }
+
+    fn check() -> RegenArgs {
+        RegenArgs {
+            check: true,
+            ..args()
+        }
+    }
+
+    /// The diagnosis of a `--check` that must find something stale.
+    fn stale(outcome: Outcome) -> staleness::Diagnosis {
+        match outcome {
+            Outcome::Stale(diagnosis) => diagnosis,
+            other => panic!("expected stale, got {other:?}"),
+        }
+    }
+
+    fn written(outcome: Outcome) -> WriteCounts {
+        match outcome {
+            Outcome::Regenerated(counts) => counts,
+            other => panic!("expected files written, got {other:?}"),
+        }
+    }
+
+    /// `cargo xtask review --accept`.
+    fn accept_snapshots(root: &Path) {
+        let accept = snapshots::ReviewArgs {
+            accept: true,
+            diff: false,
+        };
+        assert!(snapshots::review(root, &accept).unwrap());
+    }
+
+    /// A workspace copy as a maintainer has it after a clean clone: generated/ and the
+    /// snapshots made from the pinned catalog, reviewed, `--check` clean.
+    fn up_to_date_workspace() -> tempfile::TempDir {
+        let root = workspace_copy();
+        written(run(root.path(), args(), None));
+        accept_snapshots(root.path());
+        assert!(matches!(run(root.path(), check(), None), Outcome::UpToDate));
+        root
+    }
+
+    fn pinned_catalog() -> serde_json::Value {
         let text =
             std::fs::read_to_string(workspace_root().join("catalog/providers.json")).unwrap();
-        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
+        let mut out = serde_json::to_string_pretty(value).unwrap();
+        out.push('\n');
+        out.into_bytes()
+    }
+
+    /// The pinned catalog with the first operation's description changed.
+    fn changed_catalog() -> Vec<u8> {
+        let mut value = pinned_catalog();
         let operations = value["providers"][0]["resources"][0]["operations"]
             .as_object_mut()
             .expect("the pinned catalog has operations");
         let first = operations.values_mut().next().unwrap();
         first["description"] = "Changed upstream.".into();
-        let mut out = serde_json::to_string_pretty(&value).unwrap();
-        out.push('\n');
-        out.into_bytes()
+        to_bytes(&value)
     }
 
-    /// `insta accept`: the pending snapshots become the accepted ones.
-    fn accept_snapshots(root: &Path) {
-        let dir = root.join("codegen/tests/snapshots");
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "new") {
-                std::fs::rename(&path, path.with_extension("")).unwrap();
-            }
-        }
+    /// The pinned catalog with two fields added to one schema: doordash's `orderHistory/read`
+    /// result, which no other integration shares.
+    fn one_schema_changed() -> Vec<u8> {
+        let mut value = pinned_catalog();
+        let doordash = value["providers"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|p| p["id"] == "doordash")
+            .expect("doordash in the pinned catalog");
+        let order = doordash["resources"][0]["operations"]["read"]["result"]["$defs"]["Order"]
+            ["properties"]
+            .as_object_mut()
+            .expect("doordash's Order has properties");
+        order.insert("tipAmount".into(), serde_json::json!({"type": "number"}));
+        order.insert(
+            "loyaltyPoints".into(),
+            serde_json::json!({"type": "integer"}),
+        );
+        to_bytes(&value)
     }
 
     #[test]
@@ -649,7 +654,14 @@ mod tests {
             check: true,
             ..args()
         };
-        assert!(!regen_in(root.path(), check_file, key.clone(), None).unwrap());
+        let diagnosis = stale(run(root.path(), check_file, key.clone()));
+        assert!(
+            matches!(diagnosis.state, staleness::State::PinDiffers { .. }),
+            "{diagnosis}"
+        );
+        assert!(diagnosis
+            .to_string()
+            .contains("cargo xtask regen --catalog"));
         assert_eq!(
             std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
             pinned_before
@@ -659,7 +671,7 @@ mod tests {
             catalog: Some(file.clone()),
             ..args()
         };
-        assert!(regen_in(root.path(), from_file, key.clone(), None).unwrap());
+        written(run(root.path(), from_file, key.clone()));
         assert_eq!(
             std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
             std::fs::read(&file).unwrap(),
@@ -678,11 +690,7 @@ mod tests {
 
         // `regen --check` (key exported, no --fetch: still offline) agrees with what was made.
         accept_snapshots(root.path());
-        let check = RegenArgs {
-            check: true,
-            ..args()
-        };
-        assert!(regen_in(root.path(), check, key, None).unwrap());
+        assert!(matches!(run(root.path(), check(), key), Outcome::UpToDate));
     }
 
     #[test]
@@ -698,7 +706,7 @@ mod tests {
             out_dir: Some(out.clone()),
             ..args()
         };
-        assert!(regen_in(root.path(), experiment, None, None).unwrap());
+        written(run(root.path(), experiment, None));
         assert_eq!(
             std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
             pinned_before
@@ -706,5 +714,131 @@ mod tests {
         let lib = std::fs::read_to_string(out.join("src/lib.rs")).unwrap();
         assert!(lib.contains("synthetic.json"), "{lib}");
         assert!(!lib.contains(&elsewhere.path().display().to_string()));
+    }
+
+    #[test]
+    fn check_after_the_pinned_catalog_changed_says_the_catalog_changed() {
+        let root = up_to_date_workspace();
+        // A pull that brings a new pinned catalog without the regen that goes with it.
+        std::fs::write(
+            root.path().join("catalog/providers.json"),
+            changed_catalog(),
+        )
+        .unwrap();
+        let diagnosis = stale(run(root.path(), check(), None));
+        assert!(
+            matches!(diagnosis.state, staleness::State::CatalogChanged { .. }),
+            "{diagnosis}"
+        );
+        let text = diagnosis.to_string();
+        assert!(text.contains("why: the catalog changed"), "{text}");
+        assert!(text.contains("run `cargo xtask regen`"), "{text}");
+        assert!(!text.contains("generator"), "{text}");
+
+        // The fix it names works.
+        written(run(root.path(), args(), None));
+        accept_snapshots(root.path());
+        assert!(matches!(run(root.path(), check(), None), Outcome::UpToDate));
+    }
+
+    #[test]
+    fn check_with_snapshots_waiting_says_pending_review_and_review_accept_settles_it() {
+        let root = up_to_date_workspace();
+        let file = root.path().join("providers-new.json");
+        std::fs::write(&file, one_schema_changed()).unwrap();
+        let fetched = RegenArgs {
+            catalog: Some(file),
+            ..args()
+        };
+        assert_eq!(
+            written(run(root.path(), fetched, None)).pending_snapshots,
+            1
+        );
+
+        let diagnosis = stale(run(root.path(), check(), None));
+        assert_eq!(
+            diagnosis.state,
+            staleness::State::SnapshotsPending { count: 1 },
+            "{diagnosis}"
+        );
+        let text = diagnosis.to_string();
+        assert!(text.contains("snapshots pending review"), "{text}");
+        assert!(text.contains("`cargo xtask review`"), "{text}");
+        assert!(text.contains("`cargo xtask review --accept`"), "{text}");
+        assert!(
+            !text.contains("generator") && !text.contains("cargo xtask regen"),
+            "names neither a generator change nor a regen that would change nothing: {text}"
+        );
+
+        accept_snapshots(root.path());
+        assert!(matches!(run(root.path(), check(), None), Outcome::UpToDate));
+    }
+
+    #[test]
+    fn a_hand_edited_generated_file_is_not_called_a_catalog_change() {
+        let root = up_to_date_workspace();
+        let path = root.path().join("generated/src/integrations/doordash.rs");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("// edited by hand\n");
+        std::fs::write(&path, text).unwrap();
+        let diagnosis = stale(run(root.path(), check(), None));
+        assert_eq!(diagnosis.state, staleness::State::GeneratorChanged);
+        assert_eq!(
+            diagnosis.items,
+            ["generated/src/integrations/doordash.rs differs"]
+        );
+        assert!(diagnosis.to_string().contains("edited by hand"));
+    }
+
+    /// Before provenance moved into `src/provenance.rs`, every file's header held the catalog's
+    /// SHA-256, so any schema change rewrote all 19 files of the generated crate. Now a change to
+    /// a schema one integration publishes rewrites 3 of its 20: the schema's types module, the
+    /// integration's file (its registry holds the schema) and the provenance file; and one
+    /// snapshot, the operation's.
+    #[test]
+    fn one_schema_change_rewrites_only_its_module_its_integration_and_the_provenance() {
+        let root = up_to_date_workspace();
+        let file = root.path().join("providers-new.json");
+        std::fs::write(&file, one_schema_changed()).unwrap();
+        let counts = written(run(
+            root.path(),
+            RegenArgs {
+                catalog: Some(file),
+                ..args()
+            },
+            None,
+        ));
+        assert_eq!(
+            counts.written,
+            [
+                "src/integrations/doordash.rs",
+                "src/provenance.rs",
+                "src/types/doordash_order_history_read_result.rs",
+            ],
+        );
+        assert!(counts.removed.is_empty());
+        assert_eq!(counts.pending_snapshots, 1);
+        let pending: Vec<String> = std::fs::read_dir(root.path().join(snapshots::SNAPSHOT_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".snap.new"))
+            .collect();
+        assert_eq!(
+            pending,
+            ["operation_snapshots__doordash__orderHistory__read.snap.new"]
+        );
+        // Only the provenance file names the catalog's hash.
+        let sha = sha_hex(&one_schema_changed());
+        let generated = root.path().join("generated");
+        let naming_it: Vec<String> = std::iter::once("Cargo.toml".to_owned())
+            .chain(["src/lib.rs".to_owned(), "src/provenance.rs".to_owned()])
+            .chain(gate::module_files(&generated).unwrap())
+            .filter(|path| {
+                std::fs::read_to_string(generated.join(path))
+                    .unwrap()
+                    .contains(&sha)
+            })
+            .collect();
+        assert_eq!(naming_it, ["src/provenance.rs"]);
     }
 }

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use passage_codegen::typing::{self, SchemaTyper, TypedSchemaText};
@@ -21,6 +22,7 @@ pub struct ProcessTyper {
     exe: PathBuf,
     memory_limit_mib: u64,
     workers: usize,
+    progress: Option<Arc<crate::progress::Progress>>,
 }
 
 impl ProcessTyper {
@@ -34,7 +36,14 @@ impl ProcessTyper {
             exe: std::env::current_exe()?,
             memory_limit_mib,
             workers,
+            progress: None,
         })
+    }
+
+    /// Shows a stage counting the schemas typed (typify can take seconds to minutes each).
+    pub fn with_progress(mut self, progress: Arc<crate::progress::Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 }
 
@@ -42,6 +51,16 @@ impl SchemaTyper for ProcessTyper {
     fn type_schemas(&self, schemas: &[Value], budget: Duration) -> Vec<TypedSchemaText> {
         let workers = self.workers.clamp(1, schemas.len().max(1));
         let mut results: Vec<Option<TypedSchemaText>> = vec![None; schemas.len()];
+        let typing = self.progress.as_ref().map(|progress| {
+            progress.counted(
+                schemas.len() as u64,
+                format!(
+                    "typing {} schema(s) with typify in {workers} worker process(es)",
+                    schemas.len()
+                ),
+            )
+        });
+        let stage = &typing;
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
@@ -50,6 +69,9 @@ impl SchemaTyper for ProcessTyper {
                         let mut out = Vec::new();
                         for i in (w..schemas.len()).step_by(workers) {
                             out.push((i, self.type_in_worker(&mut worker, &schemas[i], budget)));
+                            if let Some(stage) = stage {
+                                stage.step();
+                            }
                         }
                         if let Some(worker) = worker {
                             worker.finish();
@@ -64,6 +86,9 @@ impl SchemaTyper for ProcessTyper {
                 }
             }
         });
+        if let Some(typing) = typing {
+            typing.done(format!("typed {} schema(s)", schemas.len()));
+        }
         results
             .into_iter()
             .zip(schemas)
