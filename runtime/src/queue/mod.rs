@@ -42,7 +42,7 @@
 //!   queued. A retried entry holds its partition until it succeeds or is dead-lettered.
 #![allow(clippy::module_name_repetitions)]
 
-mod reconcile;
+pub mod reconcile;
 mod worker;
 
 use std::collections::HashMap;
