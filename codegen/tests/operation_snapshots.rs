@@ -1,6 +1,7 @@
 //! One insta snapshot per catalog operation of its generated Rust, so a provider schema change
-//! shows up in review (`cargo insta review`) as a readable diff of the types it produces.
-//! `cargo xtask regen` writes pending `.snap.new` files for changed operations.
+//! shows up in review as a readable diff of the types it produces. `cargo xtask regen` writes
+//! pending `.snap.new` files for changed operations; `cargo xtask review` lists them and
+//! `cargo xtask review --accept` accepts them (`cargo insta review` works too).
 
 #[test]
 fn every_operation_matches_its_reviewed_snapshot() {

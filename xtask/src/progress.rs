@@ -65,7 +65,7 @@ impl Progress {
                 let bar = ProgressBar::new(steps);
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{spinner} {prefix}: {msg} [{bar:30}] {pos}/{len} ({elapsed})",
+                        "{spinner} {prefix}: [{bar:25}] {pos}/{len} {elapsed:>3} {wide_msg}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
@@ -84,7 +84,7 @@ impl Progress {
             Mode::Terminal => {
                 let bar = ProgressBar::new_spinner();
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
+                    ProgressStyle::with_template("{spinner} {prefix}: {elapsed:>3} {wide_msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 Some(bar)
@@ -95,12 +95,10 @@ impl Progress {
     }
 
     fn start(&self, bar: Option<ProgressBar>, message: String) -> Stage {
+        // Prefix and message set before the first draw, so no frame shows them empty.
+        let bar = bar.map(|bar| bar.with_prefix(self.task).with_message(message.clone()));
         match &bar {
-            Some(bar) => {
-                bar.set_prefix(self.task);
-                bar.set_message(message.clone());
-                bar.enable_steady_tick(Duration::from_millis(120));
-            }
+            Some(bar) => bar.enable_steady_tick(Duration::from_millis(120)),
             None => self.note(format!("{message} ...")),
         }
         Stage {

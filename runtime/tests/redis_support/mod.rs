@@ -7,7 +7,8 @@
 //! redis-server exits and we retry with another port.
 //!
 //! When `redis-server` is not installed the test fails under `CI` (any value but `false`/`0`),
-//! and otherwise is skipped with a loud message (the caller returns early).
+//! and otherwise is skipped with a loud message (the caller returns early) and recorded for the
+//! summary of `cargo xtask test` (`$PASSAGE_SKIP_DIR`).
 #![allow(dead_code)]
 
 use std::io::Write as _;
@@ -45,6 +46,9 @@ pub fn require(program: &str) -> bool {
                 !under_ci(),
                 "{program} is required under CI ({err}): apt-get install -y redis-server redis-tools"
             );
+            record_skip(&format!(
+                "{program} not found ({err}); install: apt-get install -y redis-server redis-tools"
+            ));
             // Written to the stderr handle, not with eprintln!, so libtest's capture of a
             // passing test does not swallow it.
             let _ = writeln!(
@@ -56,6 +60,40 @@ pub fn require(program: &str) -> bool {
             );
             false
         }
+    }
+}
+
+/// Records a skipped test for the summary `cargo xtask test` ends with: appends a line
+/// `binary::test: reason` to a file of this process in `$PASSAGE_SKIP_DIR` (which `cargo xtask
+/// test` sets to a fresh `target/test-skips/`). Without the variable nothing is written; a write
+/// that fails is ignored (the loud notice on stderr still says the test did not run).
+fn record_skip(reason: &str) {
+    use std::io::Write as _;
+    let Some(dir) = std::env::var_os("PASSAGE_SKIP_DIR") else {
+        return;
+    };
+    // Test binaries are named `<name>-<hash>`; the test's thread is named after the test.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.file_stem()?.to_string_lossy().into_owned()))
+        .map(|stem| match stem.rsplit_once('-') {
+            Some((name, _)) => name.to_owned(),
+            None => stem,
+        })
+        .unwrap_or_default();
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_owned();
+    let line = format!("{binary}::{test}: {}\n", reason.replace('\n', " "));
+    let dir = std::path::PathBuf::from(dir);
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{}.skips", std::process::id())))
+    {
+        let _ = file.write_all(line.as_bytes());
     }
 }
 
