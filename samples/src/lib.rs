@@ -45,6 +45,7 @@
 #![deny(missing_docs)]
 
 mod check;
+mod coherent;
 mod generator;
 mod json_eq;
 mod merge;
@@ -233,5 +234,17 @@ pub fn sample_with(
     seed: u64,
     options: &SampleOptions,
 ) -> Result<Value, SampleError> {
-    generator::Generator::new(schema, seed, options).generate()
+    let value = generator::Generator::new(schema, seed, options).generate()?;
+    if !options.realistic {
+        return Ok(value);
+    }
+    // Realistic values are chosen field by field: make the document hold together (one
+    // currency, consecutive monthly periods), and keep that only if the schema still agrees.
+    let mut coherent = value.clone();
+    if coherent::cohere(&mut coherent)
+        && generator::Generator::new(schema, seed, options).check(schema, &coherent)
+    {
+        return Ok(coherent);
+    }
+    Ok(value)
 }

@@ -166,3 +166,79 @@ fn the_plain_generator_is_unchanged_by_default() {
     assert!(!SampleOptions::default().realistic);
     assert!(SampleOptions::realistic().realistic);
 }
+
+/// `MM/DD/YYYY` or `YYYY-MM-DD[T...]` as days since 1970-01-01, for ordering checks.
+fn day_number(text: &str) -> Option<i64> {
+    let (y, m, d) = if is_us_date(text) {
+        let p: Vec<i64> = text.split('/').filter_map(|p| p.parse().ok()).collect();
+        (p[2], p[0], p[1])
+    } else if text.len() >= 10 && text.as_bytes()[4] == b'-' {
+        (
+            text[..4].parse().ok()?,
+            text[5..7].parse().ok()?,
+            text[8..10].parse().ok()?,
+        )
+    } else {
+        return None;
+    };
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
+}
+
+/// Every carrier's statements, over many seeds: one currency per account, periods a month long
+/// and consecutive (newest first), each due after it ends, amounts in cents.
+#[test]
+fn realistic_statements_are_coherent_over_many_seeds() {
+    let options = SampleOptions::realistic();
+    let mut checked = 0;
+    for carrier in ["tmobile", "att", "verizon"] {
+        let schema = result_schema(carrier, "mobileBillingStatement", "read");
+        for seed in 0..200 {
+            let value = sample_with(&schema, seed, &options).unwrap();
+            let statements = value["billing"].as_array().expect("billing");
+            let currencies: std::collections::BTreeSet<&str> = statements
+                .iter()
+                .filter_map(|s| s["currency"].as_str())
+                .collect();
+            assert!(
+                currencies.len() <= 1,
+                "{carrier} seed {seed}: one currency per account, got {currencies:?}"
+            );
+            let mut previous_start = None;
+            for s in statements {
+                let start = s["periodStart"].as_str().and_then(day_number);
+                let end = s["periodEnd"].as_str().and_then(day_number);
+                let due = s["dueDate"].as_str().and_then(day_number);
+                if let (Some(start), Some(end)) = (start, end) {
+                    let days = end - start + 1;
+                    assert!(
+                        (28..=31).contains(&days),
+                        "{carrier} seed {seed}: a period of {days} days: {s}"
+                    );
+                    if let Some(due) = due {
+                        assert!(due > end, "{carrier} seed {seed}: due before the end: {s}");
+                    }
+                }
+                if let (Some(start), Some(newer)) = (start, previous_start) {
+                    assert!(
+                        (28..=31).contains(&(newer - start)),
+                        "{carrier} seed {seed}: periods not consecutive months: {statements:?}"
+                    );
+                }
+                previous_start = start.or(previous_start);
+                if let Some(amount) = s["amountDue"].as_f64() {
+                    let cents = amount * 100.0;
+                    assert!(
+                        (cents - cents.round()).abs() < 1e-6,
+                        "{carrier} seed {seed}: {amount} is not in cents"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 600, "statements checked: {checked}");
+}
