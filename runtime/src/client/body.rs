@@ -145,7 +145,10 @@ mod tests {
             redact_credentials(b"{\"error\":\"Link not found\"}"),
             std::borrow::Cow::Borrowed(_)
         ));
-        assert!(matches!(redact_credentials(b"bearer"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            redact_credentials(b"bearer"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
