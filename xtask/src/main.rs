@@ -841,4 +841,56 @@ mod tests {
             .collect();
         assert_eq!(naming_it, ["src/provenance.rs"]);
     }
+
+    /// The maintainer's `PASSAGE_BASE_URL=... cargo xtask regen --fetch` against the emulator:
+    /// the base URL comes from the environment (no `--base-url`), the key goes in the header,
+    /// and what the emulator serves is what gets pinned and generated.
+    #[test]
+    fn fetch_from_passage_base_url_pins_the_catalog_the_emulator_serves() {
+        let served = Catalog::from_slice(&one_schema_changed()).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let mock = runtime
+            .block_on(passage_mock::MockServer::start(
+                passage_mock::MockConfig::default().with_catalog(served.clone()),
+            ))
+            .unwrap();
+        let root = up_to_date_workspace();
+        let fetch = RegenArgs {
+            fetch: true,
+            base_url: None,
+            ..args()
+        };
+        let progress = std::sync::Arc::new(progress::Progress::lines("regen"));
+        let outcome = regen_in(
+            root.path(),
+            fetch,
+            Some(mock.api_key().to_owned()),
+            Some(mock.base_url()),
+            &progress,
+        )
+        .unwrap();
+        assert_eq!(written(outcome).pending_snapshots, 1);
+        let pinned = std::fs::read(root.path().join("catalog/providers.json")).unwrap();
+        assert_eq!(Catalog::from_slice(&pinned).unwrap(), served);
+
+        // A wrong key is refused by the emulator, and nothing is pinned.
+        let refused = regen_in(
+            root.path(),
+            RegenArgs {
+                fetch: true,
+                base_url: None,
+                ..args()
+            },
+            Some("psg_test_wrong".into()),
+            Some(mock.base_url()),
+            &progress,
+        )
+        .unwrap_err();
+        assert!(refused.to_string().contains("401"), "{refused:#}");
+        assert_eq!(
+            std::fs::read(root.path().join("catalog/providers.json")).unwrap(),
+            pinned
+        );
+        runtime.block_on(mock.shutdown());
+    }
 }
