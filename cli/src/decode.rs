@@ -2,7 +2,7 @@
 //! re-serialized, so a payload can be checked against the SDK's types from a shell.
 //!
 //! Contract (acceptance checks rely on it): `passage decode --integration I --resource R
-//! --action A [FILE|-]`; exit 0 and the re-serialized JSON on stdout when the data fits; exit 4
+//! --action A [FILE|-]` (or `--operation R:A`, the form `links create` takes); exit 0 and the re-serialized JSON on stdout when the data fits; exit 4
 //! with an error naming the JSON path when it does not; exit 3 when the input cannot be read or
 //! is not JSON; exit 2 for an unknown integration or operation (the `passage --help` table).
 
@@ -22,12 +22,15 @@ pub struct Args {
     /// Integration id, e.g. `tmobile`.
     #[arg(long)]
     integration: String,
-    /// Resource, e.g. `mobileBillingStatement`.
-    #[arg(long)]
-    resource: String,
-    /// Action, e.g. `read`.
-    #[arg(long)]
-    action: String,
+    /// Resource, e.g. `mobileBillingStatement` (or give `--operation`).
+    #[arg(long, required_unless_present = "operation", requires = "action")]
+    resource: Option<String>,
+    /// Action, e.g. `read` (or give `--operation`).
+    #[arg(long, required_unless_present = "operation", requires = "resource")]
+    action: Option<String>,
+    /// The operation as `RESOURCE:ACTION`, as `links create` and `webhook verify` take it.
+    #[arg(long, value_name = "RESOURCE:ACTION", conflicts_with_all = ["resource", "action"], value_parser = crate::hints::parse_operation)]
+    operation: Option<passage_connect::link::OperationRef>,
     /// Pretty-print the output.
     #[arg(long)]
     pretty: bool,
@@ -38,7 +41,18 @@ pub struct Args {
 
 /// Runs `passage decode`.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    crate::hints::check_operation(&args.integration, &args.resource, &args.action, None)
+    // clap guarantees one of the two forms.
+    let (resource, action) = match (&args.operation, &args.resource, &args.action) {
+        (Some(op), _, _) => (op.resource.clone(), op.action.clone()),
+        (None, Some(resource), Some(action)) => (resource.clone(), action.clone()),
+        _ => {
+            return Err(coded(
+                Code::Usage,
+                anyhow!("give --operation RESOURCE:ACTION, or --resource and --action"),
+            ))
+        }
+    };
+    crate::hints::check_operation(&args.integration, &resource, &action, None)
         .map_err(|message| coded(Code::Usage, anyhow!(message)))?;
     let data = read_input(args.input.as_deref()).or_exit(Code::BadInput)?;
     // Malformed JSON is bad input (3), not a schema mismatch (4): a script must tell them apart.
@@ -51,7 +65,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             ),
         ));
     }
-    match decode_result(&args.integration, &args.resource, &args.action, &data) {
+    match decode_result(&args.integration, &resource, &action, &data) {
         Ok(result) => {
             let text = if args.pretty {
                 serde_json::to_string_pretty(&result)?

@@ -4,7 +4,41 @@
 
 use std::collections::BTreeSet;
 
+use passage_connect::link::OperationRef;
 use passage_generated::{find_operation, operations};
+
+/// Parses `--operation RESOURCE:ACTION` (the form `links create`, `webhook verify` and `decode`
+/// take).
+pub(crate) fn parse_operation(s: &str) -> Result<OperationRef, String> {
+    match s.split_once(':') {
+        Some((resource, action))
+            if !resource.is_empty() && !action.is_empty() && !action.contains(':') =>
+        {
+            Ok(OperationRef::new(resource, action))
+        }
+        _ => Err(format!(
+            "expected `resource:action`, e.g. `mobileBillingStatement:read`, got `{s}`"
+        )),
+    }
+}
+
+/// A hint for a listening socket that could not be bound: what to try instead, for the error
+/// kinds a user can act on. `flag` is the command's address flag (`--addr`).
+pub(crate) fn bind_hint(err: &std::io::Error, flag: &str) -> Option<String> {
+    match err.kind() {
+        std::io::ErrorKind::AddrInUse => Some(format!(
+            "another program (perhaps another `passage` server) already listens there: stop it, or \
+             pick another address with {flag} 127.0.0.1:PORT (port 0 takes any free port)"
+        )),
+        std::io::ErrorKind::PermissionDenied => Some(format!(
+            "ports below 1024 need privileges: use a higher port with {flag} 127.0.0.1:PORT"
+        )),
+        std::io::ErrorKind::AddrNotAvailable => Some(format!(
+            "that address is not one of this machine's: use {flag} 127.0.0.1:PORT"
+        )),
+        _ => None,
+    }
+}
 
 /// `Err(message)` when `integration` or `resource:action` is not in the catalog. The message names
 /// the close matches and the known values; `escape` (e.g. `pass --allow-unknown-operations to

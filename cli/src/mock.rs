@@ -82,9 +82,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .try_init();
     let config = config_from(args)?;
     let keys = config.api_keys.clone();
-    let mock = MockServer::start(config)
-        .await
-        .context("cannot start the emulator")?;
+    let mock = match MockServer::start(config).await {
+        Ok(mock) => mock,
+        Err(err) => {
+            let hint = match &err {
+                passage_mock::MockError::Bind { source, .. } => {
+                    crate::hints::bind_hint(source, "--addr")
+                }
+                _ => None,
+            };
+            let err = anyhow::Error::new(err).context("cannot start the emulator");
+            return Err(match hint {
+                // On its own line after the error: what to do about it.
+                Some(hint) => anyhow::anyhow!("{}\nhint: {hint}", crate::exit::render(&err)),
+                None => err,
+            });
+        }
+    };
     // To stderr: stdout stays free for anything a script may want to read.
     eprint!("{}", banner(&mock.base_url(), &keys, &mock.key_id()));
     crate::signal::shutdown()?.await;

@@ -75,7 +75,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "INTEGRATION", requires = "operations")]
     integration: Option<String>,
     /// The link's operations in order, `resource:action` (repeat for each; with --integration).
-    #[arg(long = "operation", value_name = "RESOURCE:ACTION", requires = "integration", value_parser = parse_operation)]
+    #[arg(long = "operation", value_name = "RESOURCE:ACTION", requires = "integration", value_parser = crate::hints::parse_operation)]
     operations: Vec<OperationRef>,
     /// The raw body, exactly as received (`-` for stdin).
     #[arg(value_name = "BODY_FILE")]
@@ -98,19 +98,6 @@ pub struct SignArgs {
     /// The body to sign (`-` for stdin).
     #[arg(value_name = "BODY_FILE")]
     body: PathBuf,
-}
-
-fn parse_operation(s: &str) -> Result<OperationRef, String> {
-    match s.split_once(':') {
-        Some((resource, action))
-            if !resource.is_empty() && !action.is_empty() && !action.contains(':') =>
-        {
-            Ok(OperationRef::new(resource, action))
-        }
-        _ => Err(format!(
-            "expected `resource:action`, e.g. `mobileBillingStatement:read`, got `{s}`"
-        )),
-    }
 }
 
 /// Runs the subcommand.

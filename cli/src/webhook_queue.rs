@@ -211,9 +211,15 @@ pub async fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
     let app = axum::Router::new()
         .fallback(axum::routing::post(accept))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("binding {}", args.addr))?;
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            let hint = crate::hints::bind_hint(&err, "--addr")
+                .map(|hint| format!("\nhint: {hint}"))
+                .unwrap_or_default();
+            anyhow::bail!("binding {}: {err}{hint}", args.addr);
+        }
+    };
     let bound = listener.local_addr()?;
     // Installed before "listening" is printed: a SIGTERM right after it must not kill us mid-way.
     let stop = crate::signal::shutdown()?;

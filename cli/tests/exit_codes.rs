@@ -402,3 +402,71 @@ async fn links_codes() {
     );
     mock.shutdown().await;
 }
+
+/// `decode` takes `--operation RESOURCE:ACTION` like `links create` and `webhook verify` (the
+/// `--resource`/`--action` pair still works); a malformed or half-given form is a usage error.
+#[test]
+fn decode_takes_the_operation_form_too() {
+    let ok = passage(
+        &[
+            "decode",
+            "--integration",
+            "tmobile",
+            "--operation",
+            "mobileBillingStatement:read",
+        ],
+        Some(BILL),
+    );
+    assert_code(&ok, 0, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&passage(&DECODE, Some(BILL)).stdout),
+        "both forms print the same"
+    );
+    let malformed = passage(
+        &[
+            "decode",
+            "--integration",
+            "tmobile",
+            "--operation",
+            "mobileBillingStatement",
+        ],
+        Some(BILL),
+    );
+    assert_code(&malformed, 2, &["resource:action"]);
+    let half = passage(
+        &[
+            "decode",
+            "--integration",
+            "tmobile",
+            "--resource",
+            "mobileBillingStatement",
+        ],
+        Some(BILL),
+    );
+    assert_code(&half, 2, &["--action"]);
+    let both = passage(
+        &[
+            "decode",
+            "--integration",
+            "tmobile",
+            "--operation",
+            "mobileBillingStatement:read",
+            "--resource",
+            "paymentMethod",
+            "--action",
+            "read",
+        ],
+        Some(BILL),
+    );
+    assert_code(&both, 2, &["--operation"]);
+}
+
+/// A port already taken: the error says so, then a hint names `--addr` and port 0.
+#[test]
+fn mock_on_a_taken_port_hints_at_addr() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = passage(&["mock", "--addr", &addr], None);
+    assert_code(&out, 1, &["cannot listen on", "hint:", "--addr", "port 0"]);
+}
