@@ -1,5 +1,5 @@
 //! Error bodies, the `/v1/*` API key check, the `Host` and JSON `POST` checks, and the fault
-//! injection layer.
+//! injection layer; the `x-request-id` every answer carries.
 
 use std::sync::Arc;
 
@@ -314,4 +314,27 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
         }
     }
     json
+}
+
+/// The header every emulator answer carries with a fresh id.
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Adds `x-request-id: req_<16 random alphanumerics>` to every answer (API, control API, sandbox
+/// page, rejections), as an API behind a gateway does, so clients can test reading it. Passage
+/// documents no request-id header; the SDK reads this one among others.
+pub(crate) async fn add_request_id(request: Request, next: Next) -> Response {
+    use rand::distributions::{Alphanumeric, DistString as _};
+    let mut response = next.run(request).await;
+    let id = format!(
+        "req_{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 16)
+    );
+    // Alphanumerics and `_` are always a valid header value; the fallback never runs.
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .entry(REQUEST_ID_HEADER)
+            .or_insert(value);
+    }
+    response
 }

@@ -14,7 +14,9 @@ use crate::config::MockConfig;
 use crate::error::MockError;
 use crate::fault::Fault;
 use crate::keys::KeyRing;
-use crate::middleware::{json_errors, require_json_post, require_local_host, AllowedHosts};
+use crate::middleware::{
+    add_request_id, json_errors, require_json_post, require_local_host, AllowedHosts,
+};
 use crate::state::{LogLimits, Shared, SharedParts};
 use crate::store::now_ms;
 use crate::store::StoreLimits;
@@ -178,7 +180,9 @@ impl MockServer {
                 hosts,
                 require_local_host,
             ))
-            .layer(axum::middleware::from_fn(json_errors));
+            .layer(axum::middleware::from_fn(json_errors))
+            // Outermost: rejections of the layers above carry an id too.
+            .layer(axum::middleware::from_fn(add_request_id));
         let task = tokio::spawn(passage_serve::serve(listener, router, limits, async move {
             let mut stopped = stopped;
             passage_serve::stopped(&mut stopped).await;

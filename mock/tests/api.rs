@@ -925,3 +925,37 @@ async fn shutdown_stops_serving() {
     let result = client().get(format!("{base}/v1/providers")).send().await;
     assert!(result.is_err(), "still answering after shutdown");
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_fresh_request_id() {
+    let mock = start_mock().await;
+    let base = mock.base_url();
+    let mut seen = std::collections::HashSet::new();
+    // A success, a handler's 404, the key check's 401, the control API and the sandbox page.
+    let requests = [
+        client()
+            .get(format!("{base}/v1/providers"))
+            .bearer_auth(mock.api_key()),
+        client()
+            .get(format!("{base}/v1/links/link_unknown"))
+            .bearer_auth(mock.api_key()),
+        client().get(format!("{base}/v1/links")),
+        client().get(format!("{base}/sandbox/faults")),
+        client().get(format!("{base}/sandbox")),
+    ];
+    for request in requests {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .unwrap_or_else(|| panic!("no x-request-id on a {status} answer"))
+            .to_str()
+            .unwrap()
+            .to_string();
+        let suffix = id.strip_prefix("req_").unwrap_or_else(|| panic!("{id}"));
+        assert_eq!(suffix.len(), 16, "{id}");
+        assert!(suffix.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        assert!(seen.insert(id.clone()), "{id} was sent twice");
+    }
+}

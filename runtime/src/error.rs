@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::ResponseMeta;
 use crate::link::LinkStatus;
 
 /// One validation problem: a dot-separated field path (`operations.1.arguments.cvv`) and what is
@@ -125,7 +126,7 @@ pub enum ValidationSource {
 }
 
 /// An error answer of the API, as received: status, the message and code parsed from either
-/// body form, and the raw body.
+/// body form, the raw body, and the exchange's metadata (request id, attempts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiErrorBody {
     /// The HTTP status.
@@ -141,6 +142,10 @@ pub struct ApiErrorBody {
     /// its first 8 KiB ([`ERROR_EXCERPT_BYTES`](crate::client::ERROR_EXCERPT_BYTES)) with a note
     /// of the full length when longer, so an error never holds a second copy of a large body.
     pub raw: String,
+    /// The answer's headers and request id, how many attempts were made and how long they took
+    /// (`meta.status` is [`status`](Self::status)). Also reachable as
+    /// [`Error::meta`] / [`Error::request_id`].
+    pub meta: ResponseMeta,
 }
 
 impl fmt::Display for ApiErrorBody {
@@ -261,6 +266,8 @@ pub enum Error {
         /// The HTTP client's error.
         #[source]
         source: reqwest::Error,
+        /// How many times the request was sent (1 plus the retries made).
+        attempts: u32,
     },
     /// `POST /v1/links` was sent but no answer came back (connection dropped, timeout): the link
     /// **may or may not** exist. It was not sent again, so that no duplicate link is made. Look for
@@ -274,6 +281,9 @@ pub enum Error {
         /// The HTTP client's error.
         #[source]
         source: reqwest::Error,
+        /// How many times the request was sent: more than 1 only when earlier attempts never
+        /// connected.
+        attempts: u32,
     },
     /// The server asked (with `Retry-After`) to be called again later than the caller's deadline
     /// allows: the wait gave up at once instead of polling against the server's request or
@@ -309,6 +319,8 @@ pub enum Error {
         /// The body as received (lossy UTF-8), cut to its first 8 KiB with a note of the full
         /// length when longer.
         body: String,
+        /// The answer's status, headers and request id, when the body came from an answer.
+        meta: Option<Box<ResponseMeta>>,
     },
     /// The answer's body is larger than the client's cap
     /// ([`ClientBuilder::max_body_bytes`](crate::client::ClientBuilder::max_body_bytes), default
@@ -337,6 +349,8 @@ pub enum Error {
         location: Option<String>,
         /// Why it was not followed.
         refusal: RedirectRefusal,
+        /// The redirect answer's headers and request id.
+        meta: Box<ResponseMeta>,
     },
     /// The client is misconfigured: a bad base URL, a key that cannot be sent in a header, a
     /// missing `PASSAGE_API_KEY`, a TLS backend that fails to start.
@@ -431,6 +445,119 @@ impl Error {
         }
     }
 
+    /// The metadata of the answer this error came from: every error answer (4xx/5xx), a success
+    /// whose body did not decode ([`Error::Decode`]), a refused redirect. `None` for errors
+    /// without an answer ([`Error::Transport`], [`Error::Indeterminate`], local validation,
+    /// configuration) and for [`Error::BodyTooLarge`] and [`Error::RetryAfterPastDeadline`],
+    /// which name their request and status only.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) {
+    /// if let Err(err) = client.links().get("link_x").await {
+    ///     if let Some(meta) = err.meta() {
+    ///         eprintln!("HTTP {} after {} attempt(s)", meta.status, meta.attempts);
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn meta(&self) -> Option<&ResponseMeta> {
+        match self {
+            Error::Decode { meta, .. } => meta.as_deref(),
+            Error::Redirect { meta, .. } => Some(meta),
+            _ => self.response().map(|r| &r.meta),
+        }
+    }
+
+    /// The request id the server sent with the answer this error came from (see
+    /// [`REQUEST_ID_HEADERS`](crate::client::REQUEST_ID_HEADERS) for where it is read): quote it
+    /// when asking Passage about a failed call.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) {
+    /// if let Err(err) = client.links().get("link_x").await {
+    ///     eprintln!("{err} (request id: {})", err.request_id().unwrap_or("none"));
+    /// }
+    /// # }
+    /// ```
+    pub fn request_id(&self) -> Option<&str> {
+        self.meta().and_then(|meta| meta.request_id.as_deref())
+    }
+
+    /// How many times the failed request was sent (1 plus its retries), for every error of an
+    /// HTTP exchange that counts them: those with [`meta`](Self::meta), and
+    /// [`Error::Transport`] / [`Error::Indeterminate`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) {
+    /// if let Err(err) = client.links().list().await {
+    ///     eprintln!("gave up after {:?} attempt(s): {err}", err.attempts());
+    /// }
+    /// # }
+    /// ```
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            Error::Transport { attempts, .. } | Error::Indeterminate { attempts, .. } => {
+                Some(*attempts)
+            }
+            _ => self.meta().map(|meta| meta.attempts),
+        }
+    }
+
+    /// Whether an HTTP attempt ran out of time (the per-attempt timeout of the client or of the
+    /// call, [`RequestOptions::timeout`](crate::client::RequestOptions::timeout)).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) {
+    /// use std::time::Duration;
+    /// match client.links().list().timeout(Duration::from_secs(2)).max_retries(0).await {
+    ///     Err(err) if err.is_timeout() => eprintln!("no answer within 2 s"),
+    ///     other => { let _ = other; }
+    /// }
+    /// # }
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Transport { source, .. } | Error::Indeterminate { source, .. } => {
+                source.is_timeout()
+            }
+            _ => false,
+        }
+    }
+
+    /// Records how many attempts a call made and how long it took, in whichever part of the
+    /// error holds them (the retry loop knows them only once it stops).
+    pub(crate) fn with_exchange(mut self, attempts: u32, elapsed: Duration) -> Error {
+        match &mut self {
+            Error::Transport { attempts: n, .. } | Error::Indeterminate { attempts: n, .. } => {
+                *n = attempts;
+            }
+            Error::Decode {
+                meta: Some(meta), ..
+            }
+            | Error::Redirect { meta, .. } => {
+                meta.attempts = attempts;
+                meta.elapsed = elapsed;
+            }
+            Error::Validation {
+                response: Some(response),
+                ..
+            }
+            | Error::Unauthorized { response }
+            | Error::Forbidden { response }
+            | Error::NotFound { response }
+            | Error::Conflict { response }
+            | Error::Expired { response }
+            | Error::RateLimited { response, .. }
+            | Error::Server { response, .. }
+            | Error::UnexpectedStatus { response } => {
+                response.meta.attempts = attempts;
+                response.meta.elapsed = elapsed;
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// Whether trying the same call again later may succeed (429, 5xx, transport errors).
     /// Never true for [`Error::Indeterminate`]: repeating a create may duplicate the link.
     ///
@@ -456,6 +583,7 @@ impl Error {
         request: String,
         retry_after: Option<Duration>,
         body: &[u8],
+        meta: ResponseMeta,
     ) -> Error {
         // Before anything is kept: an error body may echo the request's credentials.
         let body = &*crate::client::redact_credentials(body);
@@ -468,6 +596,7 @@ impl Error {
                 .unwrap_or_else(|| default_message(status).to_string()),
             code: parsed.code,
             raw: crate::client::excerpt(body),
+            meta,
         });
         let code = response.code.as_deref();
         match (status, code) {
@@ -626,6 +755,7 @@ mod tests {
             "GET http://x/v1/links/l".into(),
             None,
             body.as_bytes(),
+            ResponseMeta::new(status, reqwest::header::HeaderMap::new()),
         )
     }
 

@@ -2,14 +2,18 @@
 //! `GET`s only), bodies read under the size cap, mapping answers to [`Error`], and decoding
 //! success bodies with the JSON path of any mismatch.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT,
+};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::options::RequestOptions;
+use super::response::{Response, ResponseMeta};
 use super::retry::{parse_retry_after, RetryEvent, RetryReason};
 use super::{excerpt, read_capped, Client, ReadError};
 use crate::error::{Error, RedirectRefusal};
@@ -29,6 +33,15 @@ pub(crate) struct Answer {
     pub(crate) body: Bytes,
     /// `METHOD URL`, for error messages.
     pub(crate) request: String,
+    /// Status, headers, request id, attempts, time.
+    pub(crate) meta: ResponseMeta,
+}
+
+/// What one call sends with: the client's settings with the call's [`RequestOptions`] applied.
+struct CallSettings<'a> {
+    timeout: Duration,
+    retry: super::RetryPolicy,
+    headers: &'a HeaderMap,
 }
 
 /// Statuses worth retrying for an idempotent request.
@@ -66,7 +79,9 @@ impl Client {
     ///
     /// `deadline`, when set, is the caller's own deadline (a link wait): a retry the server asks
     /// to happen past it is not waited for but reported as
-    /// [`Error::RetryAfterPastDeadline`].
+    /// [`Error::RetryAfterPastDeadline`]. `options` override the client's timeout, retry policy
+    /// and headers for this call. The answer (or the error) carries the attempt count and the
+    /// time taken.
     pub(crate) async fn execute(
         &self,
         method: Method,
@@ -74,18 +89,42 @@ impl Client {
         body: Option<Vec<u8>>,
         repeat: Repeat,
         deadline: Option<Instant>,
+        options: &RequestOptions,
     ) -> Result<Answer, Error> {
         let inner = &self.inner;
+        let settings = CallSettings {
+            timeout: options.get_timeout().unwrap_or(inner.timeout),
+            retry: options.resolve_retry(&inner.retry),
+            headers: options.checked_headers()?,
+        };
         let started = Instant::now();
         let mut attempt: u32 = 0;
         let mut redirects: u32 = 0;
         let mut current = url;
         loop {
             let step = self
-                .attempt(&method, &current, body.as_deref(), repeat, redirects)
+                .attempt(
+                    &method,
+                    &current,
+                    body.as_deref(),
+                    repeat,
+                    redirects,
+                    &settings,
+                )
                 .await;
             let (error, retry_after, reason) = match step {
-                Step::Done(outcome) => return outcome,
+                Step::Done(outcome) => {
+                    // This attempt is the last one: count it.
+                    let attempts = attempt + 1;
+                    return match outcome {
+                        Ok(mut answer) => {
+                            answer.meta.attempts = attempts;
+                            answer.meta.elapsed = started.elapsed();
+                            Ok(answer)
+                        }
+                        Err(error) => Err(error.with_exchange(attempts, started.elapsed())),
+                    };
+                }
                 Step::Follow(target) => {
                     redirects += 1;
                     current = target;
@@ -99,6 +138,8 @@ impl Client {
             if let (Some(deadline), Some(wait)) = (deadline, retry_after) {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if wait > remaining {
+                    // The answer asking for the pause (and its meta) is dropped with it:
+                    // `RetryAfterPastDeadline` names the request and the two durations.
                     return Err(Error::RetryAfterPastDeadline {
                         request: format!("{method} {current}"),
                         retry_after: wait,
@@ -106,11 +147,11 @@ impl Client {
                     });
                 }
             }
-            let Some(delay) = inner
+            let Some(delay) = settings
                 .retry
                 .next_delay(attempt, retry_after, started.elapsed())
             else {
-                return Err(error);
+                return Err(error.with_exchange(attempt, started.elapsed()));
             };
             let event = RetryEvent {
                 method: method.to_string(),
@@ -143,21 +184,27 @@ impl Client {
         body: Option<&[u8]>,
         repeat: Repeat,
         redirects: u32,
+        settings: &CallSettings<'_>,
     ) -> Step {
         let inner = &self.inner;
         let request = format!("{method} {url}");
         let mut builder = inner
             .http
             .request(method.clone(), url.clone())
-            .header(AUTHORIZATION, inner.auth.clone())
             .header(USER_AGENT, inner.user_agent.clone())
             .header(ACCEPT, "application/json")
-            .timeout(inner.timeout);
+            .timeout(settings.timeout);
         if let Some(body) = body {
             builder = builder
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
         }
+        // The call's headers replace the client's of the same name; `Authorization` is set
+        // last, so nothing before it can replace the key (options refuse it anyway).
+        if !settings.headers.is_empty() {
+            builder = builder.headers(settings.headers.clone());
+        }
+        builder = builder.header(AUTHORIZATION, inner.auth.clone());
         let response = match builder.send().await {
             Ok(response) => response,
             Err(source) => {
@@ -177,12 +224,14 @@ impl Client {
             }
         };
         let status = response.status().as_u16();
+        let meta = ResponseMeta::new(status, response.headers().clone());
         // A user-supplied HTTP client may have followed a redirect on its own.
         if response.url() != url {
             return Step::Done(Err(Error::Redirect {
                 request,
                 status,
                 location: Some(response.url().to_string()),
+                meta: Box::new(meta),
                 refusal: if same_origin(url, response.url()) && *method == Method::GET {
                     RedirectRefusal::TooMany
                 } else if *method != Method::GET {
@@ -193,7 +242,7 @@ impl Client {
             }));
         }
         if is_redirect(status) {
-            return Step::from_redirect(method, url, request, status, &response, redirects);
+            return Step::from_redirect(method, url, request, meta, &response, redirects);
         }
         let retry_after = response
             .headers()
@@ -204,9 +253,10 @@ impl Client {
             Ok(bytes) if (200..300).contains(&status) => Step::Done(Ok(Answer {
                 body: bytes,
                 request,
+                meta,
             })),
             Ok(bytes) => {
-                let error = Error::from_response(status, request, retry_after, &bytes);
+                let error = Error::from_response(status, request, retry_after, &bytes, meta);
                 if repeat == Repeat::Idempotent && retryable_status(status) {
                     Step::Retry(error, retry_after, RetryReason::Status(status))
                 } else {
@@ -244,26 +294,38 @@ impl Client {
                 method: method.to_string(),
                 url: url.to_string(),
                 source,
+                attempts: 1,
             }
         } else {
             Error::Transport {
                 method: method.to_string(),
                 url: url.to_string(),
                 source,
+                attempts: 1,
             }
         }
     }
 
-    /// A GET with retries, decoded into `T`; `deadline` as in [`Client::execute`].
+    /// A GET with retries, decoded into `T`; `deadline` and `options` as in
+    /// [`Client::execute`].
     pub(crate) async fn get_json<T: DeserializeOwned>(
         &self,
         url: Url,
         deadline: Option<Instant>,
-    ) -> Result<T, Error> {
+        options: &RequestOptions,
+    ) -> Result<Response<T>, Error> {
         let answer = self
-            .execute(Method::GET, url, None, Repeat::Idempotent, deadline)
+            .execute(
+                Method::GET,
+                url,
+                None,
+                Repeat::Idempotent,
+                deadline,
+                options,
+            )
             .await?;
-        decode_json(&answer)
+        let value = decode_json(&answer)?;
+        Ok(Response::new(value, answer.meta))
     }
 }
 
@@ -273,10 +335,11 @@ impl Step {
         method: &Method,
         url: &Url,
         request: String,
-        status: u16,
+        meta: ResponseMeta,
         response: &reqwest::Response,
         redirects: u32,
     ) -> Step {
+        let status = meta.status;
         let target = response
             .headers()
             .get(LOCATION)
@@ -288,6 +351,7 @@ impl Step {
                 status,
                 location: location.map(Url::to_string),
                 refusal,
+                meta: Box::new(meta.clone()),
             }))
         };
         let Some(target) = target.filter(|t| matches!(t.scheme(), "http" | "https")) else {
@@ -312,6 +376,7 @@ pub(crate) fn decode_json<T: DeserializeOwned>(answer: &Answer) -> Result<T, Err
         path,
         message,
         body: excerpt(&answer.body),
+        meta: Some(Box::new(answer.meta.clone())),
     };
     // The plain parse first: path tracking costs on every success and is only needed to
     // explain a failure, so a failure is parsed again with it.

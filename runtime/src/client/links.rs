@@ -1,7 +1,9 @@
 //! `client.links()`: create (with a builder validated locally), get, wait and list links (one
-//! answer, or a stream that fetches pages as it is consumed).
+//! answer, or a stream that fetches pages as it is consumed). Each call is a builder: awaited
+//! for its value, `.with_response()` for the answer's metadata too, per-call settings before.
 
 use std::collections::HashSet;
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
@@ -11,8 +13,11 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::calls::{per_call_options, CallFuture, GetLink, ListLinks};
 use super::http::{decode_json, Repeat};
 use super::model::{Link, LinkList};
+use super::options::RequestOptions;
+use super::response::Response;
 use super::validate::{validate_request, PendingOperation};
 use super::wait::WaitOptions;
 use super::Client;
@@ -48,7 +53,8 @@ impl<'a> Links<'a> {
     }
 
     /// `GET /v1/links/{id}`: the link with its status, `error` and raw `result` (see
-    /// [`Link::results`]). Retried on 429/5xx/transport errors.
+    /// [`Link::results`]). Retried on 429/5xx/transport errors. Await it, or see [`GetLink`] for
+    /// the answer's metadata and per-call settings.
     ///
     /// ```no_run
     /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
@@ -58,26 +64,8 @@ impl<'a> Links<'a> {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get(&self, id: &str) -> Result<Link, Error> {
-        self.get_until(id, None).await
-    }
-
-    /// [`get`](Self::get) within a caller's deadline (see [`Client::execute`]).
-    pub(crate) async fn get_until(
-        &self,
-        id: &str,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<Link, Error> {
-        if id.trim().is_empty() {
-            return Err(Error::Validation {
-                issues: vec![crate::error::Issue::new("linkId", "Required")],
-                origin: ValidationSource::Local,
-                response: None,
-            });
-        }
-        self.client
-            .get_json(self.client.url(&["v1", "links", id]), deadline)
-            .await
+    pub fn get(&self, id: &str) -> GetLink<'a> {
+        GetLink::new(self.client, id)
     }
 
     /// `GET /v1/links`: the organization's links, with any unknown top-level field (such as a
@@ -90,8 +78,8 @@ impl<'a> Links<'a> {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn list(&self) -> Result<LinkList, Error> {
-        self.list_page(None, None).await
+    pub fn list(&self) -> ListLinks<'a> {
+        ListLinks::new(self.client, None, None)
     }
 
     /// One page of `GET /v1/links`: `?cursor=<cursor>` when given (a value from
@@ -110,29 +98,16 @@ impl<'a> Links<'a> {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn list_page(
-        &self,
-        cursor: Option<&str>,
-        page_size: Option<u32>,
-    ) -> Result<LinkList, Error> {
-        let mut url = self.client.url(&["v1", "links"]);
-        if cursor.is_some() || page_size.is_some() {
-            let mut query = url.query_pairs_mut();
-            if let Some(limit) = page_size {
-                query.append_pair("limit", &limit.to_string());
-            }
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-        }
-        self.client.get_json(url, None).await
+    pub fn list_page(&self, cursor: Option<&str>, page_size: Option<u32>) -> ListLinks<'a> {
+        ListLinks::new(self.client, cursor, page_size)
     }
 
     /// `GET /v1/links` page after page, each fetched only when the stream is polled for it:
     /// the first without a cursor, then as long as [`LinkList::next_cursor`] names a next page
     /// (sent back as `?cursor=`; see there for the field names read). A server that sends no
     /// cursor gives one page: the whole list. `filter`'s page size is sent as `?limit=`; its
-    /// client-side filters do not apply to pages (see [`list_stream`](Self::list_stream)).
+    /// client-side filters do not apply to pages (see [`list_stream`](Self::list_stream)); its
+    /// [`request_options`](ListFilter::request_options) apply to every page's request.
     ///
     /// The stream ends after the last page, or after the first error (yielded). A cursor that
     /// repeats an earlier one is an [`Error::Decode`] at the cursor: following it would loop.
@@ -151,6 +126,7 @@ impl<'a> Links<'a> {
         let state = PageState {
             client: self.client.clone(),
             page_size: filter.page_size,
+            options: filter.options.clone(),
             next: NextPage::First,
             seen: HashSet::new(),
         };
@@ -160,11 +136,14 @@ impl<'a> Links<'a> {
                 NextPage::First => None,
                 NextPage::Cursor(cursor) => Some(cursor),
             };
-            let page = state
+            let (page, meta) = state
                 .client
                 .links()
                 .list_page(cursor.as_deref(), state.page_size)
-                .await?;
+                .options(state.options.clone())
+                .with_response()
+                .await?
+                .into_parts();
             if let Some(next) = page.next_cursor() {
                 if !state.seen.insert(next.clone()) {
                     return Err(Error::Decode {
@@ -174,6 +153,7 @@ impl<'a> Links<'a> {
                             "the next-page cursor `{next}` was already followed: paging stopped (it would loop)"
                         ),
                         body: String::new(),
+                        meta: Some(Box::new(meta)),
                     });
                 }
                 state.next = NextPage::Cursor(next);
@@ -244,6 +224,26 @@ impl<'a> Links<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn wait_with(&self, id: &str, options: &WaitOptions) -> Result<Link, Error> {
+        super::wait::wait(self, id, options)
+            .await
+            .map(Response::into_inner)
+    }
+
+    /// Like [`wait_with`](Self::wait_with), with the metadata of the last poll's answer (its
+    /// request id; `attempts` counts that poll's attempts, not the polls).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// use passage_connect::client::WaitOptions;
+    /// let done = client.links().wait_with_response("link_abc123", &WaitOptions::default()).await?;
+    /// eprintln!("{} (request id {:?})", done.status, done.request_id());
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_with_response(
+        &self,
+        id: &str,
+        options: &WaitOptions,
+    ) -> Result<Response<Link>, Error> {
         super::wait::wait(self, id, options).await
     }
 }
@@ -267,6 +267,7 @@ pub struct ListFilter {
     page_size: Option<u32>,
     statuses: Vec<LinkStatus>,
     updated_since: Option<i64>,
+    options: RequestOptions,
 }
 
 impl ListFilter {
@@ -296,6 +297,26 @@ impl ListFilter {
     pub fn client_side_updated_since(mut self, unix_ms: i64) -> Self {
         self.updated_since = Some(unix_ms);
         self
+    }
+
+    /// Per-call settings (timeout, retry policy, extra headers) for the request of every page.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use passage_connect::client::{ListFilter, RequestOptions};
+    /// let filter = ListFilter::new()
+    ///     .page_size(100)
+    ///     .request_options(RequestOptions::new().timeout(Duration::from_secs(10)));
+    /// assert_eq!(filter.get_request_options().get_timeout(), Some(Duration::from_secs(10)));
+    /// ```
+    pub fn request_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The per-call settings of every page's request.
+    pub fn get_request_options(&self) -> &RequestOptions {
+        &self.options
     }
 
     /// The page size sent as `?limit=`, if any.
@@ -373,6 +394,7 @@ enum NextPage {
 struct PageState {
     client: Client,
     page_size: Option<u32>,
+    options: RequestOptions,
     next: NextPage,
     /// Every cursor followed so far: a server handing one out twice would make paging loop.
     seen: HashSet<String>,
@@ -385,10 +407,16 @@ struct PageState {
 /// [`allow_unknown_operations`](Self::allow_unknown_operations)), typed arguments must be for this
 /// integration, arguments must validate against the operation's JSON Schema (absent arguments are
 /// checked as `{}`, as the server does), URLs must parse and `expires_in` must be whole seconds.
+///
+/// Await it (or call [`send`](Self::send)) for the created link;
+/// [`with_response`](Self::with_response) gives the answer's metadata too. Per-call settings
+/// chain like on every call; a per-call retry policy still never repeats a create that may have
+/// reached the server (see [`RequestOptions`]).
 #[derive(Debug)]
 #[must_use = "a create request does nothing until `.send().await`"]
 pub struct CreateLink<'a> {
     client: &'a Client,
+    options: RequestOptions,
     integration: String,
     operations: Vec<PendingOperation>,
     webhook_url: Option<String>,
@@ -428,6 +456,7 @@ impl<'a> CreateLink<'a> {
     fn new(client: &'a Client, integration: String) -> Self {
         Self {
             client,
+            options: RequestOptions::new(),
             integration,
             operations: Vec::new(),
             webhook_url: None,
@@ -438,6 +467,8 @@ impl<'a> CreateLink<'a> {
             allow_unknown_operations: false,
         }
     }
+
+    per_call_options!("client.links().create(\"tmobile\").operation(\"paymentMethod\", \"read\")");
 
     /// Adds an operation without arguments (run in the order added).
     ///
@@ -651,6 +682,23 @@ impl<'a> CreateLink<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Link, Error> {
+        self.with_response().await.map(Response::into_inner)
+    }
+
+    /// Like [`send`](Self::send), with the answer's metadata (request id, attempts).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// let created = client
+    ///     .links()
+    ///     .create("ubereats")
+    ///     .operation("orderHistory", "read")
+    ///     .with_response()
+    ///     .await?;
+    /// eprintln!("created {} (request id {:?})", created.id, created.request_id());
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_response(self) -> Result<Response<Link>, Error> {
         let body = self.to_json()?;
         let bytes = serde_json::to_vec(&body).map_err(|err| Error::Config {
             message: format!("cannot serialize the request: {err}"),
@@ -663,6 +711,7 @@ impl<'a> CreateLink<'a> {
                 Some(bytes),
                 Repeat::OnlyIfNotSent,
                 None,
+                &self.options,
             )
             .await?;
         let mut link: Link = decode_json(&answer)?;
@@ -676,6 +725,15 @@ impl<'a> CreateLink<'a> {
                 .map(|op| crate::link::OperationRef::new(&op.resource, &op.action))
                 .collect();
         }
-        Ok(link)
+        Ok(Response::new(link, answer.meta))
+    }
+}
+
+impl<'a> IntoFuture for CreateLink<'a> {
+    type Output = Result<Link, Error>;
+    type IntoFuture = CallFuture<'a, Link>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

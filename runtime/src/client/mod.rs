@@ -26,6 +26,29 @@
 //! the API has no idempotency key and a repeated create makes a second link; any other failure
 //! after sending is reported as [`Error::Indeterminate`].
 //!
+//! Each call is a builder ([`GetLink`], [`ListLinks`], [`CreateLink`], [`ListProviders`]):
+//! awaiting it makes the call; `.with_response()` returns a [`Response`] with the answer's
+//! [`ResponseMeta`] (status, headers, request id, attempts, time); `.timeout(..)`,
+//! `.max_retries(..)`, `.retry(..)` and `.header(..)` before either override the client's
+//! settings for that call only ([`RequestOptions`]). Error answers carry the same metadata
+//! ([`Error::meta`], [`Error::request_id`]).
+//!
+//! ```no_run
+//! # async fn demo(client: passage_connect::Client) -> Result<(), passage_connect::Error> {
+//! use std::time::Duration;
+//! let response = client
+//!     .links()
+//!     .get("link_abc123")
+//!     .timeout(Duration::from_secs(5))
+//!     .max_retries(0)
+//!     .header("x-trace-id", "trace-42")
+//!     .with_response()
+//!     .await?;
+//! eprintln!("request id: {}", response.request_id().unwrap_or("-"));
+//! let link = response.into_inner();
+//! # Ok(()) }
+//! ```
+//!
 //! Hostile answers: every body is read under a size cap ([`ClientBuilder::max_body_bytes`],
 //! [`Error::BodyTooLarge`] past it), and redirects are followed only
 //! for a `GET` to the same origin; a redirected `POST` or a redirect to another origin is
@@ -33,11 +56,14 @@
 //! host the base URL did not name.
 
 mod body;
+mod calls;
 mod http;
 mod links;
 mod model;
 mod notify;
+mod options;
 mod providers;
+mod response;
 mod retry;
 mod validate;
 mod wait;
@@ -53,10 +79,13 @@ use crate::error::Error;
 
 pub(crate) use body::{excerpt, read_capped, redact_credentials, ReadError};
 pub use body::{DEFAULT_MAX_BODY_BYTES, ERROR_EXCERPT_BYTES};
+pub use calls::{CallFuture, GetLink, ListLinks, ListProviders};
 pub use links::{CreateLink, LinkPages, Links, ListFilter};
 pub use model::{Link, LinkList, LinkSummary, CURSOR_FIELDS, HAS_MORE_FIELDS};
 pub use notify::LinkNotifier;
+pub use options::RequestOptions;
 pub use providers::Providers;
+pub use response::{request_id_from, Response, ResponseMeta, REQUEST_ID_HEADERS};
 pub use retry::{parse_retry_after, RetryEvent, RetryPolicy, RetryReason};
 pub use wait::WaitOptions;
 

@@ -96,7 +96,11 @@ impl Links<'_> {
             let mut poll: u32 = 0;
             loop {
                 poll = poll.saturating_add(1);
-                match self.get(id).await {
+                match self
+                    .get(id)
+                    .options(options.get_request_options().clone())
+                    .await
+                {
                     Ok(link) => {
                         if let Some(hook) = options.poll_hook() {
                             hook(&link);

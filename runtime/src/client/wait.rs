@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::links::Links;
 use super::model::Link;
+use super::options::RequestOptions;
+use super::response::Response;
 use super::retry::full_jitter;
 use crate::error::Error;
 use crate::link::LinkStatus;
@@ -38,6 +40,7 @@ pub struct WaitOptions {
     max_interval: Duration,
     min_interval: Duration,
     on_poll: Option<PollHook>,
+    request: RequestOptions,
 }
 
 /// The progress callback of [`WaitOptions::on_poll`].
@@ -51,6 +54,7 @@ impl fmt::Debug for WaitOptions {
             .field("max_interval", &self.max_interval)
             .field("min_interval", &self.min_interval)
             .field("on_poll", &self.on_poll.as_ref().map(|_| ".."))
+            .field("request", &self.request)
             .finish()
     }
 }
@@ -64,6 +68,7 @@ impl Default for WaitOptions {
             max_interval: Duration::from_secs(15),
             min_interval: Duration::from_millis(200),
             on_poll: None,
+            request: RequestOptions::new(),
         }
     }
 }
@@ -124,6 +129,25 @@ impl WaitOptions {
         self
     }
 
+    /// Per-call settings (per-attempt timeout, retry policy, extra headers) for every poll's
+    /// `GET /v1/links/{id}`. Transient failures of a poll are polled through either way; the
+    /// retry policy decides how hard each single poll tries.
+    ///
+    /// ```
+    /// use passage_connect::client::{RequestOptions, WaitOptions};
+    /// let options = WaitOptions::default().request_options(RequestOptions::new().max_retries(0));
+    /// assert_eq!(options.get_request_options().get_max_retries(), Some(0));
+    /// ```
+    pub fn request_options(mut self, options: RequestOptions) -> Self {
+        self.request = options;
+        self
+    }
+
+    /// The per-call settings of every poll.
+    pub fn get_request_options(&self) -> &RequestOptions {
+        &self.request
+    }
+
     /// The overall deadline.
     ///
     /// ```
@@ -147,7 +171,7 @@ pub(crate) async fn wait(
     links: &Links<'_>,
     id: &str,
     options: &WaitOptions,
-) -> Result<Link, Error> {
+) -> Result<Response<Link>, Error> {
     let started = Instant::now();
     let deadline = started + options.timeout;
     let mut last_status: Option<LinkStatus> = None;
@@ -168,15 +192,19 @@ async fn poll_until_done(
     options: &WaitOptions,
     deadline: Instant,
     last_status: &mut Option<LinkStatus>,
-) -> Result<Link, Error> {
+) -> Result<Response<Link>, Error> {
     let mut poll: u32 = 0;
     loop {
         poll = poll.saturating_add(1);
         let mut pause = options.pause(poll);
-        match links.get_until(id, Some(deadline)).await {
+        let poll_request = links
+            .get(id)
+            .deadline(deadline)
+            .options(options.request.clone());
+        match poll_request.with_response().await {
             Ok(link) => {
                 if let Some(hook) = &options.on_poll {
-                    hook(&link);
+                    hook(link.value());
                 }
                 *last_status = Some(link.status.clone());
                 if link.status.ends_wait() {
