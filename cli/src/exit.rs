@@ -1,6 +1,6 @@
 //! The exit codes of every `passage` subcommand (one table, printed by `passage --help`), the
-//! error type that carries a code to `main`, and the one place errors are printed: each cause once,
-//! even when an error's message already repeats its source's.
+//! error type that carries a code to `main`, and the one place errors are rendered: each cause once,
+//! even when an error's message already repeats its source's, and the API's request id beside it.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -95,6 +95,20 @@ pub(crate) fn classify(error: &anyhow::Error) -> (Code, String) {
         _ => Code::Failure,
     };
     (code, render(error))
+}
+
+/// The request id of the API answer behind `error`, if an SDK error with one is in its chain
+/// (also inside a [`Coded`] error).
+pub(crate) fn request_id(error: &anyhow::Error) -> Option<String> {
+    if let Some(coded) = error.downcast_ref::<Coded>() {
+        return request_id(&coded.error);
+    }
+    error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<passage_connect::Error>()
+            .and_then(passage_connect::Error::request_id)
+            .map(str::to_owned)
+    })
 }
 
 /// The error and its causes joined with `: `, leaving out a cause whose text the line already

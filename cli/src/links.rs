@@ -13,6 +13,9 @@
 //!   followed; `--page-size` is sent as `?limit=`), never holding the whole list.
 //!   `wait` shows a spinner on stderr when stderr is a terminal, and exits 0 when the link
 //!   completed, 6 when it failed, 7 when it expired, 5 when `--timeout` passed first.
+//! - With `-v`, the request id of the answer (when the API sends one) is printed on stderr after
+//!   a success (`request id: req_...`; `list --jsonl`: one line per page); `main` prints it
+//!   after any API error.
 //! - Other exits follow the table of `passage --help`: 1 API or network error, 2 usage (unknown
 //!   integration or operation, no API key), 3 unreadable or malformed `--arguments`, 4 arguments
 //!   that do not fit the operation's schema (checked locally, nothing sent).
@@ -24,7 +27,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{ArgMatches, FromArgMatches};
-use passage_connect::client::{ApiKey, Client, Link, ListFilter, WaitOptions, PRODUCTION_URL};
+use passage_connect::client::{
+    ApiKey, Client, Link, ListFilter, ResponseMeta, WaitOptions, PRODUCTION_URL,
+};
 use passage_connect::link::LinkStatus;
 use passage_connect::Error;
 use serde_json::Value;
@@ -212,21 +217,37 @@ pub struct ListArgs {
     page_size: Option<u32>,
 }
 
-/// Runs a `passage links` subcommand.
-pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+/// Prints the answer's request id on stderr when `verbose` (stdout stays the command's output).
+fn report(meta: &ResponseMeta, verbose: bool) {
+    if verbose {
+        if let Some(id) = &meta.request_id {
+            eprintln!("request id: {id}");
+        }
+    }
+}
+
+/// Runs a `passage links` subcommand; `verbose` (`-v`) also prints request ids on stderr.
+pub async fn run(cmd: Command, verbose: bool) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Create(args) => create(args).await,
+        Command::Create(args) => create(args, verbose).await,
         Command::Get(args) => {
             let client = connect(&args.connection)?;
-            let link = client.links().get(&args.id).await?;
+            let (link, meta) = client
+                .links()
+                .get(&args.id)
+                .with_response()
+                .await?
+                .into_parts();
+            report(&meta, verbose);
             print_link(&link, args.pretty)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Wait(args) => wait(args).await,
-        Command::List(args) if args.jsonl => list_jsonl(args).await,
+        Command::Wait(args) => wait(args, verbose).await,
+        Command::List(args) if args.jsonl => list_jsonl(args, verbose).await,
         Command::List(args) => {
             let client = connect(&args.connection)?;
-            let list = client.links().list().await?;
+            let (list, meta) = client.links().list().with_response().await?.into_parts();
+            report(&meta, verbose);
             if args.pretty {
                 let mut rows = vec![[
                     "ID".to_string(),
@@ -256,7 +277,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
 }
 
 /// `passage links list --jsonl`: one line per link, written (and flushed) as each page arrives.
-async fn list_jsonl(args: ListArgs) -> anyhow::Result<ExitCode> {
+async fn list_jsonl(args: ListArgs, verbose: bool) -> anyhow::Result<ExitCode> {
     use std::io::Write as _;
     let client = connect(&args.connection)?;
     let mut filter = ListFilter::new();
@@ -265,8 +286,9 @@ async fn list_jsonl(args: ListArgs) -> anyhow::Result<ExitCode> {
     }
     let mut pages = client.links().list_pages(&filter);
     let stdout = std::io::stdout();
-    while let Some(page) = pages.next_page().await {
-        let page = page?;
+    while let Some(page) = pages.next_page_with_response().await {
+        let (page, meta) = page?.into_parts();
+        report(&meta, verbose);
         let mut out = stdout.lock();
         for link in &page.links {
             serde_json::to_writer(&mut out, link)?;
@@ -314,7 +336,7 @@ fn read_arguments(text: &str, which: usize) -> anyhow::Result<Value> {
     serde_json::from_str(&json).with_context(|| format!("{source} is not valid JSON"))
 }
 
-async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+async fn create(args: CreateArgs, verbose: bool) -> anyhow::Result<ExitCode> {
     let flags = &args.flags;
     let client = connect(&flags.connection)?;
     let owners = pair_arguments(&args.operation_positions, &args.arguments_positions)
@@ -369,7 +391,8 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     if flags.allow_unknown_operations {
         request = request.allow_unknown_operations();
     }
-    let link = request.send().await?;
+    let (link, meta) = request.with_response().await?.into_parts();
+    report(&meta, verbose);
     if flags.quiet {
         println!("{}", link.id);
         return Ok(ExitCode::SUCCESS);
@@ -378,7 +401,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
+async fn wait(args: WaitArgs, verbose: bool) -> anyhow::Result<ExitCode> {
     let client = connect(&args.connection)?;
     let status = Arc::new(Mutex::new(String::from("polling")));
     let seen = status.clone();
@@ -392,13 +415,15 @@ async fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
     let spinner = std::io::stderr()
         .is_terminal()
         .then(|| tokio::spawn(spin(args.id.clone(), status)));
-    let outcome = client.links().wait_with(&args.id, &options).await;
+    let outcome = client.links().wait_with_response(&args.id, &options).await;
     if let Some(task) = spinner {
         task.abort();
         eprint!("\r\x1b[2K");
     }
     match outcome {
-        Ok(link) => {
+        Ok(response) => {
+            let (link, meta) = response.into_parts();
+            report(&meta, verbose);
             print_link(&link, args.pretty)?;
             Ok(match link.status {
                 LinkStatus::Complete => ExitCode::SUCCESS,

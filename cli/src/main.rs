@@ -18,8 +18,10 @@ mod webhook_queue;
 #[derive(Debug, Parser)]
 #[command(name = "passage", version, about, after_help = exit::TABLE)]
 struct Cli {
-    /// Log more on stderr: -v info, -vv debug (each retry of an API call), -vvv trace. Without it,
-    /// warnings only (`passage mock`: info, so each webhook delivery shows). `RUST_LOG` (e.g. `RUST_LOG=passage_connect=debug`), when set, wins.
+    /// Log more on stderr: -v info (and `links`: the request id of each answer), -vv debug (each
+    /// retry of an API call), -vvv trace. Without it, warnings only (`passage mock`: info, so
+    /// each webhook delivery shows). `RUST_LOG` (e.g. `RUST_LOG=passage_connect=debug`), when
+    /// set, wins.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
@@ -80,11 +82,12 @@ fn main() -> ExitCode {
             return exit::Code::Failure.into();
         }
     };
+    let verbose = cli.verbose > 0;
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Decode(args) => decode::run(args).await,
             Command::Webhook(cmd) => webhook::run(cmd).await,
-            Command::Links(cmd) => links::run(cmd).await,
+            Command::Links(cmd) => links::run(cmd, verbose).await,
             Command::Providers(args) => providers::run(args).await,
             Command::Mock(args) => mock::run(args).await,
         }
@@ -94,6 +97,10 @@ fn main() -> ExitCode {
         Err(err) => {
             let (code, text) = exit::classify(&err);
             eprintln!("error: {text}");
+            // What to quote when asking Passage about the failed call.
+            if let Some(id) = exit::request_id(&err) {
+                eprintln!("request id: {id}");
+            }
             code.into()
         }
     }

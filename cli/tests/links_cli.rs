@@ -295,3 +295,77 @@ async fn list_jsonl_prints_one_link_per_line_across_pages() {
     assert_eq!(zero.status.code(), Some(2));
     mock.shutdown().await;
 }
+
+/// The `request id: req_...` line of `stderr`, if any.
+fn request_id_line(stderr: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .find_map(|line| line.strip_prefix("request id: ").map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_are_printed_on_errors_and_with_verbose() {
+    let mock = mock().await;
+    let base = mock.base_url();
+
+    // An API error: the id of the answer follows the error line, whatever the verbosity.
+    let missing = passage(&base, &["links", "get", "link_nope"]).await;
+    assert_eq!(missing.status.code(), Some(1));
+    let id = request_id_line(&missing.stderr).unwrap_or_else(|| {
+        panic!(
+            "no request id in: {}",
+            String::from_utf8_lossy(&missing.stderr)
+        )
+    });
+    assert!(id.starts_with("req_"), "{id}");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    let error_at = stderr.find("error: ").expect("an error line");
+    assert!(error_at < stderr.find("request id: ").unwrap(), "{stderr}");
+
+    // An injected 503 on create (never retried): the same.
+    mock.inject_fault(passage_mock::Fault::new(
+        passage_mock::FaultRoute::CreateLink,
+        passage_mock::FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+    ));
+    let failed = passage(
+        &base,
+        &[
+            "links",
+            "create",
+            "--integration",
+            "tmobile",
+            "--operation",
+            "paymentMethod:read",
+        ],
+    )
+    .await;
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(request_id_line(&failed.stderr).is_some_and(|id| id.starts_with("req_")));
+
+    // A success prints it only with -v, on stderr: stdout stays the JSON.
+    let create = [
+        "links",
+        "create",
+        "--integration",
+        "tmobile",
+        "--operation",
+        "paymentMethod:read",
+        "--quiet",
+    ];
+    let quiet = passage(&base, &create).await;
+    assert!(quiet.status.success());
+    assert_eq!(request_id_line(&quiet.stderr), None);
+    let link_id = String::from_utf8_lossy(&quiet.stdout).trim().to_string();
+
+    let verbose = passage(&base, &["-v", "links", "get", &link_id]).await;
+    let link = stdout_json(&verbose);
+    assert_eq!(link["id"], link_id.as_str());
+    assert!(request_id_line(&verbose.stderr).is_some_and(|id| id.starts_with("req_")));
+    let listed = passage(&base, &["-v", "links", "list", "--jsonl"]).await;
+    assert!(listed.status.success());
+    assert!(request_id_line(&listed.stderr).is_some_and(|id| id.starts_with("req_")));
+    mock.shutdown().await;
+}

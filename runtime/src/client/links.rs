@@ -158,7 +158,7 @@ impl<'a> Links<'a> {
                 }
                 state.next = NextPage::Cursor(next);
             }
-            Ok(Some((page, state)))
+            Ok(Some((Response::new(page, meta), state)))
         })
         // Polling again after the end (or after an error) answers `None`, never panics.
         .fuse()
@@ -347,7 +347,7 @@ impl ListFilter {
 /// [`Links::list_pages`]): a [`Stream`] of [`LinkList`]s, also usable without `futures` through
 /// [`next_page`](Self::next_page).
 pub struct LinkPages {
-    pages: futures::stream::BoxStream<'static, Result<LinkList, Error>>,
+    pages: futures::stream::BoxStream<'static, Result<Response<LinkList>, Error>>,
 }
 
 impl LinkPages {
@@ -363,6 +363,22 @@ impl LinkPages {
     /// # Ok(()) }
     /// ```
     pub async fn next_page(&mut self) -> Option<Result<LinkList, Error>> {
+        Some(self.pages.next().await?.map(Response::into_inner))
+    }
+
+    /// Like [`next_page`](Self::next_page), with the page's answer metadata (its request id).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: passage_connect::client::Client) -> Result<(), passage_connect::Error> {
+    /// use passage_connect::client::ListFilter;
+    /// let mut pages = client.links().list_pages(&ListFilter::new());
+    /// while let Some(page) = pages.next_page_with_response().await {
+    ///     let page = page?;
+    ///     println!("{} links (request id {:?})", page.links.len(), page.request_id());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_page_with_response(&mut self) -> Option<Result<Response<LinkList>, Error>> {
         self.pages.next().await
     }
 }
@@ -374,7 +390,9 @@ impl Stream for LinkPages {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        self.pages.poll_next_unpin(cx)
+        self.pages
+            .poll_next_unpin(cx)
+            .map(|page| page.map(|page| page.map(Response::into_inner)))
     }
 }
 
