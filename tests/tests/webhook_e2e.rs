@@ -1,10 +1,10 @@
 //! End to end: the emulator sends signed webhooks to the example receiver
-//! (`runtime/examples/axum_webhook.rs`, included as a module so the very same router runs here),
+//! (`examples/examples/axum_webhook.rs`, included as a module so the very same router runs here),
 //! which verifies them with keys fetched from the emulator, dedupes redeliveries, looks the link
 //! up and decodes its result into the generated types.
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../../runtime/examples/axum_webhook.rs"]
+#[path = "../../examples/examples/axum_webhook.rs"]
 mod receiver;
 
 use std::net::SocketAddr;

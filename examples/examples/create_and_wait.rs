@@ -4,7 +4,7 @@
 //! ```text
 //! passage mock &                                   # the local emulator (prints its URL and key)
 //! PASSAGE_API_KEY=psg_test_mock PASSAGE_BASE_URL=http://127.0.0.1:4010 \
-//!     cargo run -p passage-connect --example create_and_wait
+//!     cargo run -p passage-examples --example create_and_wait
 //! ```
 //! Open the printed URL (the emulator's sandbox page) and complete the link there, or use the
 //! emulator's control API. Without `PASSAGE_BASE_URL` the production API is used.

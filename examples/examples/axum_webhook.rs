@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! PASSAGE_API_KEY=psg_test_mock PASSAGE_BASE_URL=http://127.0.0.1:4010 \
-//!   cargo run -p passage-connect --example axum_webhook --features axum
+//!   cargo run -p passage-examples --example axum_webhook
 //! ```
 //!
 //! Configured like the `passage` CLI and [`Client::from_env`]: `PASSAGE_API_KEY`, and
