@@ -5,7 +5,7 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 
 /// Response headers that may carry the id the server (or a gateway in front of it) gave a
 /// request, in the order they are tried; the first present, non-empty one wins.
@@ -79,7 +79,9 @@ pub fn request_id_from(headers: &HeaderMap) -> Option<String> {
 pub struct ResponseMeta {
     /// The HTTP status of the final answer.
     pub status: u16,
-    /// The final answer's headers, as received.
+    /// The final answer's headers, as received, except that a value echoing a credential
+    /// (`Bearer ...`, a `psg_` key) is blanked out as in error bodies: this metadata is kept in
+    /// errors, which are printed and logged.
     pub headers: HeaderMap,
     /// The request id the server sent, if any (see [`REQUEST_ID_HEADERS`] for where it is read).
     pub request_id: Option<String>,
@@ -93,7 +95,15 @@ pub struct ResponseMeta {
 impl ResponseMeta {
     /// Metadata of an answer with `status` and `headers`; `attempts` and `elapsed` are filled in
     /// when the retry loop ends.
-    pub(crate) fn new(status: u16, headers: HeaderMap) -> Self {
+    pub(crate) fn new(status: u16, mut headers: HeaderMap) -> Self {
+        for value in headers.values_mut() {
+            if let std::borrow::Cow::Owned(redacted) = super::redact_credentials(value.as_bytes()) {
+                // Redaction only replaces bytes with ASCII text, so the value stays sendable; the
+                // fallback blanks it entirely rather than keep the credential.
+                *value = HeaderValue::from_bytes(&redacted)
+                    .unwrap_or_else(|_| HeaderValue::from_static("[redacted]"));
+            }
+        }
         Self {
             status,
             request_id: request_id_from(&headers),
@@ -171,6 +181,21 @@ impl<T> Deref for Response<T> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn echoed_credentials_are_blanked_out_of_the_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-echo",
+            HeaderValue::from_static("Bearer psg_live_SeCrEt123"),
+        );
+        headers.insert("x-request-id", HeaderValue::from_static("req_1"));
+        let meta = ResponseMeta::new(500, headers);
+        let text = format!("{meta:?}");
+        assert!(!text.contains("SeCrEt"), "{text}");
+        assert_eq!(meta.request_id.as_deref(), Some("req_1"));
+        assert_eq!(meta.headers["x-request-id"], "req_1");
+    }
 
     #[test]
     fn request_id_skips_empty_and_oversized_values() {
