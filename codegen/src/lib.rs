@@ -25,6 +25,8 @@ use passage_catalog::{Catalog, CatalogError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod api_diff;
+pub mod compat;
 pub mod diff;
 mod emit;
 pub mod naming;

@@ -1,7 +1,7 @@
 //! Maintainer tasks for passage-rs (`cargo xtask ...`), rust-analyzer style: plain Rust instead
 //! of shell scripts. Thin: the work is done by `passage-codegen`; this binary does the I/O.
 //!
-//! - `cargo xtask regen [--catalog FILE | --fetch [--base-url URL]] [--check]`: regenerates
+//! - `cargo xtask regen [--catalog FILE | --fetch [--base-url URL]] [--check] [--report DIR]`: regenerates
 //!   `generated/` from the pinned `catalog/providers.json`, prints the change report, and in
 //!   `--check` mode changes nothing but fails when `generated/` or the snapshots are stale.
 //!   Offline unless `--fetch` is given (then `GET {base-url}/v1/providers` with
@@ -9,7 +9,10 @@
 //!   production, as the CLI reads them; `--base-url` without `--fetch` is a usage error); `--catalog FILE` and `--fetch` first pin the new catalog into
 //!   `catalog/providers.json`, so a later `regen --check` agrees with what was generated.
 //!   Stages (typing, the compile gate, writing) and the total time go to stderr: a progress bar
-//!   on a terminal, plain lines otherwise; stdout holds the change report.
+//!   on a terminal, plain lines otherwise; stdout holds the change report (wire verdicts by
+//!   role with checked counterexamples, the generated crate's Rust API changes, the semver
+//!   bump), which `--report DIR` also writes as `DIR/report.md` and `DIR/counterexamples/NN.json`
+//!   (`report.rs`).
 //! - `cargo xtask review [--accept] [--diff]`: lists the operation snapshots regen left pending
 //!   review (`codegen/tests/snapshots/*.snap.new`, git-ignored) with a short diff; `--accept`
 //!   accepts them as `cargo insta accept` does, without needing cargo-insta.
@@ -31,6 +34,7 @@ mod corpus;
 mod gate;
 mod package;
 mod progress;
+mod report;
 mod snapshots;
 mod staleness;
 mod synth;
@@ -106,6 +110,10 @@ pub(crate) struct RegenArgs {
     /// Use no cache (typify output, gate verdicts): what a first regen costs (benchmarks).
     #[arg(long, hide = true)]
     pub(crate) no_cache: bool,
+    /// Also write the change report into DIR: `report.md` (for a pull-request comment, ending
+    /// with `semver: major|minor|patch`) and `counterexamples/NN.json`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) report: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -256,8 +264,6 @@ fn regen_in(
     };
     let new_catalog = Catalog::from_slice(&catalog_bytes).context("the new catalog")?;
     let old_catalog = Catalog::from_slice(&previous).context("the pinned catalog")?;
-    let report = diff::compare(&old_catalog, &new_catalog);
-    print!("{report}");
 
     // Into generated/, the code is made from what is (or is about to be) pinned, so the header
     // names the pinned file. An experiment with --out-dir pins nothing and names its file. Either
@@ -294,6 +300,7 @@ fn regen_in(
     } else {
         gate::Verdicts::open(gate::target_dir().join("regen-gate/verdicts"))
     };
+    let settings_for_old = settings.clone();
     let generated = if args.no_gate {
         passage_codegen::generate(&catalog_bytes, &settings)?
     } else {
@@ -301,6 +308,27 @@ fn regen_in(
     };
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
+    }
+    // The old crate is the one users have: `generated/` as committed. A workspace without it
+    // (a fresh experiment) gets it made from the pinned catalog, ungated.
+    let stage = progress.waiting("checking the changes (counterexamples, Rust API)".to_string());
+    let old_files = match read_crate(&root.join("generated"))? {
+        Some(files) => files,
+        None => passage_codegen::generate(&previous, &settings_for_old)?.files,
+    };
+    let report = diff::report(&old_catalog, &new_catalog, &old_files, &generated.files);
+    stage.done(format!(
+        "checked the changes: {} counterexample(s), semver {}",
+        report.counterexamples.len(),
+        report.semver().as_str()
+    ));
+    print!("{report}");
+    if let Some(dir) = &args.report {
+        report::write(dir, &report)?;
+        println!(
+            "wrote the change report to {}",
+            dir.join("report.md").display()
+        );
     }
     let snapshot_dir = root.join(snapshots::SNAPSHOT_DIR);
 
@@ -412,6 +440,22 @@ fn fetch_catalog(base_url: &str, api_key: &str) -> Result<Vec<u8>> {
     Ok(text.into_bytes())
 }
 
+/// The Rust files of a generated crate (`src/lib.rs`, its types and integrations modules),
+/// keyed as `Generated::files`; `None` when there is no crate at `dir`.
+fn read_crate(dir: &Path) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+    let lib = dir.join("src/lib.rs");
+    if !lib.exists() {
+        return Ok(None);
+    }
+    let mut files = std::collections::BTreeMap::new();
+    for path in std::iter::once("src/lib.rs".to_owned()).chain(gate::module_files(dir)?) {
+        let text = std::fs::read_to_string(dir.join(&path))
+            .with_context(|| format!("reading {}", dir.join(&path).display()))?;
+        files.insert(path, text);
+    }
+    Ok(Some(files))
+}
+
 /// Files under `generated/` that differ from, are missing from, or are extra to the output.
 fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>> {
     let mut stale = Vec::new();
@@ -487,6 +531,7 @@ mod tests {
             schema_memory_mib: 4096,
             schema_seconds: 60,
             no_cache: false,
+            report: None,
         }
     }
 
@@ -892,5 +937,130 @@ mod tests {
             pinned
         );
         runtime.block_on(mock.shutdown());
+    }
+
+    /// `regen --catalog FILE --report DIR` on a catalog with a result field made optional and
+    /// an argument made required in every carrier: `report.md` ends with the bump, and each
+    /// `counterexamples/NN.json` has exactly the contract's fields and really is valid under the
+    /// schema it names and refused by the other.
+    #[test]
+    fn report_dir_holds_the_markdown_and_one_file_per_counterexample() {
+        let root = workspace_copy();
+        let mut value = pinned_catalog();
+        for provider in value["providers"].as_array_mut().unwrap() {
+            for resource in provider["resources"].as_array_mut().unwrap() {
+                if resource["name"] != "paymentMethod" {
+                    continue;
+                }
+                let read = &mut resource["operations"]["read"]["result"];
+                read["properties"]["paymentMethods"]["items"]["required"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|name| name != "order");
+                let write = &mut resource["operations"]["write"]["arguments"];
+                write["required"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push("billingAddress".into());
+            }
+        }
+        let file = root.path().join("providers-new.json");
+        std::fs::write(&file, to_bytes(&value)).unwrap();
+        let report_dir = root.path().join("report");
+        // A stale file of an earlier run must not survive.
+        std::fs::create_dir_all(report_dir.join("counterexamples")).unwrap();
+        std::fs::write(report_dir.join("counterexamples/09.json"), "{}").unwrap();
+        let experiment = RegenArgs {
+            catalog: Some(file),
+            out_dir: Some(root.path().join("out")),
+            no_gate: true,
+            report: Some(report_dir.clone()),
+            ..args()
+        };
+        let progress = std::sync::Arc::new(progress::Progress::lines("regen"));
+        let outcome = regen_in(root.path(), experiment, None, None, &progress).unwrap();
+        written(outcome);
+
+        let markdown = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
+        assert!(
+            markdown.starts_with("## Catalog change report"),
+            "{markdown}"
+        );
+        assert!(markdown.ends_with("semver: major\n"), "{markdown}");
+        assert!(
+            markdown.contains("`types::payment_method_read_result::"),
+            "{markdown}"
+        );
+
+        let old_catalog = Catalog::from_value(pinned_catalog()).unwrap();
+        let new_catalog = Catalog::from_value(value).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(report_dir.join("counterexamples"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["01.json", "02.json"],
+            "one per proof, numbered in report order"
+        );
+        let mut roles = Vec::new();
+        for name in names {
+            let text =
+                std::fs::read_to_string(report_dir.join("counterexamples").join(&name)).unwrap();
+            let example: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut keys: Vec<&String> = example.as_object().unwrap().keys().collect();
+            keys.sort();
+            assert_eq!(
+                keys,
+                ["operation", "payload", "role", "valid_under"],
+                "{name}"
+            );
+            let operation = example["operation"].as_str().unwrap();
+            let (integration, rest) = operation.split_once(' ').unwrap();
+            let (resource, action) = rest.split_once('/').unwrap();
+            let role = example["role"].as_str().unwrap();
+            let schema = |catalog: &Catalog| {
+                let op = catalog
+                    .operations()
+                    .find(|op| {
+                        op.integration == integration
+                            && op.resource == resource
+                            && op.action == action
+                    })
+                    .unwrap();
+                match role {
+                    "result" => op.spec.result.clone().unwrap(),
+                    _ => op.spec.arguments.clone().unwrap(),
+                }
+            };
+            let (valid, refused) = match example["valid_under"].as_str().unwrap() {
+                "old" => (schema(&old_catalog), schema(&new_catalog)),
+                "new" => (schema(&new_catalog), schema(&old_catalog)),
+                other => panic!("valid_under {other}"),
+            };
+            assert!(jsonschema::is_valid(&valid, &example["payload"]), "{text}");
+            assert!(
+                !jsonschema::is_valid(&refused, &example["payload"]),
+                "{text}"
+            );
+            roles.push((
+                role.to_owned(),
+                example["valid_under"].as_str().unwrap().to_owned(),
+            ));
+            assert!(
+                markdown.contains(&format!("`counterexamples/{name}`")),
+                "{markdown}"
+            );
+        }
+        // Results are read by old code (the payload is the new schema's); arguments are
+        // written by it (the payload is the old schema's).
+        assert_eq!(
+            roles,
+            [
+                ("result".into(), "new".into()),
+                ("arguments".into(), "old".into())
+            ]
+        );
     }
 }

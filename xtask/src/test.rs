@@ -129,6 +129,7 @@ fn steps(args: &Args, skip_dir: &Path, own_skips: &mut OwnSkips) -> Result<()> {
         schema_memory_mib: 4096,
         schema_seconds: 60,
         no_cache: false,
+        report: None,
     })?;
     if !fresh {
         bail!("regen --check failed: generated/ or the snapshots are stale (why and fix above)");
