@@ -126,7 +126,8 @@ struct CreateFlags {
     /// Print a readable table instead of JSON.
     #[arg(long, conflicts_with = "quiet")]
     pretty: bool,
-    /// Print only the new link's id (for scripts: `LINK=$(passage links create --quiet ...)`).
+    /// Print only the new link's id on stdout (for scripts: `LINK=$(passage links create --quiet
+    /// ...)`), and `open <appClipUrl>` on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
 }
@@ -395,6 +396,11 @@ async fn create(args: CreateArgs, verbose: bool) -> anyhow::Result<ExitCode> {
     report(&meta, verbose);
     if flags.quiet {
         println!("{}", link.id);
+        // The id alone goes to stdout (for `LINK=$(...)`); the URL the user must open is only
+        // in the create answer (GET does not return it), so it is not lost: stderr.
+        if let Some(url) = &link.app_clip_url {
+            eprintln!("open {url}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     print_link(&link, flags.pretty)?;

@@ -359,6 +359,14 @@ async fn request_ids_are_printed_on_errors_and_with_verbose() {
     assert!(quiet.status.success());
     assert_eq!(request_id_line(&quiet.stderr), None);
     let link_id = String::from_utf8_lossy(&quiet.stdout).trim().to_string();
+    // --quiet: the id alone on stdout, and the appClipUrl to open on stderr (GET never has it).
+    let opened = String::from_utf8_lossy(&quiet.stderr);
+    assert!(
+        opened
+            .lines()
+            .any(|l| l.starts_with("open http") && l.contains(&link_id)),
+        "stderr: {opened}"
+    );
 
     let verbose = passage(&base, &["-v", "links", "get", &link_id]).await;
     let link = stdout_json(&verbose);
