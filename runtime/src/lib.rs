@@ -1,12 +1,5 @@
-//! # passage-connect
-//!
-//! The Rust SDK for the Passage Connect API: an HTTP client for links and the provider catalog
-//! ([`client`]), webhook verification and typed webhook events ([`webhook`]), redelivery dedupe
-//! ([`dedupe`]), and dispatch of link results into the generated per-operation types
-//! ([`link`], re-exported from `passage-generated` as [`types`]).
-//!
-//! The crate README follows; its examples are compiled as doc tests.
-//!
+// The crate docs are the crate README (one intro, not two); its examples are compiled as doc
+// tests. It says what the crate is for: the client, webhooks, dedupe, the queue, typed results.
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 // docs.rs builds with `--cfg docsrs` (see `[package.metadata.docs.rs]`): feature-gated items then
@@ -30,6 +23,9 @@ pub use client::{Client, WaitOptions};
 pub struct RepositoryReadmeDoctests;
 pub use error::Error;
 /// The provider catalog model shared with the code generator.
+#[doc(inline)]
 pub use passage_catalog as catalog;
-/// The generated per-operation types, registry and decoder.
+/// The generated per-operation types, registry and decoder (crate `passage-generated`, shown
+/// here in full so that `passage_connect::types::...` is browsable from these docs).
+#[doc(inline)]
 pub use passage_generated as types;
