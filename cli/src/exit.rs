@@ -43,7 +43,27 @@ Exit codes (every subcommand):
   4  does not fit its type: result, webhook event, or link arguments (checked locally)
   5  links wait: --timeout passed first
   6  links wait: the link failed
-  7  links wait: the link expired";
+  7  links wait: the link expired
+Queue commands (webhook receive, work, reconcile, dead-letter):
+  0  stopped cleanly (SIGTERM, Ctrl-C) or done
+  1  Redis, the API or the listening address failed; reconcile --once had errors;
+     dead-letter replay named an id that is not dead-lettered
+  2  usage: bad flags, no API key (reconcile)";
+
+/// What to try when nothing answered at the API's address: the usual cause is a base URL that
+/// names the emulator while it is not running (or production while offline).
+pub(crate) fn hint(error: &anyhow::Error) -> Option<String> {
+    let transport = error.chain().find_map(|cause| match cause.downcast_ref() {
+        Some(passage_connect::Error::Transport { url, source, .. }) if source.is_connect() => {
+            Some(url.clone())
+        }
+        _ => None,
+    })?;
+    Some(format!(
+        "nothing answered at {transport}: is the emulator running (`passage mock`)? The base URL \
+         comes from --base-url or PASSAGE_BASE_URL (production when both are unset)"
+    ))
+}
 
 /// An error with the exit code it should end the process with.
 #[derive(Debug)]

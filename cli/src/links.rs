@@ -105,8 +105,8 @@ struct CreateFlags {
     /// Arguments JSON (or `@file.json`) of the `--operation` written just before it.
     #[arg(id = "arguments", long = "arguments", value_name = "JSON")]
     arguments: Vec<String>,
-    /// Where the completion webhook is POSTed.
-    #[arg(long)]
+    /// Where the completion webhook is POSTed (an absolute http:// or https:// URL).
+    #[arg(long, value_parser = webhook_url)]
     webhook_url: Option<String>,
     /// Where the user goes after the session (https:// or a custom scheme).
     #[arg(long)]
@@ -600,5 +600,22 @@ mod tests {
             ["ccc".to_string(), "d".to_string()],
         ]);
         assert_eq!(text, "a    bb\nccc  d\n");
+    }
+}
+
+/// `--webhook-url` must be a URL Passage can POST to: checked before anything is sent, so a typo
+/// is a usage error (exit 2) naming the flag, not a refusal from the server.
+fn webhook_url(text: &str) -> Result<String, String> {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(text.to_owned())
+        }
+        Ok(url) => Err(format!(
+            "expected an http:// or https:// URL with a host, got scheme `{}`",
+            url.scheme()
+        )),
+        Err(err) => Err(format!(
+            "not a URL ({err}), e.g. https://example.com/webhook"
+        )),
     }
 }

@@ -101,6 +101,9 @@ fn main() -> ExitCode {
             if let Some(id) = exit::request_id(&err) {
                 eprintln!("request id: {id}");
             }
+            if let Some(hint) = exit::hint(&err) {
+                eprintln!("hint: {hint}");
+            }
             code.into()
         }
     }

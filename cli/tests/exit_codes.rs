@@ -470,3 +470,45 @@ fn mock_on_a_taken_port_hints_at_addr() {
     let out = passage(&["mock", "--addr", &addr], None);
     assert_code(&out, 1, &["cannot listen on", "hint:", "--addr", "port 0"]);
 }
+
+/// A `--webhook-url` that is not an http(s) URL is a usage error naming the flag, checked before
+/// anything is sent (it was a 4, "does not fit", from the SDK's validation).
+#[test]
+fn a_bad_webhook_url_is_a_usage_error() {
+    for bad in ["notaurl", "ftp://example.com/hook", "http://"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_passage"))
+            .args(["links", "create", "--integration", "tmobile"])
+            .args(["--operation", "paymentMethod:read", "--webhook-url", bad])
+            .env("PASSAGE_API_KEY", SECRET)
+            .env("PASSAGE_BASE_URL", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert_code(&out, 2, &["--webhook-url"]);
+    }
+}
+
+/// Nothing listening at the base URL: the error says so, and a hint names `passage mock` and
+/// where the base URL comes from.
+#[test]
+fn connection_refused_hints_at_the_emulator_and_the_base_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let out = Command::new(env!("CARGO_BIN_EXE_passage"))
+        .args(["links", "get", "link_x"])
+        .env("PASSAGE_API_KEY", SECRET)
+        .env("PASSAGE_BASE_URL", format!("http://{addr}"))
+        .output()
+        .unwrap();
+    assert_code(
+        &out,
+        1,
+        &[
+            "hint:",
+            "passage mock",
+            "PASSAGE_BASE_URL",
+            &addr.to_string(),
+        ],
+    );
+    assert!(!stderr(&out).contains(SECRET), "the key never shows");
+}
