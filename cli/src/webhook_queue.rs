@@ -5,7 +5,9 @@
 //! Contracts relied on by acceptance checks:
 //! * `receive` answers a webhook POST (any path) 200 `{"queued":"<entry id>"}` only once Redis
 //!   acknowledged the entry; 401 when the signature does not verify; 413 past the body limit;
-//!   503 when Redis (or the key endpoint) is unavailable, so Passage retries.
+//!   408 for a body slower than `--body-timeout-ms`; 503 when Redis (or the key endpoint) is
+//!   unavailable, so Passage retries, and past `--max-connections`. SIGTERM or Ctrl-C drains the
+//!   requests in flight, exit 0.
 //! * `work -- CMD [ARGS...]` runs CMD once per event with one JSON document on stdin:
 //!   `{"event","reconciled","linkId","status","timestamp","integration","operations":[{"resource",
 //!   "action","data","error"}],"error"}` (`reconciled`: true for an event the reconciler
