@@ -178,6 +178,11 @@ impl PublicApi {
             }
         };
         for item in items {
+            // `#[doc(hidden)]` items (the `__private` support module) are not public API, as
+            // rustdoc and cargo-semver-checks treat them.
+            if item_attrs(item).iter().any(is_doc_hidden) {
+                continue;
+            }
             let (name, attrs, shape) = match item {
                 syn::Item::Struct(s) if is_pub(&s.vis) => {
                     let fields = s
@@ -332,6 +337,25 @@ impl ItemsSignature for syn::ItemTrait {
         });
         quote::quote!(: #bounds { #(#items)* })
     }
+}
+
+fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+    match item {
+        syn::Item::Struct(i) => &i.attrs,
+        syn::Item::Enum(i) => &i.attrs,
+        syn::Item::Type(i) => &i.attrs,
+        syn::Item::Fn(i) => &i.attrs,
+        syn::Item::Const(i) => &i.attrs,
+        syn::Item::Static(i) => &i.attrs,
+        syn::Item::Trait(i) => &i.attrs,
+        syn::Item::Use(i) => &i.attrs,
+        syn::Item::Mod(i) => &i.attrs,
+        _ => &[],
+    }
+}
+
+fn is_doc_hidden(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("doc") && tokens(&attr.meta).replace(' ', "") == "doc(hidden)"
 }
 
 fn other(kind: &'static str, node: &impl ToTokens) -> Shape {
@@ -675,7 +699,7 @@ mod tests {
 
     #[test]
     fn variants_traits_and_renames_are_seen() {
-        let old = api("#[derive(Clone)] pub enum E { A, B } pub struct S { pub x: i64 } open_struct!(S, extra;);");
+        let old = api("#[derive(Clone)] pub enum E { A, B } pub struct S { pub x: i64 } open_struct!(S, extra;); #[doc(hidden)] pub mod __private { pub fn f() {} }");
         let new = api("pub enum E { A, C } pub struct T { pub x: i64 }");
         let kinds: Vec<_> = compare(&old, &new).into_iter().map(|c| c.kind).collect();
         assert_eq!(
