@@ -562,6 +562,23 @@ pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
     out
 }
 
+/// `--webhook-url` must be a URL Passage can POST to: checked before anything is sent, so a typo
+/// is a usage error (exit 2) naming the flag, not a refusal from the server.
+fn webhook_url(text: &str) -> Result<String, String> {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(text.to_owned())
+        }
+        Ok(url) => Err(format!(
+            "expected an http:// or https:// URL with a host, got scheme `{}`",
+            url.scheme()
+        )),
+        Err(err) => Err(format!(
+            "not a URL ({err}), e.g. https://example.com/webhook"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,22 +617,5 @@ mod tests {
             ["ccc".to_string(), "d".to_string()],
         ]);
         assert_eq!(text, "a    bb\nccc  d\n");
-    }
-}
-
-/// `--webhook-url` must be a URL Passage can POST to: checked before anything is sent, so a typo
-/// is a usage error (exit 2) naming the flag, not a refusal from the server.
-fn webhook_url(text: &str) -> Result<String, String> {
-    match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-            Ok(text.to_owned())
-        }
-        Ok(url) => Err(format!(
-            "expected an http:// or https:// URL with a host, got scheme `{}`",
-            url.scheme()
-        )),
-        Err(err) => Err(format!(
-            "not a URL ({err}), e.g. https://example.com/webhook"
-        )),
     }
 }
