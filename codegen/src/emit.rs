@@ -54,8 +54,8 @@ fn format_tokens(tokens: TokenStream, file: &str) -> Result<String, CodegenError
     Ok(prettyplease::unparse(&parsed))
 }
 
-fn cfg_any(integrations: &BTreeSet<&str>) -> TokenStream {
-    let features: Vec<String> = integrations.iter().map(|i| naming::feature(i)).collect();
+fn cfg_any(integrations: &BTreeSet<&str>, names: &naming::CrateNames) -> TokenStream {
+    let features: Vec<&String> = integrations.iter().map(|i| &names.features[*i]).collect();
     if features.len() == 1 {
         let f = &features[0];
         quote!(#[cfg(feature = #f)])
@@ -72,30 +72,20 @@ struct OperationNames {
     feature: String,
 }
 
+/// The names of operation `index` of `operations` (see [`naming::CrateNames`]).
 fn operation_names(
     op: &PlannedOperation,
+    index: usize,
+    names: &naming::CrateNames,
     modules: &BTreeMap<String, syn::Ident>,
 ) -> OperationNames {
-    let mut variant = format!(
-        "{}{}{}",
-        naming::pascal(&op.integration),
-        naming::pascal(&op.resource),
-        naming::pascal(&op.action)
-    );
-    if variant == "Unknown" {
-        variant.push_str("Operation");
-    }
-    let base = format!(
-        "{}{}",
-        naming::pascal(&op.resource),
-        naming::pascal(&op.action)
-    );
+    let stem = &names.alias_stems[index];
     OperationNames {
-        variant: format_ident!("{}", variant),
+        variant: format_ident!("{}", names.variants[index]),
         module: modules[&op.integration].clone(),
-        result_alias: format_ident!("{}Result", base),
-        arguments_alias: format_ident!("{}Arguments", base),
-        feature: naming::feature(&op.integration),
+        result_alias: format_ident!("{}Result", stem),
+        arguments_alias: format_ident!("{}Arguments", stem),
+        feature: names.features[&op.integration].clone(),
     }
 }
 
@@ -107,21 +97,26 @@ pub(crate) fn emit_crate(
 ) -> Result<BTreeMap<String, String>, CodegenError> {
     let mut files = BTreeMap::new();
 
-    // Integration modules, made unique after snake-casing.
-    let mut integration_modules: BTreeMap<String, syn::Ident> = BTreeMap::new();
-    let mut integration_names: BTreeMap<String, String> = BTreeMap::new();
-    let mut taken = BTreeSet::new();
-    for op in operations {
-        if integration_modules.contains_key(&op.integration) {
-            continue;
-        }
-        let mut name = naming::snake(&op.integration);
-        while !taken.insert(name.clone()) {
-            name.push('_');
-        }
-        integration_modules.insert(op.integration.clone(), format_ident!("{}", name));
-        integration_names.insert(op.integration.clone(), op.integration_name.clone());
-    }
+    // Every name made from catalog names, distinct and valid however Passage spells them.
+    let keys: Vec<naming::OperationKey> = operations
+        .iter()
+        .map(|op| naming::OperationKey {
+            integration: &op.integration,
+            resource: &op.resource,
+            action: &op.action,
+        })
+        .collect();
+    let names = naming::CrateNames::new(&keys);
+    // `format_ident!` makes `r#type` a raw identifier.
+    let integration_modules: BTreeMap<String, syn::Ident> = names
+        .modules
+        .iter()
+        .map(|(integration, module)| (integration.clone(), format_ident!("{}", module)))
+        .collect();
+    let integration_names: BTreeMap<String, String> = operations
+        .iter()
+        .map(|op| (op.integration.clone(), op.integration_name.clone()))
+        .collect();
 
     // --- src/types/*.rs
     for unit in units {
@@ -146,10 +141,7 @@ pub(crate) fn emit_crate(
     }
 
     // --- Cargo.toml
-    let features: Vec<String> = integration_modules
-        .keys()
-        .map(|i| naming::feature(i))
-        .collect();
+    let features: Vec<&String> = names.features.values().collect();
     let mut cargo = header(settings, "#");
     cargo.push_str(
         "[package]\n\
@@ -192,8 +184,13 @@ pub(crate) fn emit_crate(
     files.insert("Cargo.toml".into(), cargo);
 
     // --- src/lib.rs and src/integrations/*.rs
-    let (lib, integration_files) =
-        emit_lib(units, operations, &integration_modules, &integration_names)?;
+    let (lib, integration_files) = emit_lib(
+        units,
+        operations,
+        &names,
+        &integration_modules,
+        &integration_names,
+    )?;
     files.insert(
         crate::PROVENANCE_FILE.into(),
         provenance_file(provenance, settings),
@@ -211,6 +208,7 @@ pub(crate) fn emit_crate(
 fn emit_lib(
     units: &[SchemaUnit],
     operations: &[PlannedOperation],
+    names: &naming::CrateNames,
     integration_modules: &BTreeMap<String, syn::Ident>,
     integration_names: &BTreeMap<String, String>,
 ) -> Result<(String, BTreeMap<String, String>), CodegenError> {
@@ -221,7 +219,10 @@ fn emit_lib(
     };
 
     let type_modules = units.iter().map(|unit| {
-        let cfg = cfg_any(&unit.integrations.iter().map(String::as_str).collect());
+        let cfg = cfg_any(
+            &unit.integrations.iter().map(String::as_str).collect(),
+            names,
+        );
         let module = format_ident!("{}", unit.module);
         let doc = format!(
             "`{}`/`{}` {} types (integrations: {}).",
@@ -241,7 +242,10 @@ fn emit_lib(
         .iter()
         .filter(|u| u.role == SchemaRole::Arguments)
         .map(|unit| {
-            let cfg = cfg_any(&unit.integrations.iter().map(String::as_str).collect());
+            let cfg = cfg_any(
+                &unit.integrations.iter().map(String::as_str).collect(),
+                names,
+            );
             let path = type_path(unit);
             let resource = &unit.resource;
             let action = &unit.action;
@@ -261,15 +265,15 @@ fn emit_lib(
     // under the integration's feature: a build pays for the integrations it turns on.
     let mut per_integration: BTreeMap<&str, IntegrationParts> = BTreeMap::new();
     let mut variants = Vec::new();
-    for op in operations {
-        let names = operation_names(op, integration_modules);
+    for (index, op) in operations.iter().enumerate() {
+        let op_names = operation_names(op, index, names, integration_modules);
         let OperationNames {
             variant,
             module,
             result_alias,
             arguments_alias,
             feature,
-        } = &names;
+        } = &op_names;
         let (integration, resource, action) = (&op.integration, &op.resource, &op.action);
         let result_ty = match op.result_unit {
             Some(i) => type_path(&units[i]),
@@ -365,13 +369,13 @@ fn emit_lib(
     let mut find_arms = Vec::new();
     for (integration, parts) in &per_integration {
         let module = &integration_modules[*integration];
-        let feature = naming::feature(integration);
+        let feature = &names.features[*integration];
         let cfg = quote!(#[cfg(feature = #feature)]);
         let doc = format!(
             "Types of {} (`{integration}`): one alias per operation. Cargo feature `{feature}`.",
             integration_names[*integration]
         );
-        let file = format!("integrations/{module}.rs");
+        let file = format!("integrations/{}.rs", naming::unraw(&module.to_string()));
         integration_mods.push(quote! {
             #cfg
             #[path = #file]
@@ -420,6 +424,7 @@ fn emit_lib(
     }
 
     let open_structs = crate::open_structs::support();
+    let unions = crate::unions::support();
 
     let tokens = quote! {
         //! Typed results and arguments of every Passage Connect operation, generated from the
@@ -749,145 +754,6 @@ fn emit_lib(
                 (path, text)
             }
 
-            const INNER_PATH_PREFIX: &str = "at `";
-            const INNER_PATH_SUFFIX: &str = "`: ";
-
-            /// The JSON kinds, as bits: null 1, boolean 2, number 4, string 8, array 16, object 32.
-            fn kind_bit(value: &::serde_json::Value) -> u8 {
-                match value {
-                    ::serde_json::Value::Null => 1,
-                    ::serde_json::Value::Bool(_) => 2,
-                    ::serde_json::Value::Number(_) => 4,
-                    ::serde_json::Value::String(_) => 8,
-                    ::serde_json::Value::Array(_) => 16,
-                    ::serde_json::Value::Object(_) => 32,
-                }
-            }
-
-            fn kind_name(value: &::serde_json::Value) -> &'static str {
-                match value {
-                    ::serde_json::Value::Null => "null",
-                    ::serde_json::Value::Bool(_) => "a boolean",
-                    ::serde_json::Value::Number(_) => "a number",
-                    ::serde_json::Value::String(_) => "a string",
-                    ::serde_json::Value::Array(_) => "an array",
-                    ::serde_json::Value::Object(_) => "an object",
-                }
-            }
-
-            /// Buffers a union's value, refusing duplicate object keys anywhere inside it.
-            pub fn buffer_strict<'de, D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> ::std::result::Result<::serde_json::Value, D::Error> {
-                ::serde::Deserialize::deserialize(deserializer).map(|StrictValue(value)| value)
-            }
-
-            /// A JSON value whose objects have no duplicate keys.
-            struct StrictValue(::serde_json::Value);
-
-            impl<'de> ::serde::Deserialize<'de> for StrictValue {
-                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                    struct Visitor;
-                    impl<'de> ::serde::de::Visitor<'de> for Visitor {
-                        type Value = StrictValue;
-                        fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                            f.write_str("any JSON value")
-                        }
-                        fn visit_bool<E>(self, v: bool) -> ::std::result::Result<StrictValue, E> {
-                            Ok(StrictValue(::serde_json::Value::Bool(v)))
-                        }
-                        fn visit_i64<E>(self, v: i64) -> ::std::result::Result<StrictValue, E> {
-                            Ok(StrictValue(v.into()))
-                        }
-                        fn visit_u64<E>(self, v: u64) -> ::std::result::Result<StrictValue, E> {
-                            Ok(StrictValue(v.into()))
-                        }
-                        fn visit_f64<E>(self, v: f64) -> ::std::result::Result<StrictValue, E> {
-                            Ok(StrictValue(::serde_json::Number::from_f64(v).map_or(::serde_json::Value::Null, ::serde_json::Value::Number)))
-                        }
-                        fn visit_str<E>(self, v: &str) -> ::std::result::Result<StrictValue, E> {
-                            Ok(StrictValue(::serde_json::Value::String(v.to_owned())))
-                        }
-                        fn visit_string<E>(self, v: ::std::string::String) -> ::std::result::Result<StrictValue, E> {
-                            Ok(StrictValue(::serde_json::Value::String(v)))
-                        }
-                        fn visit_unit<E>(self) -> ::std::result::Result<StrictValue, E> {
-                            Ok(StrictValue(::serde_json::Value::Null))
-                        }
-                        fn visit_none<E>(self) -> ::std::result::Result<StrictValue, E> {
-                            Ok(StrictValue(::serde_json::Value::Null))
-                        }
-                        fn visit_some<D: ::serde::Deserializer<'de>>(self, d: D) -> ::std::result::Result<StrictValue, D::Error> {
-                            ::serde::Deserialize::deserialize(d)
-                        }
-                        fn visit_seq<A: ::serde::de::SeqAccess<'de>>(self, mut seq: A) -> ::std::result::Result<StrictValue, A::Error> {
-                            let mut items = ::std::vec::Vec::new();
-                            while let Some(StrictValue(item)) = seq.next_element()? {
-                                items.push(item);
-                            }
-                            Ok(StrictValue(::serde_json::Value::Array(items)))
-                        }
-                        fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<StrictValue, A::Error> {
-                            let mut object = ::serde_json::Map::new();
-                            while let Some(key) = map.next_key::<::std::string::String>()? {
-                                if object.contains_key(&key) {
-                                    return Err(<A::Error as ::serde::de::Error>::custom(::std::format_args!("duplicate key `{key}`")));
-                                }
-                                let StrictValue(value) = map.next_value()?;
-                                object.insert(key, value);
-                            }
-                            Ok(StrictValue(::serde_json::Value::Object(object)))
-                        }
-                    }
-                    deserializer.deserialize_any(Visitor)
-                }
-            }
-
-            /// The string value of a tagged union's tag property.
-            pub fn union_tag<E: ::serde::de::Error>(
-                value: &::serde_json::Value,
-                union: &str,
-                property: &str,
-            ) -> ::std::result::Result<::std::string::String, E> {
-                match value {
-                    ::serde_json::Value::Object(object) => match object.get(property) {
-                        Some(::serde_json::Value::String(tag)) => Ok(tag.clone()),
-                        Some(other) => Err(E::custom(::std::format_args!(
-                            "at `{property}`: {union}: the tag must be a string, found {}",
-                            kind_name(other)
-                        ))),
-                        None => Err(E::custom(::std::format_args!("{union}: missing tag property `{property}`"))),
-                    },
-                    other => Err(E::custom(::std::format_args!(
-                        "{union}: expected an object with a `{property}` tag, found {}",
-                        kind_name(other)
-                    ))),
-                }
-            }
-
-            /// Decodes a union variant whose tag matched; errors keep the path inside it.
-            pub fn decode_variant<T: ::serde::de::DeserializeOwned, E: ::serde::de::Error>(
-                mut value: ::serde_json::Value,
-                strip_tag: ::std::option::Option<&str>,
-            ) -> ::std::result::Result<T, E> {
-                if let (Some(tag), ::serde_json::Value::Object(object)) = (strip_tag, &mut value) {
-                    object.remove(tag);
-                }
-                // The plain decode first; the path is tracked only to describe a failure (the
-                // same decode again), as `decode_result` does.
-                if let ::std::result::Result::Ok(decoded) = <T as ::serde::Deserialize>::deserialize(&value) {
-                    return ::std::result::Result::Ok(decoded);
-                }
-                ::serde_path_to_error::deserialize(&value).map_err(|err| {
-                    let path = err.path().to_string();
-                    let inner = err.into_inner();
-                    if path.is_empty() || path == "." {
-                        E::custom(inner)
-                    } else {
-                        E::custom(::std::format_args!("{INNER_PATH_PREFIX}{path}{INNER_PATH_SUFFIX}{inner}"))
-                    }
-                })
-            }
 
             /// An optional field that allows `null`: absent → `None` (by `default`), `null` →
             /// `Some(None)`, a value → `Some(Some(value))`.
@@ -1027,27 +893,7 @@ fn emit_lib(
 
             #open_structs
 
-            /// Tries one variant of an untagged union.
-            pub fn try_variant<T: ::serde::de::DeserializeOwned>(
-                value: &::serde_json::Value,
-            ) -> ::std::result::Result<T, ::serde_json::Error> {
-                ::serde::Deserialize::deserialize(value)
-            }
-
-            /// A value no variant of an untagged union accepted: kept when one of its variants
-            /// has the value's JSON kind (a newer schema could produce it), else an error.
-            pub fn unknown_of_kind<E: ::serde::de::Error>(
-                value: ::serde_json::Value,
-                kinds: u8,
-                union: &str,
-                expected: &str,
-            ) -> ::std::result::Result<::serde_json::Value, E> {
-                if kinds & kind_bit(&value) != 0 {
-                    Ok(value)
-                } else {
-                    Err(E::custom(::std::format_args!("{union}: expected {expected}, found {}", kind_name(&value))))
-                }
-            }
+            #unions
 
             /// The impls of an open string enum (`Name`, its catch-all variant, and each listed
             /// variant with its wire value): `as_str`, `is_known`, `From<&str>`, `From<String>`,

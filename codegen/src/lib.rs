@@ -338,11 +338,7 @@ fn plan(catalog: &Catalog) -> (Vec<SchemaUnit>, Vec<PlannedOperation>) {
                 SchemaRole::Result => "Result",
                 SchemaRole::Arguments => "Arguments",
             };
-            let type_name = format!(
-                "{}{}{suffix}",
-                naming::pascal(op.resource),
-                naming::pascal(op.action)
-            );
+            let type_name = naming::type_name(op.resource, op.action, suffix);
             let mut normalized = normalize::normalize(schema, &type_name, role);
             if let Value::Object(map) = &mut normalized.schema {
                 if !map.contains_key("description") {
@@ -427,30 +423,30 @@ fn name_modules(units: &mut [SchemaUnit]) {
         .into_iter()
         .map(|(key, (i, _, tie))| (key, (!tie).then_some(i)))
         .collect();
-    let mut taken = std::collections::BTreeSet::new();
-    for (i, unit) in units.iter_mut().enumerate() {
-        let role = match unit.role {
-            SchemaRole::Result => "result",
-            SchemaRole::Arguments => "arguments",
-        };
-        let base = format!(
-            "{}_{}_{role}",
-            naming::snake(&unit.resource),
-            naming::snake(&unit.action)
-        );
-        let is_primary =
-            primary[&(unit.role as u8, unit.resource.clone(), unit.action.clone())] == Some(i);
-        let mut name = if is_primary {
-            base
-        } else {
-            format!("{}_{base}", naming::snake(&unit.integrations[0]))
-        };
-        let stem = name.clone();
-        let mut n = 2;
-        while !taken.insert(name.clone()) {
-            name = format!("{stem}_{n}");
-            n += 1;
-        }
+    let candidates: Vec<String> = units
+        .iter()
+        .enumerate()
+        .map(|(i, unit)| {
+            let role = match unit.role {
+                SchemaRole::Result => "result",
+                SchemaRole::Arguments => "arguments",
+            };
+            let is_primary =
+                primary[&(unit.role as u8, unit.resource.clone(), unit.action.clone())] == Some(i);
+            // Words joined by one `_` (never the `__` `non_snake_case` refuses, even for a
+            // resource named `enum`); never a keyword, as it ends in the role.
+            if is_primary {
+                naming::snake_join(&[&unit.resource, &unit.action, role])
+            } else {
+                naming::snake_join(&[&unit.integrations[0], &unit.resource, &unit.action, role])
+            }
+        })
+        .collect();
+    // `fooBar` and `foo_bar` (or `über` and `uber`) make the same words: numbered in unit order.
+    let names = naming::disambiguate(&candidates, &Default::default(), |name, n| {
+        format!("{name}_{n}")
+    });
+    for (unit, name) in units.iter_mut().zip(names) {
         unit.module = name;
     }
 }
@@ -508,9 +504,10 @@ fn type_unit(
     Ok(())
 }
 
-/// The generated crate's `open_struct!` support, compiled here so that its tests can exercise
-/// every field mode (the pinned catalog does not use them all).
+/// The generated crate's `open_struct!` and union support, compiled here so that their tests
+/// can exercise every mode (the pinned catalog does not use them all).
 #[cfg(test)]
 mod __private {
     include!("open_struct_support.rs");
+    include!("union_support.rs");
 }

@@ -6,6 +6,13 @@
 //!   tag decodes into that variant or fails with the JSON path inside it; an object whose tag
 //!   value is not known (a variant Passage added later) is kept in `Unknown`; anything else is an
 //!   error naming the tag.
+//! - **Adjacently tagged** unions (typify's `#[serde(tag = "..", content = "..")]`, from
+//!   `oneOf` members that are closed objects of a constant tag and one content property, as in
+//!   arguments schemas): the tag picks the variant, whose value is read from the content
+//!   property (which a newtype or struct variant needs, and a unit variant takes absent or
+//!   `null`), with errors at the path inside it; an unknown tag is kept in `Unknown`, anything
+//!   but an object with a string tag is an error. Other properties are ignored, as serde's
+//!   derive ignores them.
 //! - **Untagged** unions: variants are tried in order; a value no variant accepts is kept in
 //!   `Unknown` only when some variant has its JSON kind (an object where objects are expected),
 //!   else it is an error listing the kinds the union takes.
@@ -29,6 +36,14 @@ const STRING: u8 = 8;
 const ARRAY: u8 = 16;
 const OBJECT: u8 = 32;
 const ANY: u8 = 63;
+
+/// The support code the generated `Deserialize` impls call, emitted into the generated crate's
+/// `__private` module (`union_support.rs`, compiled and tested here too).
+pub(crate) fn support() -> TokenStream {
+    include_str!("union_support.rs")
+        .parse()
+        .expect("union_support.rs is Rust tokens")
+}
 
 /// Rewrites every union enum of `file` (those with an `Unknown(serde_json::Value)` catch-all).
 pub(crate) fn strict_unions(file: &mut syn::File, unions: &BTreeSet<String>) {
@@ -268,6 +283,85 @@ fn serde_key_value(container: &str, key: &str) -> Option<String> {
     Some(rest[start..end].to_string())
 }
 
+/// A private struct with a struct variant's fields and serde attributes, which decodes it: the
+/// item, its name, and a closure turning it into the variant.
+fn shadow_struct(
+    name: &syn::Ident,
+    vident: &syn::Ident,
+    named: &syn::FieldsNamed,
+) -> (Item, TokenStream, TokenStream) {
+    let shadow = format_ident!("__{}{}", name, vident);
+    let fields = named.named.iter().map(|f| {
+        let attrs = f.attrs.iter().filter(|a| !a.path().is_ident("doc"));
+        let ident = &f.ident;
+        let ty = &f.ty;
+        quote!(#(#attrs)* #ident: #ty)
+    });
+    let idents: Vec<&syn::Ident> = named
+        .named
+        .iter()
+        .filter_map(|f| f.ident.as_ref())
+        .collect();
+    let doc = format!("Decodes the `{vident}` variant of [`{name}`].");
+    let item: Item = syn::parse_quote! {
+        #[doc = #doc]
+        #[derive(::serde::Deserialize)]
+        struct #shadow { #(#fields,)* }
+    };
+    let build = quote!(|v: #shadow| Self::#vident { #(#idents: v.#idents),* });
+    (item, quote!(#shadow), build)
+}
+
+/// The `Deserialize` of an adjacently tagged union (`tag` and `content` properties): the tag
+/// picks the variant, the content property holds its value. `None` keeps serde's derive (a
+/// variant shape this does not mirror).
+fn adjacent_union(e: &ItemEnum, tag: &str, content: &str) -> Option<Vec<Item>> {
+    let name = e.ident.clone();
+    let name_text = name.to_string();
+    let mut items = Vec::new();
+    let mut arms = Vec::new();
+    for v in e.variants.iter().filter(|v| v.ident != "Unknown") {
+        let vident = &v.ident;
+        let wire =
+            crate::postprocess::serde_rename_of(&v.attrs).unwrap_or_else(|| vident.to_string());
+        arms.push(match &v.fields {
+            Fields::Unit => quote! {
+                #wire => crate::__private::unit_content::<__D::Error>(&value, #name_text, #content)
+                    .map(|()| Self::#vident)
+            },
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => {
+                let ty = &u.unnamed[0].ty;
+                quote! {
+                    #wire => crate::__private::decode_content::<#ty, __D::Error>(&value, #name_text, #content)
+                        .map(Self::#vident)
+                }
+            }
+            Fields::Named(named) => {
+                let (item, shadow, build) = shadow_struct(&name, vident, named);
+                items.push(item);
+                quote! {
+                    #wire => crate::__private::decode_content::<#shadow, __D::Error>(&value, #name_text, #content)
+                        .map(#build)
+                }
+            }
+            Fields::Unnamed(_) => return None,
+        });
+    }
+    items.push(syn::parse_quote! {
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {
+                let value = crate::__private::buffer_strict(deserializer)?;
+                let tag = crate::__private::union_tag::<__D::Error>(&value, #name_text, #tag)?;
+                match tag.as_str() {
+                    #(#arms,)*
+                    _ => ::std::result::Result::Ok(Self::Unknown(value)),
+                }
+            }
+        }
+    });
+    Some(items)
+}
+
 fn rewrite_union(
     e: &mut ItemEnum,
     kinds: &KindTable,
@@ -290,6 +384,14 @@ fn rewrite_union(
     }) {
         return None;
     }
+    if let (Some(tag), Some(content)) = (
+        serde_key_value(&container, "tag"),
+        serde_key_value(&container, "content"),
+    ) {
+        let items = adjacent_union(e, &tag, &content)?;
+        crate::postprocess::retain_derives(&mut e.attrs, |name| name != "Deserialize");
+        return Some(items);
+    }
     let name = e.ident.clone();
     let tag = find_tag(e, tags);
     let mut shadows = Vec::new();
@@ -298,29 +400,9 @@ fn rewrite_union(
         let vident = &v.ident;
         let (ty_tokens, build): (TokenStream, TokenStream) = match &v.fields {
             Fields::Named(named) => {
-                let shadow = format_ident!("__{}{}", name, vident);
-                let fields = named.named.iter().map(|f| {
-                    let attrs = f.attrs.iter().filter(|a| !a.path().is_ident("doc"));
-                    let ident = &f.ident;
-                    let ty = &f.ty;
-                    quote!(#(#attrs)* #ident: #ty)
-                });
-                let idents: Vec<&syn::Ident> = named
-                    .named
-                    .iter()
-                    .filter_map(|f| f.ident.as_ref())
-                    .collect();
-                let doc = format!("Decodes the `{vident}` variant of [`{name}`].");
-                let shadow_item: Item = syn::parse_quote! {
-                    #[doc = #doc]
-                    #[derive(::serde::Deserialize)]
-                    struct #shadow { #(#fields,)* }
-                };
+                let (shadow_item, shadow, build) = shadow_struct(&name, vident, named);
                 shadows.push(shadow_item);
-                (
-                    quote!(#shadow),
-                    quote!(|v: #shadow| Self::#vident { #(#idents: v.#idents),* }),
-                )
+                (shadow, build)
             }
             Fields::Unnamed(u) if u.unnamed.len() == 1 => {
                 let ty = &u.unnamed[0].ty;
@@ -403,4 +485,97 @@ fn rewrite_union(
     };
     shadows.push(impl_item);
     Some(shadows)
+}
+
+/// The support code as the generated crate has it (`crate::__private`, compiled from
+/// `union_support.rs` for tests); the impls `rewrite_union` emits are exercised end to end by
+/// `tests/tests/union_decoding.rs` and xtask's `gated_crates` tests.
+#[cfg(test)]
+mod tests {
+    use crate::__private::{
+        buffer_strict, decode_content, decode_variant, try_variant, union_tag, unit_content,
+        unknown_of_kind,
+    };
+    use serde_json::{json, Value};
+
+    type Error = serde_json::Error;
+
+    fn message(result: Result<impl std::fmt::Debug, Error>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn adjacent_content_is_read_from_its_property_with_the_path_inside() {
+        let value = json!({"kind": "point", "value": {"xs": [1, "a"]}});
+        let err = message(decode_content::<
+            std::collections::BTreeMap<String, Vec<u8>>,
+            Error,
+        >(&value, "Shape", "value"));
+        assert!(err.starts_with("at `value.xs[1]`: "), "{err}");
+        let ok: String =
+            decode_content::<_, Error>(&json!({"value": "hi"}), "Shape", "value").unwrap();
+        assert_eq!(ok, "hi");
+        let err = message(decode_content::<String, Error>(
+            &json!({"kind": "text"}),
+            "Shape",
+            "value",
+        ));
+        assert_eq!(err, "Shape: missing field `value`");
+    }
+
+    #[test]
+    fn a_unit_variant_takes_its_content_absent_or_null_only() {
+        assert!(unit_content::<Error>(&json!({"kind": "none"}), "Shape", "value").is_ok());
+        assert!(
+            unit_content::<Error>(&json!({"kind": "none", "value": null}), "Shape", "value")
+                .is_ok()
+        );
+        let err = message(unit_content::<Error>(
+            &json!({"value": 3}),
+            "Shape",
+            "value",
+        ));
+        assert!(
+            err.starts_with("at `value`: Shape: this variant has no content, found a number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_tag_must_be_a_string_property_of_an_object() {
+        assert_eq!(
+            union_tag::<Error>(&json!({"kind": "a"}), "U", "kind").unwrap(),
+            "a"
+        );
+        assert!(
+            message(union_tag::<Error>(&json!({"kind": 1}), "U", "kind"))
+                .contains("must be a string")
+        );
+        assert!(
+            message(union_tag::<Error>(&json!({}), "U", "kind")).contains("missing tag property")
+        );
+        assert!(message(union_tag::<Error>(&json!([]), "U", "kind")).contains("found an array"));
+    }
+
+    #[test]
+    fn buffering_refuses_duplicate_keys_at_any_depth() {
+        let mut de = serde_json::Deserializer::from_str(r#"{"a": {"b": 1, "b": 2}}"#);
+        assert!(buffer_strict(&mut de).is_err());
+        let mut de = serde_json::Deserializer::from_str(r#"{"a": {"b": 1}}"#);
+        assert_eq!(buffer_strict(&mut de).unwrap(), json!({"a": {"b": 1}}));
+    }
+
+    #[test]
+    fn variants_and_unknown_values() {
+        let decoded: Vec<u8> = decode_variant::<_, Error>(json!([1, 2]), None).unwrap();
+        assert_eq!(decoded, [1, 2]);
+        let err = message(decode_variant::<Vec<u8>, Error>(json!([1, "x"]), None));
+        assert!(err.starts_with("at `[1]`: "), "{err}");
+        assert!(try_variant::<u8>(&json!("x")).is_err());
+        // Kinds as bits: 32 is object.
+        assert!(unknown_of_kind::<Error>(json!({}), 32, "U", "object").is_ok());
+        let err = message(unknown_of_kind::<Error>(json!(1), 32, "U", "object"));
+        assert_eq!(err, "U: expected object, found a number");
+        let _: Value = unknown_of_kind::<Error>(json!({}), 32, "U", "object").unwrap();
+    }
 }

@@ -302,7 +302,7 @@ pub fn run(args: Args) -> Result<bool> {
     for s in &schemas {
         let row = rows.entry(s.source.clone()).or_default();
         row.schemas += 1;
-        let title = format!("{}ReadResult", passage_codegen::naming::pascal(&s.name));
+        let title = passage_codegen::naming::type_name(&s.name, "read", "Result");
         let normalized = passage_codegen::normalize::normalize(
             &s.schema,
             &title,

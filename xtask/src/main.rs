@@ -32,6 +32,8 @@ mod bench_regen;
 mod cache;
 mod corpus;
 mod gate;
+#[cfg(test)]
+mod gated_crates;
 mod package;
 mod progress;
 mod report;
