@@ -2,6 +2,10 @@
 //! (`ulimit -v`) and a time budget, so a schema that exhausts either fails alone: it becomes
 //! `serde_json::Value` with a warning, the worker is replaced, and regen goes on. Distinct
 //! schemas are spread over a few workers, which also types them in parallel.
+//!
+//! A worker that dies is reported with its real cause, read from its exit status and the
+//! stderr of the request it died on (see [`cause_of_death`]): a stack overflow, memory
+//! exhaustion under the limit, a panic (with its message) or another signal.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -133,10 +137,9 @@ impl ProcessTyper {
                         "over the time budget: typify ran longer than {} s",
                         budget.as_secs()
                     ),
-                    WorkerFailure::Died(status) => format!(
-                        "over the memory budget: typify's process ended ({status}) under a {} MiB limit",
-                        self.memory_limit_mib
-                    ),
+                    WorkerFailure::Died { status, stderr } => {
+                        cause_of_death(&status, &stderr, self.memory_limit_mib)
+                    }
                     WorkerFailure::Protocol(message) => {
                         format!("typing worker failed: {message}")
                     }
@@ -149,30 +152,111 @@ impl ProcessTyper {
 
 enum WorkerFailure {
     Timeout,
-    Died(String),
+    Died {
+        status: std::process::ExitStatus,
+        /// The worker's stderr since the request it died on was sent.
+        stderr: String,
+    },
     Protocol(String),
+}
+
+/// How much of a dead worker's stderr a warning quotes (its end: where it died).
+const STDERR_TAIL: usize = 2048;
+
+/// Why a typing worker died, for the warning of the schema it was typing: from what it wrote
+/// last (Rust's own messages for a stack overflow, a failed allocation, a panic), else from
+/// how it ended (the signal, or the exit code).
+fn cause_of_death(
+    status: &std::process::ExitStatus,
+    stderr: &str,
+    memory_limit_mib: u64,
+) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let tail = {
+        let text = stderr.trim();
+        let mut start = text.len().saturating_sub(STDERR_TAIL);
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        text[start..].replace('\n', " | ")
+    };
+    let said = if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; stderr: {tail}")
+    };
+    let signal = status.signal();
+    if stderr.contains("has overflowed its stack") || signal == Some(11) {
+        return format!("typify overflowed its stack (worker ended: {status}){said}");
+    }
+    if stderr.contains("memory allocation of") {
+        return format!(
+            "over the memory budget: typify could not allocate under the {memory_limit_mib} MiB \
+             limit (worker ended: {status}){said}"
+        );
+    }
+    if signal == Some(9) {
+        return format!(
+            "typing worker killed (SIGKILL: the system ran out of memory, or someone killed \
+             it){said}"
+        );
+    }
+    if let Some(at) = stderr.rfind("panicked at") {
+        let message = stderr[at..].lines().take(2).collect::<Vec<_>>().join(" ");
+        return format!("typify panicked outside its guard ({message}; worker ended: {status})");
+    }
+    format!("typing worker died ({status}){said}")
 }
 
 struct Worker {
     child: Child,
     stdin: ChildStdin,
     lines: Receiver<String>,
+    /// What the worker wrote on stderr, cleared at each request.
+    stderr: Arc<std::sync::Mutex<String>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Worker {
     fn spawn(exe: &std::path::Path, memory_limit_mib: u64) -> std::io::Result<Self> {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(r#"ulimit -v "$1" && exec "$2" __type-schemas"#)
-            .arg("sh")
-            .arg((memory_limit_mib * 1024).to_string())
-            .arg(exe)
+        Self::spawn_command(
+            Command::new("sh")
+                .arg("-c")
+                .arg(r#"ulimit -v "$1" && exec "$2" __type-schemas"#)
+                .arg("sh")
+                .arg((memory_limit_mib * 1024).to_string())
+                .arg(exe),
+        )
+    }
+
+    /// Starts `command` as a worker, its stdin, stdout and stderr piped to this process.
+    fn spawn_command(command: &mut Command) -> std::io::Result<Self> {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
+        let stderr_pipe = child.stderr.take().expect("piped stderr");
+        let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let stderr_reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines() {
+                let Ok(line) = line else { break };
+                let Ok(mut text) = sink.lock() else { break };
+                text.push_str(&line);
+                text.push('\n');
+                // Keep the end: a worker that loops on warnings must not grow this forever.
+                if text.len() > 4 * STDERR_TAIL {
+                    let mut cut = text.len() - 2 * STDERR_TAIL;
+                    while !text.is_char_boundary(cut) {
+                        cut += 1;
+                    }
+                    text.drain(..cut);
+                }
+            }
+        });
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -186,6 +270,8 @@ impl Worker {
             child,
             stdin,
             lines,
+            stderr,
+            stderr_reader: Some(stderr_reader),
         })
     }
 
@@ -194,6 +280,9 @@ impl Worker {
         schema: &Value,
         budget: Duration,
     ) -> Result<TypedSchemaText, WorkerFailure> {
+        if let Ok(mut text) = self.stderr.lock() {
+            text.clear();
+        }
         let request = serde_json::json!({"schema": schema, "budgetMs": budget.as_millis() as u64});
         let sent = serde_json::to_writer(&mut self.stdin, &request)
             .map_err(std::io::Error::from)
@@ -211,12 +300,20 @@ impl Worker {
     }
 
     fn died(&mut self) -> WorkerFailure {
-        let status = self
-            .child
-            .wait()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|e| e.to_string());
-        WorkerFailure::Died(status)
+        let status = match self.child.wait() {
+            Ok(status) => status,
+            Err(err) => return WorkerFailure::Protocol(format!("worker gone: {err}")),
+        };
+        // The pipe closes with the process: the reader has the last lines once it ends.
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        let stderr = self
+            .stderr
+            .lock()
+            .map(|text| text.clone())
+            .unwrap_or_default();
+        WorkerFailure::Died { status, stderr }
     }
 
     fn kill(mut self) {
@@ -246,4 +343,58 @@ pub fn serve() -> anyhow::Result<()> {
         stdout.flush()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn a_dead_worker_is_reported_with_its_real_cause() {
+        // Raw wait statuses: a signal number alone, or an exit code shifted by 8.
+        let signal = |n: i32| std::process::ExitStatus::from_raw(n);
+        let code = |n: i32| std::process::ExitStatus::from_raw(n << 8);
+        let overflow =
+            "\nthread 'main' has overflowed its stack\nfatal runtime error: stack overflow\n";
+        let text = cause_of_death(&signal(6), overflow, 4096);
+        assert!(text.starts_with("typify overflowed its stack"), "{text}");
+        assert!(
+            text.contains("fatal runtime error: stack overflow"),
+            "{text}"
+        );
+        assert!(cause_of_death(&signal(11), "", 4096).contains("overflowed its stack"));
+        let oom = "memory allocation of 8589934592 bytes failed\n";
+        let text = cause_of_death(&signal(6), oom, 512);
+        assert!(text.starts_with("over the memory budget"), "{text}");
+        assert!(text.contains("512 MiB"), "{text}");
+        let text = cause_of_death(&signal(9), "", 4096);
+        assert!(text.contains("SIGKILL"), "{text}");
+        let panic = "thread 'main' panicked at src/x.rs:1:1:\nindex out of bounds\n";
+        let text = cause_of_death(&code(101), panic, 4096);
+        assert!(
+            text.contains("panicked at src/x.rs:1:1: index out of bounds"),
+            "{text}"
+        );
+        let text = cause_of_death(&code(3), "", 4096);
+        assert_eq!(text, "typing worker died (exit status: 3)");
+    }
+
+    #[test]
+    fn a_worker_that_dies_says_why_and_is_replaced() {
+        // `sh` stands in for xtask: it writes a panic and exits as a panicking process does.
+        let mut worker = Worker::spawn_command(
+            Command::new("sh")
+                .arg("-c")
+                .arg("read line; echo \"thread 'main' panicked at here: boom\" >&2; exit 101"),
+        )
+        .unwrap();
+        let Err(WorkerFailure::Died { status, stderr }) =
+            worker.request(&serde_json::json!({}), Duration::from_secs(10))
+        else {
+            panic!("the worker must be reported dead");
+        };
+        assert_eq!(status.code(), Some(101));
+        assert!(cause_of_death(&status, &stderr, 1).contains("panicked at here: boom"));
+    }
 }
