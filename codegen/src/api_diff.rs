@@ -79,7 +79,7 @@ pub struct ApiChange {
     pub kind: ApiChangeKind,
     /// Whether it breaks.
     pub severity: ApiSeverity,
-    /// Details for a reader (`field `wallet_id: Option<String>` added; breaks struct literals`).
+    /// Details for a reader, e.g. "field `wallet_id: Option<String>` added; breaks struct literals".
     pub detail: String,
 }
 
