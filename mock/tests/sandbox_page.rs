@@ -6,6 +6,10 @@
 //! PATH. Without one the browser test is skipped with a message, except under `CI=true` where
 //! it fails.
 
+#[path = "../../tests/skip_record/mod.rs"]
+mod skip_record;
+use skip_record::record_skip;
+
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -418,40 +422,6 @@ impl Cdp {
             "document.readyState === 'complete' && !!document.getElementById('complete')",
         )
         .await;
-    }
-}
-
-/// Records a skipped test for the summary `cargo xtask test` ends with: appends a line
-/// `binary::test: reason` to a file of this process in `$PASSAGE_SKIP_DIR` (which `cargo xtask
-/// test` sets to a fresh `target/test-skips/`). Without the variable nothing is written; a write
-/// that fails is ignored (the loud notice on stderr still says the test did not run).
-fn record_skip(reason: &str) {
-    use std::io::Write as _;
-    let Some(dir) = std::env::var_os("PASSAGE_SKIP_DIR") else {
-        return;
-    };
-    // Test binaries are named `<name>-<hash>`; the test's thread is named after the test.
-    let binary = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.file_stem()?.to_string_lossy().into_owned()))
-        .map(|stem| match stem.rsplit_once('-') {
-            Some((name, _)) => name.to_owned(),
-            None => stem,
-        })
-        .unwrap_or_default();
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("unnamed")
-        .to_owned();
-    let line = format!("{binary}::{test}: {}\n", reason.replace('\n', " "));
-    let dir = std::path::PathBuf::from(dir);
-    let _ = std::fs::create_dir_all(&dir);
-    if let Ok(mut file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(format!("{}.skips", std::process::id())))
-    {
-        let _ = file.write_all(line.as_bytes());
     }
 }
 

@@ -3,57 +3,17 @@
 //! replayed, and a worker that dies mid-handler taken over after its lease.
 #![cfg(all(feature = "redis-streams", feature = "test-util"))]
 
+mod queue_events;
 mod redis_support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use passage_connect::queue::{QueueConfig, QueuedEvent, WebhookQueue, Worker, WorkerConfig};
-use passage_connect::webhook::signing::{sign_webhook, WebhookSigningKey};
-use passage_connect::webhook::{StaticKeys, VerifiedWebhook, WebhookVerifier};
+use queue_events::{complete_body, failed_body, Signer};
 use redis_support::RedisServer;
-
-struct Signer {
-    key: WebhookSigningKey,
-    verifier: WebhookVerifier,
-}
-
-impl Signer {
-    fn new() -> Self {
-        let key = WebhookSigningKey::generate();
-        let keys = StaticKeys::from_pem("wsk_test", &key.public_key_pem()).unwrap();
-        Self {
-            key,
-            verifier: WebhookVerifier::new(keys),
-        }
-    }
-
-    async fn verified(&self, body: &str) -> VerifiedWebhook {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let headers = sign_webhook(&self.key, "wsk_test", body.as_bytes(), now).to_header_map();
-        self.verifier
-            .verify(&headers, body.as_bytes())
-            .await
-            .unwrap()
-    }
-}
-
-fn failed_body(link: &str, ts: u64) -> String {
-    format!(
-        r#"{{"event":"link.failed","linkId":"{link}","status":"failed","error":{{"code":"AUTOMATION_ERROR","message":"x"}},"timestamp":{ts}}}"#
-    )
-}
-
-fn complete_body(link: &str, ts: u64) -> String {
-    format!(
-        r#"{{"event":"link.complete","linkId":"{link}","status":"complete","result":{{"ok":true}},"error":null,"timestamp":{ts}}}"#
-    )
-}
 
 type Log = Arc<Mutex<Vec<(String, String, u64)>>>;
 
