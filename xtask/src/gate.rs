@@ -111,7 +111,10 @@ pub fn write_manifest(dir: &Path, extra_members: &[&str]) -> Result<()> {
         "# Scratch workspace of `cargo xtask`: written and checked by the regen compile gate.\n\
          [workspace]\nresolver = \"2\"\nmembers = [{}]\n\n\
          [workspace.package]\n{}\n\
-         [workspace.dependencies]\n{}",
+         [workspace.dependencies]\n{}\n\
+         # No debug info: the gate only type-checks, the corpus harness runs once; keeps the\n\
+         # shared build directory small.\n\
+         [profile.dev]\ndebug = false\n",
         members.join(", "),
         workspace_section(&root, "[workspace.package]")?,
         workspace_section(&root, "[workspace.dependencies]")?
