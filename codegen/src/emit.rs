@@ -177,7 +177,7 @@ pub(crate) fn emit_crate(
         "\n[dependencies]\n\
          serde.workspace = true\n\
          serde_json.workspace = true\n\
-         serde_path_to_error.workspace = true\n\n\
+         passage-generated-support.workspace = true\n\n\
          [package.metadata.docs.rs]\n\
          all-features = true\n",
     );
@@ -423,9 +423,6 @@ fn emit_lib(
         );
     }
 
-    let open_structs = crate::open_structs::support();
-    let unions = crate::unions::support();
-
     let tokens = quote! {
         //! Typed results and arguments of every Passage Connect operation, generated from the
         //! provider catalog by `cargo xtask regen` (never edit by hand).
@@ -463,38 +460,8 @@ fn emit_lib(
 
         #(#argument_impls)*
 
-        /// Implemented by every generated arguments type: names the operation it is for.
-        pub trait OperationArguments: ::serde::Serialize {
-            /// The operation's resource, e.g. `paymentMethod`.
-            const RESOURCE: &'static str;
-            /// The operation's action, e.g. `write`.
-            const ACTION: &'static str;
-            /// Every integration whose catalog entry publishes this arguments schema.
-            const INTEGRATIONS: &'static [&'static str];
-        }
-
-        /// Metadata of one catalog operation.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub struct OperationInfo {
-            /// Integration id, e.g. `tmobile`.
-            pub integration: &'static str,
-            /// Integration display name.
-            pub integration_name: &'static str,
-            /// Resource, e.g. `paymentMethod`.
-            pub resource: &'static str,
-            /// Action, e.g. `read`.
-            pub action: &'static str,
-            /// The catalog's description of the operation.
-            pub description: &'static str,
-            /// Path of the result type alias within this crate.
-            pub result_type: &'static str,
-            /// Path of the arguments type alias, when the operation takes arguments.
-            pub arguments_type: ::std::option::Option<&'static str>,
-            /// The result JSON Schema as published, as JSON text.
-            pub result_schema: ::std::option::Option<&'static str>,
-            /// The arguments JSON Schema as published, as JSON text.
-            pub arguments_schema: ::std::option::Option<&'static str>,
-        }
+        // The registry entry and the arguments trait, defined once in the support crate.
+        pub use ::passage_generated_support::{OperationArguments, OperationInfo};
 
         /// Each compiled integration's `OPERATIONS`, in integration order.
         static REGISTRY: &[&[OperationInfo]] = &[#(#registry_slices),*];
@@ -643,35 +610,7 @@ fn emit_lib(
             }
         }
 
-        /// Data that does not fit its operation's generated type.
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        #[non_exhaustive]
-        pub struct DecodeError {
-            /// Integration id.
-            pub integration: ::std::string::String,
-            /// Resource.
-            pub resource: ::std::string::String,
-            /// Action.
-            pub action: ::std::string::String,
-            /// JSON path of the failure, e.g. `billing[0].amountDue`; `$` for the root.
-            pub path: ::std::string::String,
-            /// What did not fit.
-            pub message: ::std::string::String,
-            /// The whole raw JSON, kept so nothing is lost.
-            pub raw: ::std::string::String,
-        }
-
-        impl ::std::fmt::Display for DecodeError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                write!(
-                    f,
-                    "{} {}/{}: at `{}`: {}",
-                    self.integration, self.resource, self.action, self.path, self.message
-                )
-            }
-        }
-
-        impl ::std::error::Error for DecodeError {}
+        pub use ::passage_generated_support::DecodeError;
 
         /// Decodes one operation's data straight from raw JSON bytes into its generated type.
         ///
@@ -699,292 +638,14 @@ fn emit_lib(
                     }
                 }),
             };
-            outcome.map_err(|(path, message)| DecodeError {
-                integration: integration.to_owned(),
-                resource: resource.to_owned(),
-                action: action.to_owned(),
-                path,
-                message,
-                raw: ::std::string::String::from_utf8_lossy(data).into_owned(),
-            })
+            outcome.map_err(|failure| DecodeError::new(integration, resource, action, failure, data))
         }
+
+        /// The support code generated types name as `crate::__private::…`: the
+        /// `passage-generated-support` crate, compiled and tested there.
         #[doc(hidden)]
         pub mod __private {
-            //! Support code for the generated types; not a public API.
-
-            /// Deserializes `T` from bytes, returning the JSON path and message on failure.
-            ///
-            /// Paths are needed only when decoding fails: a plain parse runs first, and only when
-            /// it fails is the data parsed again with path tracking (which costs about 1.7× the
-            /// plain parse on every success).
-            pub fn decode<T: ::serde::de::DeserializeOwned>(
-                data: &[u8],
-            ) -> ::std::result::Result<T, (::std::string::String, ::std::string::String)> {
-                if let ::std::result::Result::Ok(value) = ::serde_json::from_slice::<T>(data) {
-                    return ::std::result::Result::Ok(value);
-                }
-                let mut de = ::serde_json::Deserializer::from_slice(data);
-                let value: T = ::serde_path_to_error::deserialize(&mut de).map_err(|err| {
-                    let path = err.path().to_string();
-                    let path = if path.is_empty() || path == "." { "$".to_owned() } else { path };
-                    splice_path(path, err.into_inner().to_string())
-                })?;
-                de.end().map_err(|err| ("$".to_owned(), err.to_string()))?;
-                Ok(value)
-            }
-
-            /// A union variant's error carries the path inside the variant (`at `kind`: ...`);
-            /// joined to the union's own path, it names the whole path.
-            fn splice_path(
-                outer: ::std::string::String,
-                message: ::std::string::String,
-            ) -> (::std::string::String, ::std::string::String) {
-                let Some(rest) = message.strip_prefix(INNER_PATH_PREFIX) else {
-                    return (outer, message);
-                };
-                let Some((inner, text)) = rest.split_once(INNER_PATH_SUFFIX) else {
-                    return (outer, message);
-                };
-                let path = match (outer.as_str(), inner.starts_with('[')) {
-                    ("$", _) => inner.to_owned(),
-                    (_, true) => ::std::format!("{outer}{inner}"),
-                    _ => ::std::format!("{outer}.{inner}"),
-                };
-                let (path, text) = splice_path(path, text.to_owned());
-                (path, text)
-            }
-
-
-            /// An optional field that allows `null`: absent → `None` (by `default`), `null` →
-            /// `Some(None)`, a value → `Some(Some(value))`.
-            pub fn double_option<'de, D, T>(
-                deserializer: D,
-            ) -> ::std::result::Result<::std::option::Option<::std::option::Option<T>>, D::Error>
-            where
-                D: ::serde::Deserializer<'de>,
-                T: ::serde::Deserialize<'de>,
-            {
-                <::std::option::Option<T> as ::serde::Deserialize>::deserialize(deserializer).map(Some)
-            }
-
-            /// Reads an integer (or an `Option`/`Vec` of them) from any integer-valued JSON
-            /// number: JSON Schema counts `1.0`, `-0` and `1e2` as integers. `1.5` is refused.
-            pub fn integer<'de, D, T>(deserializer: D) -> ::std::result::Result<T, D::Error>
-            where
-                D: ::serde::Deserializer<'de>,
-                T: LenientInteger,
-            {
-                T::lenient(deserializer)
-            }
-
-            /// Types [`integer`] reads.
-            pub trait LenientInteger: Sized {
-                /// Deserializes leniently.
-                fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error>;
-            }
-
-            macro_rules! lenient_integer {
-                ($($ty:ty),*) => {$(
-                    impl LenientInteger for $ty {
-                        fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                            struct Visitor;
-                            impl<'de> ::serde::de::Visitor<'de> for Visitor {
-                                type Value = $ty;
-                                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                                    f.write_str(concat!("an integer (", stringify!($ty), ")"))
-                                }
-                                fn visit_i64<E: ::serde::de::Error>(self, v: i64) -> ::std::result::Result<$ty, E> {
-                                    <$ty>::try_from(v).map_err(|_| E::invalid_value(::serde::de::Unexpected::Signed(v), &self))
-                                }
-                                fn visit_u64<E: ::serde::de::Error>(self, v: u64) -> ::std::result::Result<$ty, E> {
-                                    <$ty>::try_from(v).map_err(|_| E::invalid_value(::serde::de::Unexpected::Unsigned(v), &self))
-                                }
-                                fn visit_f64<E: ::serde::de::Error>(self, v: f64) -> ::std::result::Result<$ty, E> {
-                                    // Integer-valued and inside the type's range (the bounds
-                                    // as f64 round up by at most one step, hence the `<`).
-                                    if v.fract() == 0.0 && v >= <$ty>::MIN as f64 && v < <$ty>::MAX as f64 {
-                                        Ok(v as $ty)
-                                    } else {
-                                        Err(E::invalid_type(::serde::de::Unexpected::Float(v), &self))
-                                    }
-                                }
-                            }
-                            deserializer.deserialize_any(Visitor)
-                        }
-                    }
-                )*};
-            }
-            lenient_integer!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
-
-            impl<T: LenientInteger> LenientInteger for ::std::option::Option<T> {
-                fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                    struct Visitor<T>(::std::marker::PhantomData<T>);
-                    impl<'de, T: LenientInteger> ::serde::de::Visitor<'de> for Visitor<T> {
-                        type Value = ::std::option::Option<T>;
-                        fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                            f.write_str("an integer or null")
-                        }
-                        fn visit_none<E>(self) -> ::std::result::Result<Self::Value, E> {
-                            Ok(None)
-                        }
-                        fn visit_unit<E>(self) -> ::std::result::Result<Self::Value, E> {
-                            Ok(None)
-                        }
-                        fn visit_some<D: ::serde::Deserializer<'de>>(self, d: D) -> ::std::result::Result<Self::Value, D::Error> {
-                            T::lenient(d).map(Some)
-                        }
-                    }
-                    deserializer.deserialize_option(Visitor(::std::marker::PhantomData))
-                }
-            }
-
-            impl<T: LenientInteger> LenientInteger for ::std::vec::Vec<T> {
-                fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                    struct Seed<T>(::std::marker::PhantomData<T>);
-                    impl<'de, T: LenientInteger> ::serde::de::DeserializeSeed<'de> for Seed<T> {
-                        type Value = T;
-                        fn deserialize<D: ::serde::Deserializer<'de>>(self, d: D) -> ::std::result::Result<T, D::Error> {
-                            T::lenient(d)
-                        }
-                    }
-                    struct Visitor<T>(::std::marker::PhantomData<T>);
-                    impl<'de, T: LenientInteger> ::serde::de::Visitor<'de> for Visitor<T> {
-                        type Value = ::std::vec::Vec<T>;
-                        fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                            f.write_str("a list of integers")
-                        }
-                        fn visit_seq<A: ::serde::de::SeqAccess<'de>>(self, mut seq: A) -> ::std::result::Result<Self::Value, A::Error> {
-                            let mut out = ::std::vec::Vec::new();
-                            while let Some(item) = seq.next_element_seed(Seed(::std::marker::PhantomData))? {
-                                out.push(item);
-                            }
-                            Ok(out)
-                        }
-                    }
-                    deserializer.deserialize_seq(Visitor(::std::marker::PhantomData))
-                }
-            }
-
-            /// The unknown fields of an object (a flattened `extra` map), refusing a key sent
-            /// twice.
-            pub fn unique_map<'de, D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> ::std::result::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>, D::Error> {
-                struct Visitor;
-                impl<'de> ::serde::de::Visitor<'de> for Visitor {
-                    type Value = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str("an object")
-                    }
-                    fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<Self::Value, A::Error> {
-                        let mut object = ::serde_json::Map::new();
-                        while let Some(key) = map.next_key::<::std::string::String>()? {
-                            if object.contains_key(&key) {
-                                return Err(<A::Error as ::serde::de::Error>::custom(::std::format_args!("duplicate field `{key}`")));
-                            }
-                            let value = map.next_value()?;
-                            object.insert(key, value);
-                        }
-                        Ok(object)
-                    }
-                }
-                deserializer.deserialize_map(Visitor)
-            }
-
-            #open_structs
-
-            #unions
-
-            /// The impls of an open string enum (`Name`, its catch-all variant, and each listed
-            /// variant with its wire value): `as_str`, `is_known`, `From<&str>`, `From<String>`,
-            /// `FromStr` (infallible), `Display`, and serde as a plain string.
-            macro_rules! open_enum {
-                ($name:ident, $catch_all:ident; $($variant:ident => $value:literal),* $(,)?) => {
-                    impl $name {
-                        /// The value as it appears on the wire.
-                        pub fn as_str(&self) -> &str {
-                            match self {
-                                $(Self::$variant => $value,)*
-                                Self::$catch_all(value) => value.as_str(),
-                            }
-                        }
-
-                        /// Whether the schema lists this value.
-                        pub fn is_known(&self) -> bool {
-                            !matches!(self, Self::$catch_all(_))
-                        }
-                    }
-
-                    impl ::std::convert::From<&str> for $name {
-                        fn from(value: &str) -> Self {
-                            match value {
-                                $($value => Self::$variant,)*
-                                other => Self::$catch_all(other.to_owned()),
-                            }
-                        }
-                    }
-
-                    impl ::std::convert::From<::std::string::String> for $name {
-                        fn from(value: ::std::string::String) -> Self {
-                            match value.as_str() {
-                                $($value => Self::$variant,)*
-                                _ => Self::$catch_all(value),
-                            }
-                        }
-                    }
-
-                    impl ::std::str::FromStr for $name {
-                        type Err = ::std::convert::Infallible;
-                        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-                            Ok(Self::from(value))
-                        }
-                    }
-
-                    impl ::std::fmt::Display for $name {
-                        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                            f.write_str(self.as_str())
-                        }
-                    }
-
-                    impl ::serde::Serialize for $name {
-                        fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
-                            serializer.serialize_str(self.as_str())
-                        }
-                    }
-
-                    impl<'de> ::serde::Deserialize<'de> for $name {
-                        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                            $crate::__private::deserialize_open_enum(deserializer)
-                        }
-                    }
-                };
-            }
-            pub(crate) use open_enum;
-
-            /// Deserializes an open string enum without allocating for listed values.
-            pub fn deserialize_open_enum<'de, D, T>(deserializer: D) -> ::std::result::Result<T, D::Error>
-            where
-                D: ::serde::Deserializer<'de>,
-                T: for<'a> ::std::convert::From<&'a str> + ::std::convert::From<::std::string::String>,
-            {
-                struct Visitor<T>(::std::marker::PhantomData<T>);
-                impl<'de, T> ::serde::de::Visitor<'de> for Visitor<T>
-                where
-                    T: for<'a> ::std::convert::From<&'a str> + ::std::convert::From<::std::string::String>,
-                {
-                    type Value = T;
-                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str("a string")
-                    }
-                    fn visit_str<E: ::serde::de::Error>(self, value: &str) -> ::std::result::Result<T, E> {
-                        Ok(T::from(value))
-                    }
-                    fn visit_string<E: ::serde::de::Error>(self, value: ::std::string::String) -> ::std::result::Result<T, E> {
-                        Ok(T::from(value))
-                    }
-                }
-                deserializer.deserialize_str(Visitor(::std::marker::PhantomData))
-            }
+            pub use ::passage_generated_support::*;
         }
     };
     Ok((format_tokens(tokens, "src/lib.rs")?, integration_files))

@@ -503,11 +503,3 @@ fn type_unit(
     unit.code = text;
     Ok(())
 }
-
-/// The generated crate's `open_struct!` and union support, compiled here so that their tests
-/// can exercise every mode (the pinned catalog does not use them all).
-#[cfg(test)]
-mod __private {
-    include!("open_struct_support.rs");
-    include!("union_support.rs");
-}

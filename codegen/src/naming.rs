@@ -376,6 +376,7 @@ const RESERVED: &[&str] = &[
     "serde",
     "serde_json",
     "serde_path_to_error",
+    "passage_generated_support",
     "std",
     "core",
     "alloc",

@@ -3,8 +3,9 @@
 //!
 //! `flatten` makes serde's derive read the object through its private buffer (`Content`) and
 //! hand the leftovers to the map afterwards, which costs on every object decoded. Instead, each
-//! struct with an `extra` map gets a `Deserialize` from the `open_struct!` macro of the generated
-//! crate's `__private` module: known names are matched as they come, the rest go to `extra`. The
+//! struct with an `extra` map gets a `Deserialize` from the `open_struct!` macro of the support
+//! crate `passage-generated-support` (the generated crate's `__private`, where the macro is
+//! tested): known names are matched as they come, the rest go to `extra`. The
 //! behaviour is serde's derive with the flattened map, point by point:
 //!
 //! - only a JSON object is accepted (a flattened struct does not take the array form either);
@@ -22,7 +23,6 @@
 //! Serialization keeps serde's derive (declared fields, then `extra` flattened). A struct with a
 //! serde attribute this rewrite does not mirror keeps the derive, unchanged.
 
-use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Attribute, Fields, Item, Meta};
 
@@ -234,14 +234,6 @@ fn derives(attrs: &[Attribute], name: &str) -> bool {
         })
 }
 
-/// The `__private` items the invocations use: `open_struct!` and its helpers
-/// (`open_struct_support.rs`, also compiled into this crate's tests).
-pub(crate) fn support() -> TokenStream {
-    include_str!("open_struct_support.rs")
-        .parse()
-        .expect("open_struct_support.rs is Rust tokens")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,222 +349,5 @@ crate::__private::open_struct!(
             let before = prettyplease::unparse(&file);
             assert_eq!(rewritten(file), before);
         }
-    }
-
-    // --- the macro itself, compiled from open_struct_support.rs as `crate::__private` ---------
-
-    use serde::Deserialize as _;
-
-    fn seven() -> u8 {
-        7
-    }
-
-    fn doubled<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
-        u8::deserialize(deserializer).map(|v| v * 2)
-    }
-
-    #[derive(Debug, PartialEq)]
-    struct Sample {
-        plain: String,
-        maybe: Option<u8>,
-        listed: Vec<u8>,
-        fallback: u8,
-        needed_with: u8,
-        optional_with: u8,
-        fallback_with: u8,
-        r#type: bool,
-        extra: serde_json::Map<String, serde_json::Value>,
-    }
-    crate::__private::open_struct!(
-        Sample, extra; plain = "plain"[], maybe = "maybe"[], listed = "listed"[default],
-        fallback = "fallBack"[default = seven], needed_with: u8 = "neededWith"[with = doubled],
-        optional_with: u8 = "optionalWith"[default, with = doubled],
-        fallback_with: u8 = "fallbackWith"[default = seven, with = doubled], r#type = "type"[]
-    );
-
-    /// An object whose properties are all unknown.
-    #[derive(Debug, PartialEq)]
-    struct OnlyExtra {
-        extra: serde_json::Map<String, serde_json::Value>,
-    }
-    crate::__private::open_struct!(OnlyExtra, extra;);
-
-    #[test]
-    fn a_struct_with_no_declared_field_keeps_everything_in_extra() {
-        let only = serde_json::from_str::<OnlyExtra>(r#"{"a":1,"b":[true]}"#).unwrap();
-        assert_eq!(only.extra.len(), 2);
-        assert_eq!(
-            serde_json::from_str::<OnlyExtra>(r#"{"a":1,"a":2}"#)
-                .unwrap_err()
-                .to_string(),
-            "duplicate field `a` at line 1 column 13"
-        );
-    }
-
-    fn sample(text: &str) -> Result<Sample, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
-    }
-
-    /// `Sample` as serde's derive reads it with the flattened map the macro replaces.
-    #[derive(Debug, PartialEq, serde::Deserialize)]
-    struct Derived {
-        plain: String,
-        maybe: Option<u8>,
-        #[serde(default)]
-        listed: Vec<u8>,
-        #[serde(rename = "fallBack", default = "seven")]
-        fallback: u8,
-        #[serde(rename = "neededWith", deserialize_with = "doubled")]
-        needed_with: u8,
-        #[serde(rename = "optionalWith", default, deserialize_with = "doubled")]
-        optional_with: u8,
-        #[serde(
-            rename = "fallbackWith",
-            default = "seven",
-            deserialize_with = "doubled"
-        )]
-        fallback_with: u8,
-        r#type: bool,
-        #[serde(flatten, deserialize_with = "unique_map")]
-        extra: serde_json::Map<String, serde_json::Value>,
-    }
-
-    /// What the generated crate's `unique_map` did for the flattened map.
-    fn unique_map<'de, D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = serde_json::Map<String, serde_json::Value>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut object = serde_json::Map::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if object.contains_key(&key) {
-                        return Err(serde::de::Error::custom(format_args!(
-                            "duplicate field `{key}`"
-                        )));
-                    }
-                    let value = map.next_value()?;
-                    object.insert(key, value);
-                }
-                Ok(object)
-            }
-        }
-        deserializer.deserialize_map(Visitor)
-    }
-
-    /// The macro's and the derive's outcomes for `text` (the value as Debug text, or the error).
-    fn both(text: &str) -> (Result<String, String>, Result<String, String>) {
-        let ours = sample(text).map(|v| format!("{v:?}").replacen("Sample", "", 1));
-        let derived = serde_json::from_str::<Derived>(text)
-            .map(|v| format!("{v:?}").replacen("Derived", "", 1))
-            .map_err(|e| e.to_string().replace("struct Derived", "struct Sample"));
-        (ours, derived)
-    }
-
-    #[test]
-    fn the_macro_reads_what_serde_derive_read() {
-        let inputs = [
-            r#"{"plain":"p","maybe":1,"listed":[2],"fallBack":3,"neededWith":4,"optionalWith":5,"fallbackWith":6,"type":true,"z":null,"a":[1]}"#,
-            r#"{"plain":"p","neededWith":1,"type":false}"#,
-            r#"{"neededWith":1,"type":false}"#,
-            r#"{"plain":"p","type":false}"#,
-            r#"{"plain":"p","plain":"q"}"#,
-            r#"{"x":1,"plain":"p","x":2,"neededWith":1,"type":false}"#,
-            r#"{"x":1,"x":2,"neededWith":1,"type":false}"#,
-            r#"{"x":1,"x":2,"plain":"p","neededWith":"1","type":false}"#,
-            r#"{"plain":"p","neededWith":1,"type":false,"maybe":null,"listed":null}"#,
-            r#"{"plain":"p","neededWith":1,"type":false,"optionalWith":null}"#,
-            r#"{"plain":"p","neededWith":-1,"type":false}"#,
-            r#"{"plain":"p","neededWith":1,"type":false,"x":{"y":1,"y":2}}"#,
-            r#"{"plain":"p","neededWith":1,"type":false,"x":1e400}"#,
-            r#"{"plain":"p","neededWith":1,"type":false,"x":"\u00e9","\u0078":2}"#,
-            r#"{"plain":"p","neededWith":1,"type":false"#,
-            r#"["p"]"#,
-            r#"[]"#,
-            r#"null"#,
-            r#""p""#,
-            r#"{}"#,
-        ];
-        for text in inputs {
-            let (ours, derived) = both(text);
-            assert_eq!(ours, derived, "{text}");
-        }
-    }
-
-    #[test]
-    fn every_field_mode_reads_and_defaults_as_serde_derive() {
-        let full = sample(
-            r#"{"plain":"p","maybe":1,"listed":[2],"fallBack":3,"neededWith":4,
-                "optionalWith":5,"fallbackWith":6,"type":true,"z":null,"a":[1]}"#,
-        );
-        let mut extra = serde_json::Map::new();
-        extra.insert("z".into(), serde_json::Value::Null);
-        extra.insert("a".into(), serde_json::json!([1]));
-        assert_eq!(
-            full,
-            Ok(Sample {
-                plain: "p".into(),
-                maybe: Some(1),
-                listed: vec![2],
-                fallback: 3,
-                needed_with: 8,
-                optional_with: 10,
-                fallback_with: 12,
-                r#type: true,
-                extra,
-            })
-        );
-        // Absent: `Option` is `None`, `default` fills in, `default = path` calls it.
-        let least = sample(r#"{"plain":"p","neededWith":1,"type":false}"#).unwrap();
-        assert_eq!(
-            (least.maybe, least.listed, least.fallback),
-            (None, vec![], 7)
-        );
-        assert_eq!(
-            (least.needed_with, least.optional_with, least.fallback_with),
-            (2, 0, 7)
-        );
-        assert!(least.extra.is_empty());
-    }
-
-    #[test]
-    fn errors_are_serde_derives() {
-        assert_eq!(
-            sample(r#"{"neededWith":1,"type":false}"#),
-            Err("missing field `plain` at line 1 column 29".into())
-        );
-        // Read with `deserialize_with` and no default: missing, even for what could be `None`.
-        assert_eq!(
-            sample(r#"{"plain":"p","type":false}"#),
-            Err("missing field `neededWith` at line 1 column 26".into())
-        );
-        assert_eq!(
-            sample(r#"{"plain":"p","plain":"q"}"#),
-            Err("duplicate field `plain` at line 1 column 20".into())
-        );
-        assert_eq!(
-            sample(r#"{"x":1,"plain":"p","x":2,"neededWith":1,"type":false}"#),
-            Err("duplicate field `x` at line 1 column 53".into())
-        );
-        assert_eq!(
-            sample(r#"{"x":1,"x":2,"neededWith":1,"type":false}"#),
-            Err("missing field `plain` at line 1 column 41".into())
-        );
-        assert_eq!(
-            sample(r#"["p"]"#),
-            Err("invalid type: sequence, expected struct Sample at line 1 column 0".into())
-        );
-        // An error inside a `deserialize_with` function is returned as is.
-        assert_eq!(
-            sample(r#"{"plain":"p","neededWith":-1,"type":false}"#),
-            Err("invalid value: integer `-1`, expected u8 at line 1 column 28".into())
-        );
     }
 }

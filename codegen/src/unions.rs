@@ -20,7 +20,10 @@
 //!   stable (a duplicate key can no longer decode as `Unknown` first and typed afterwards).
 //!
 //! Struct variants are decoded through private shadow structs with the same fields and serde
-//! attributes; serialization keeps typify's derive.
+//! attributes; serialization keeps typify's derive. The functions the impls call live in the
+//! support crate `passage-generated-support` (`crate::__private` of the generated crate), tested
+//! there; the impls themselves are exercised end to end by `tests/tests/union_decoding.rs` and
+//! xtask's `gated_crates` tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,14 +39,6 @@ const STRING: u8 = 8;
 const ARRAY: u8 = 16;
 const OBJECT: u8 = 32;
 const ANY: u8 = 63;
-
-/// The support code the generated `Deserialize` impls call, emitted into the generated crate's
-/// `__private` module (`union_support.rs`, compiled and tested here too).
-pub(crate) fn support() -> TokenStream {
-    include_str!("union_support.rs")
-        .parse()
-        .expect("union_support.rs is Rust tokens")
-}
 
 /// Rewrites every union enum of `file` (those with an `Unknown(serde_json::Value)` catch-all).
 pub(crate) fn strict_unions(file: &mut syn::File, unions: &BTreeSet<String>) {
@@ -485,97 +480,4 @@ fn rewrite_union(
     };
     shadows.push(impl_item);
     Some(shadows)
-}
-
-/// The support code as the generated crate has it (`crate::__private`, compiled from
-/// `union_support.rs` for tests); the impls `rewrite_union` emits are exercised end to end by
-/// `tests/tests/union_decoding.rs` and xtask's `gated_crates` tests.
-#[cfg(test)]
-mod tests {
-    use crate::__private::{
-        buffer_strict, decode_content, decode_variant, try_variant, union_tag, unit_content,
-        unknown_of_kind,
-    };
-    use serde_json::{json, Value};
-
-    type Error = serde_json::Error;
-
-    fn message(result: Result<impl std::fmt::Debug, Error>) -> String {
-        result.unwrap_err().to_string()
-    }
-
-    #[test]
-    fn adjacent_content_is_read_from_its_property_with_the_path_inside() {
-        let value = json!({"kind": "point", "value": {"xs": [1, "a"]}});
-        let err = message(decode_content::<
-            std::collections::BTreeMap<String, Vec<u8>>,
-            Error,
-        >(&value, "Shape", "value"));
-        assert!(err.starts_with("at `value.xs[1]`: "), "{err}");
-        let ok: String =
-            decode_content::<_, Error>(&json!({"value": "hi"}), "Shape", "value").unwrap();
-        assert_eq!(ok, "hi");
-        let err = message(decode_content::<String, Error>(
-            &json!({"kind": "text"}),
-            "Shape",
-            "value",
-        ));
-        assert_eq!(err, "Shape: missing field `value`");
-    }
-
-    #[test]
-    fn a_unit_variant_takes_its_content_absent_or_null_only() {
-        assert!(unit_content::<Error>(&json!({"kind": "none"}), "Shape", "value").is_ok());
-        assert!(
-            unit_content::<Error>(&json!({"kind": "none", "value": null}), "Shape", "value")
-                .is_ok()
-        );
-        let err = message(unit_content::<Error>(
-            &json!({"value": 3}),
-            "Shape",
-            "value",
-        ));
-        assert!(
-            err.starts_with("at `value`: Shape: this variant has no content, found a number"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn the_tag_must_be_a_string_property_of_an_object() {
-        assert_eq!(
-            union_tag::<Error>(&json!({"kind": "a"}), "U", "kind").unwrap(),
-            "a"
-        );
-        assert!(
-            message(union_tag::<Error>(&json!({"kind": 1}), "U", "kind"))
-                .contains("must be a string")
-        );
-        assert!(
-            message(union_tag::<Error>(&json!({}), "U", "kind")).contains("missing tag property")
-        );
-        assert!(message(union_tag::<Error>(&json!([]), "U", "kind")).contains("found an array"));
-    }
-
-    #[test]
-    fn buffering_refuses_duplicate_keys_at_any_depth() {
-        let mut de = serde_json::Deserializer::from_str(r#"{"a": {"b": 1, "b": 2}}"#);
-        assert!(buffer_strict(&mut de).is_err());
-        let mut de = serde_json::Deserializer::from_str(r#"{"a": {"b": 1}}"#);
-        assert_eq!(buffer_strict(&mut de).unwrap(), json!({"a": {"b": 1}}));
-    }
-
-    #[test]
-    fn variants_and_unknown_values() {
-        let decoded: Vec<u8> = decode_variant::<_, Error>(json!([1, 2]), None).unwrap();
-        assert_eq!(decoded, [1, 2]);
-        let err = message(decode_variant::<Vec<u8>, Error>(json!([1, "x"]), None));
-        assert!(err.starts_with("at `[1]`: "), "{err}");
-        assert!(try_variant::<u8>(&json!("x")).is_err());
-        // Kinds as bits: 32 is object.
-        assert!(unknown_of_kind::<Error>(json!({}), 32, "U", "object").is_ok());
-        let err = message(unknown_of_kind::<Error>(json!(1), 32, "U", "object"));
-        assert_eq!(err, "U: expected object, found a number");
-        let _: Value = unknown_of_kind::<Error>(json!({}), 32, "U", "object").unwrap();
-    }
 }

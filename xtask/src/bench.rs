@@ -311,6 +311,8 @@ fn build_cost(dir: &Path, features: &[&str], target: &Path, limit_mib: u64) -> R
         "serde_json",
         "-p",
         "serde_path_to_error",
+        "-p",
+        "passage-generated-support",
     ])?;
     run(&["clean", "--offline", "-p", "passage-generated"])?;
     let report = target.join("build-cost.txt");

@@ -148,8 +148,13 @@ pub(crate) fn module_files(crate_dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The crate the generated crate's support code lives in, and its folder in the repository.
+const SUPPORT_CRATE: &str = "passage-generated-support ";
+const SUPPORT_CRATE_DIR: &str = "generated-support";
+
 /// A section of the repository's manifest (`[workspace.package]`, `[workspace.dependencies]`
-/// without the workspace's own crates), copied so versions, features and metadata agree.
+/// without the workspace's own crates but the generated crate's support crate, by absolute
+/// path), copied so versions, features and metadata agree.
 fn workspace_section(root: &Path, header: &str) -> Result<String> {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
     let mut out = String::new();
@@ -159,7 +164,21 @@ fn workspace_section(root: &Path, header: &str) -> Result<String> {
             in_section = line.trim() == header;
             continue;
         }
-        if in_section && !line.starts_with("passage-") && !line.trim().is_empty() {
+        if !in_section || line.trim().is_empty() {
+            continue;
+        }
+        if line.starts_with(SUPPORT_CRATE) {
+            // The generated crate's support crate, by absolute path: the scratch workspace
+            // lives elsewhere.
+            let dir = root.join(SUPPORT_CRATE_DIR);
+            let line = line.replacen(
+                &format!("path = \"{SUPPORT_CRATE_DIR}\""),
+                &format!("path = {:?}", dir.display().to_string()),
+                1,
+            );
+            out.push_str(&line);
+            out.push('\n');
+        } else if !line.starts_with("passage-") {
             out.push_str(line);
             out.push('\n');
         }
@@ -734,6 +753,18 @@ fn verdict_context() -> Option<String> {
     hasher.update(&version.stdout);
     hasher.update(std::fs::read(root.join("Cargo.lock")).ok()?);
     hasher.update(std::fs::read(root.join("Cargo.toml")).ok()?);
+    // The generated crate compiles against the support crate: a change there is a new context.
+    let support = root.join(SUPPORT_CRATE_DIR);
+    hasher.update(std::fs::read(support.join("Cargo.toml")).ok()?);
+    let mut sources: Vec<_> = std::fs::read_dir(support.join("src"))
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    sources.sort();
+    for path in sources {
+        hasher.update(path.display().to_string());
+        hasher.update(std::fs::read(&path).ok()?);
+    }
     hasher.update(std::env::var("RUSTFLAGS").unwrap_or_default());
     hasher.update(exe.display().to_string());
     hasher.update(meta.len().to_le_bytes());

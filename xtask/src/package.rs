@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 /// what it needs, and the `passage` CLI and what it needs.
 pub(crate) const CRATES: &[&str] = &[
     "passage-catalog",
+    "passage-generated-support",
     "passage-generated",
     "passage-connect",
     "passage-samples",

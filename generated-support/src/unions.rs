@@ -1,12 +1,9 @@
-// The items of the generated crate's `__private` module that union `Deserialize` impls use
-// (`unions.rs` emits the impls): buffering with duplicate keys refused, reading the tag,
-// decoding a variant or an adjacently tagged content with the path inside it, and the kind
-// check that decides what `Unknown` may keep. Emitted verbatim (as tokens: these `//` lines are
-// dropped) by `unions::support`, and compiled into this crate's tests as `crate::__private`.
-// Not a module of this crate: it is `include!`d.
+//! What the generated unions' `Deserialize` impls call: buffering with duplicate keys refused,
+//! reading the tag, decoding a variant or an adjacently tagged content with the path inside it
+//! (``at `path`: message``, which [`decode`](crate::decode) splices onto the outer path), and
+//! the kind check that decides what a union's `Unknown` may keep.
 
-const INNER_PATH_PREFIX: &str = "at `";
-const INNER_PATH_SUFFIX: &str = "`: ";
+use crate::decode::{INNER_PATH_PREFIX, INNER_PATH_SUFFIX};
 
 /// The JSON kinds, as bits: null 1, boolean 2, number 4, string 8, array 16, object 32.
 fn kind_bit(value: &::serde_json::Value) -> u8 {
@@ -42,7 +39,9 @@ pub fn buffer_strict<'de, D: ::serde::Deserializer<'de>>(
 struct StrictValue(::serde_json::Value);
 
 impl<'de> ::serde::Deserialize<'de> for StrictValue {
-    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
         struct Visitor;
         impl<'de> ::serde::de::Visitor<'de> for Visitor {
             type Value = StrictValue;
@@ -59,12 +58,18 @@ impl<'de> ::serde::Deserialize<'de> for StrictValue {
                 Ok(StrictValue(v.into()))
             }
             fn visit_f64<E>(self, v: f64) -> ::std::result::Result<StrictValue, E> {
-                Ok(StrictValue(::serde_json::Number::from_f64(v).map_or(::serde_json::Value::Null, ::serde_json::Value::Number)))
+                Ok(StrictValue(::serde_json::Number::from_f64(v).map_or(
+                    ::serde_json::Value::Null,
+                    ::serde_json::Value::Number,
+                )))
             }
             fn visit_str<E>(self, v: &str) -> ::std::result::Result<StrictValue, E> {
                 Ok(StrictValue(::serde_json::Value::String(v.to_owned())))
             }
-            fn visit_string<E>(self, v: ::std::string::String) -> ::std::result::Result<StrictValue, E> {
+            fn visit_string<E>(
+                self,
+                v: ::std::string::String,
+            ) -> ::std::result::Result<StrictValue, E> {
                 Ok(StrictValue(::serde_json::Value::String(v)))
             }
             fn visit_unit<E>(self) -> ::std::result::Result<StrictValue, E> {
@@ -73,21 +78,32 @@ impl<'de> ::serde::Deserialize<'de> for StrictValue {
             fn visit_none<E>(self) -> ::std::result::Result<StrictValue, E> {
                 Ok(StrictValue(::serde_json::Value::Null))
             }
-            fn visit_some<D: ::serde::Deserializer<'de>>(self, d: D) -> ::std::result::Result<StrictValue, D::Error> {
+            fn visit_some<D: ::serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> ::std::result::Result<StrictValue, D::Error> {
                 ::serde::Deserialize::deserialize(d)
             }
-            fn visit_seq<A: ::serde::de::SeqAccess<'de>>(self, mut seq: A) -> ::std::result::Result<StrictValue, A::Error> {
+            fn visit_seq<A: ::serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> ::std::result::Result<StrictValue, A::Error> {
                 let mut items = ::std::vec::Vec::new();
                 while let Some(StrictValue(item)) = seq.next_element()? {
                     items.push(item);
                 }
                 Ok(StrictValue(::serde_json::Value::Array(items)))
             }
-            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<StrictValue, A::Error> {
+            fn visit_map<A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> ::std::result::Result<StrictValue, A::Error> {
                 let mut object = ::serde_json::Map::new();
                 while let Some(key) = map.next_key::<::std::string::String>()? {
                     if object.contains_key(&key) {
-                        return Err(<A::Error as ::serde::de::Error>::custom(::std::format_args!("duplicate key `{key}`")));
+                        return Err(<A::Error as ::serde::de::Error>::custom(
+                            ::std::format_args!("duplicate key `{key}`"),
+                        ));
                     }
                     let StrictValue(value) = map.next_value()?;
                     object.insert(key, value);
@@ -112,7 +128,9 @@ pub fn union_tag<E: ::serde::de::Error>(
                 "at `{property}`: {union}: the tag must be a string, found {}",
                 kind_name(other)
             ))),
-            None => Err(E::custom(::std::format_args!("{union}: missing tag property `{property}`"))),
+            None => Err(E::custom(::std::format_args!(
+                "{union}: missing tag property `{property}`"
+            ))),
         },
         other => Err(E::custom(::std::format_args!(
             "{union}: expected an object with a `{property}` tag, found {}",
@@ -140,7 +158,9 @@ pub fn decode_variant<T: ::serde::de::DeserializeOwned, E: ::serde::de::Error>(
         if path.is_empty() || path == "." {
             E::custom(inner)
         } else {
-            E::custom(::std::format_args!("{INNER_PATH_PREFIX}{path}{INNER_PATH_SUFFIX}{inner}"))
+            E::custom(::std::format_args!(
+                "{INNER_PATH_PREFIX}{path}{INNER_PATH_SUFFIX}{inner}"
+            ))
         }
     })
 }
@@ -163,7 +183,10 @@ pub fn unknown_of_kind<E: ::serde::de::Error>(
     if kinds & kind_bit(&value) != 0 {
         Ok(value)
     } else {
-        Err(E::custom(::std::format_args!("{union}: expected {expected}, found {}", kind_name(&value))))
+        Err(E::custom(::std::format_args!(
+            "{union}: expected {expected}, found {}",
+            kind_name(&value)
+        )))
     }
 }
 
@@ -176,7 +199,9 @@ pub fn decode_content<T: ::serde::de::DeserializeOwned, E: ::serde::de::Error>(
     content: &str,
 ) -> ::std::result::Result<T, E> {
     let Some(inner) = value.as_object().and_then(|object| object.get(content)) else {
-        return Err(E::custom(::std::format_args!("{union}: missing field `{content}`")));
+        return Err(E::custom(::std::format_args!(
+            "{union}: missing field `{content}`"
+        )));
     };
     if let ::std::result::Result::Ok(decoded) = <T as ::serde::Deserialize>::deserialize(inner) {
         return ::std::result::Result::Ok(decoded);
@@ -191,7 +216,9 @@ pub fn decode_content<T: ::serde::de::DeserializeOwned, E: ::serde::de::Error>(
         } else {
             ::std::format!("{content}.{path}")
         };
-        E::custom(::std::format_args!("{INNER_PATH_PREFIX}{path}{INNER_PATH_SUFFIX}{inner}"))
+        E::custom(::std::format_args!(
+            "{INNER_PATH_PREFIX}{path}{INNER_PATH_SUFFIX}{inner}"
+        ))
     })
 }
 
@@ -208,5 +235,95 @@ pub fn unit_content<E: ::serde::de::Error>(
             "{INNER_PATH_PREFIX}{content}{INNER_PATH_SUFFIX}{union}: this variant has no content, found {}",
             kind_name(other)
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        buffer_strict, decode_content, decode_variant, try_variant, union_tag, unit_content,
+        unknown_of_kind,
+    };
+    use serde_json::{json, Value};
+
+    type Error = serde_json::Error;
+
+    fn message(result: Result<impl std::fmt::Debug, Error>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn adjacent_content_is_read_from_its_property_with_the_path_inside() {
+        let value = json!({"kind": "point", "value": {"xs": [1, "a"]}});
+        let err = message(decode_content::<
+            std::collections::BTreeMap<String, Vec<u8>>,
+            Error,
+        >(&value, "Shape", "value"));
+        assert!(err.starts_with("at `value.xs[1]`: "), "{err}");
+        let ok: String =
+            decode_content::<_, Error>(&json!({"value": "hi"}), "Shape", "value").unwrap();
+        assert_eq!(ok, "hi");
+        let err = message(decode_content::<String, Error>(
+            &json!({"kind": "text"}),
+            "Shape",
+            "value",
+        ));
+        assert_eq!(err, "Shape: missing field `value`");
+    }
+
+    #[test]
+    fn a_unit_variant_takes_its_content_absent_or_null_only() {
+        assert!(unit_content::<Error>(&json!({"kind": "none"}), "Shape", "value").is_ok());
+        assert!(
+            unit_content::<Error>(&json!({"kind": "none", "value": null}), "Shape", "value")
+                .is_ok()
+        );
+        let err = message(unit_content::<Error>(
+            &json!({"value": 3}),
+            "Shape",
+            "value",
+        ));
+        assert!(
+            err.starts_with("at `value`: Shape: this variant has no content, found a number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_tag_must_be_a_string_property_of_an_object() {
+        assert_eq!(
+            union_tag::<Error>(&json!({"kind": "a"}), "U", "kind").unwrap(),
+            "a"
+        );
+        assert!(
+            message(union_tag::<Error>(&json!({"kind": 1}), "U", "kind"))
+                .contains("must be a string")
+        );
+        assert!(
+            message(union_tag::<Error>(&json!({}), "U", "kind")).contains("missing tag property")
+        );
+        assert!(message(union_tag::<Error>(&json!([]), "U", "kind")).contains("found an array"));
+    }
+
+    #[test]
+    fn buffering_refuses_duplicate_keys_at_any_depth() {
+        let mut de = serde_json::Deserializer::from_str(r#"{"a": {"b": 1, "b": 2}}"#);
+        assert!(buffer_strict(&mut de).is_err());
+        let mut de = serde_json::Deserializer::from_str(r#"{"a": {"b": 1}}"#);
+        assert_eq!(buffer_strict(&mut de).unwrap(), json!({"a": {"b": 1}}));
+    }
+
+    #[test]
+    fn variants_and_unknown_values() {
+        let decoded: Vec<u8> = decode_variant::<_, Error>(json!([1, 2]), None).unwrap();
+        assert_eq!(decoded, [1, 2]);
+        let err = message(decode_variant::<Vec<u8>, Error>(json!([1, "x"]), None));
+        assert!(err.starts_with("at `[1]`: "), "{err}");
+        assert!(try_variant::<u8>(&json!("x")).is_err());
+        // Kinds as bits: 32 is object.
+        assert!(unknown_of_kind::<Error>(json!({}), 32, "U", "object").is_ok());
+        let err = message(unknown_of_kind::<Error>(json!(1), 32, "U", "object"));
+        assert_eq!(err, "U: expected object, found a number");
+        let _: Value = unknown_of_kind::<Error>(json!({}), 32, "U", "object").unwrap();
     }
 }

@@ -1,0 +1,225 @@
+//! The `deserialize_with` helpers generated fields name: lenient integers, optional nullable
+//! fields, and the unknown-fields map refusing duplicate keys.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde_json::{Map, Value};
+
+/// An optional field that allows `null`: absent → `None` (by `default`), `null` →
+/// `Some(None)`, a value → `Some(Some(value))`.
+pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// Reads an integer (or an `Option`/`Vec` of them) from any integer-valued JSON number: JSON
+/// Schema counts `1.0`, `-0` and `1e2` as integers. `1.5` is refused.
+pub fn integer<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: LenientInteger,
+{
+    T::lenient(deserializer)
+}
+
+/// Types [`integer`] reads.
+pub trait LenientInteger: Sized {
+    /// Deserializes leniently.
+    fn lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+}
+
+macro_rules! lenient_integer {
+    ($($ty:ty),*) => {$(
+        impl LenientInteger for $ty {
+            fn lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct IntegerVisitor;
+                impl<'de> Visitor<'de> for IntegerVisitor {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(concat!("an integer (", stringify!($ty), ")"))
+                    }
+                    fn visit_i64<E: de::Error>(self, v: i64) -> Result<$ty, E> {
+                        <$ty>::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+                    }
+                    fn visit_u64<E: de::Error>(self, v: u64) -> Result<$ty, E> {
+                        <$ty>::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+                    }
+                    fn visit_f64<E: de::Error>(self, v: f64) -> Result<$ty, E> {
+                        // Integer-valued and inside the type's range (the bounds as f64 round up
+                        // by at most one step, hence the `<`).
+                        if v.fract() == 0.0 && v >= <$ty>::MIN as f64 && v < <$ty>::MAX as f64 {
+                            Ok(v as $ty)
+                        } else {
+                            Err(E::invalid_type(Unexpected::Float(v), &self))
+                        }
+                    }
+                }
+                deserializer.deserialize_any(IntegerVisitor)
+            }
+        }
+    )*};
+}
+lenient_integer!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl<T: LenientInteger> LenientInteger for Option<T> {
+    fn lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OptionVisitor<T>(PhantomData<T>);
+        impl<'de, T: LenientInteger> Visitor<'de> for OptionVisitor<T> {
+            type Value = Option<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or null")
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                T::lenient(d).map(Some)
+            }
+        }
+        deserializer.deserialize_option(OptionVisitor(PhantomData))
+    }
+}
+
+impl<T: LenientInteger> LenientInteger for Vec<T> {
+    fn lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Seed<T>(PhantomData<T>);
+        impl<'de, T: LenientInteger> DeserializeSeed<'de> for Seed<T> {
+            type Value = T;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+                T::lenient(d)
+            }
+        }
+        struct ListVisitor<T>(PhantomData<T>);
+        impl<'de, T: LenientInteger> Visitor<'de> for ListVisitor<T> {
+            type Value = Vec<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of integers")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element_seed(Seed(PhantomData))? {
+                    out.push(item);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_seq(ListVisitor(PhantomData))
+    }
+}
+
+/// The unknown fields of an object (a flattened `extra` map), refusing a key sent twice.
+pub fn unique_map<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Map<String, Value>, D::Error> {
+    struct MapVisitor;
+    impl<'de> Visitor<'de> for MapVisitor {
+        type Value = Map<String, Value>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if object.contains_key(&key) {
+                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+                }
+                let value = map.next_value()?;
+                object.insert(key, value);
+            }
+            Ok(object)
+        }
+    }
+    deserializer.deserialize_map(MapVisitor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Counts {
+        #[serde(deserialize_with = "integer")]
+        one: u8,
+        #[serde(default, deserialize_with = "integer")]
+        maybe: Option<i64>,
+        #[serde(default, deserialize_with = "integer")]
+        many: Vec<i32>,
+    }
+
+    fn counts(text: &str) -> Result<Counts, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn integer_valued_numbers_are_integers() {
+        let read = counts(r#"{"one":1.0,"maybe":-0,"many":[1e2,-3]}"#).unwrap();
+        assert_eq!(
+            read,
+            Counts {
+                one: 1,
+                maybe: Some(0),
+                many: vec![100, -3]
+            }
+        );
+        let read = counts(r#"{"one":255,"maybe":null}"#).unwrap();
+        assert_eq!((read.maybe, read.many), (None, vec![]));
+    }
+
+    #[test]
+    fn fractions_strings_and_out_of_range_values_are_refused() {
+        let err = counts(r#"{"one":1.5}"#).unwrap_err();
+        assert!(
+            err.starts_with("invalid type: floating point `1.5`, expected an integer (u8)"),
+            "{err}"
+        );
+        let err = counts(r#"{"one":256}"#).unwrap_err();
+        assert!(
+            err.starts_with("invalid value: integer `256`, expected an integer (u8)"),
+            "{err}"
+        );
+        let err = counts(r#"{"one":-1}"#).unwrap_err();
+        assert!(err.starts_with("invalid value: integer `-1`"), "{err}");
+        let err = counts(r#"{"one":"1"}"#).unwrap_err();
+        assert!(err.starts_with("invalid type: string \"1\""), "{err}");
+        let err = counts(r#"{"one":1,"many":[1,2.5]}"#).unwrap_err();
+        assert!(err.contains("floating point `2.5`"), "{err}");
+        let err = counts(r#"{"one":1e300}"#).unwrap_err();
+        assert!(err.contains("expected an integer (u8)"), "{err}");
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Patch {
+        #[serde(default, deserialize_with = "double_option")]
+        note: Option<Option<String>>,
+    }
+
+    #[test]
+    fn an_optional_nullable_field_tells_absent_from_null() {
+        let read = |text| serde_json::from_str::<Patch>(text).unwrap().note;
+        assert_eq!(read("{}"), None);
+        assert_eq!(read(r#"{"note":null}"#), Some(None));
+        assert_eq!(read(r#"{"note":"x"}"#), Some(Some("x".into())));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Open {
+        #[serde(flatten, deserialize_with = "unique_map")]
+        extra: Map<String, Value>,
+    }
+
+    #[test]
+    fn the_unknown_fields_map_refuses_a_key_sent_twice() {
+        let open: Open = serde_json::from_str(r#"{"a":1,"b":[true]}"#).unwrap();
+        assert_eq!(open.extra.len(), 2);
+        let err = serde_json::from_str::<Open>(r#"{"a":1,"a":2}"#).unwrap_err();
+        assert!(err.to_string().contains("duplicate field `a`"), "{err}");
+    }
+}
