@@ -114,12 +114,17 @@ pub fn queue_state(server: &RedisServer, stream: &str, partitions: u16) -> Strin
             .arg("workers")
             .query(&mut conn)
             .unwrap_or(redis::Value::Nil);
+        let groups: redis::Value = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&key)
+            .query(&mut conn)
+            .unwrap_or(redis::Value::Nil);
         let owner: Option<String> = redis::cmd("GET")
             .arg(format!("{stream}:owner:{p}"))
             .query(&mut conn)
             .unwrap_or(None);
         out.push_str(&format!(
-            "\n  {key}: XLEN {len}, owner {owner:?}, XPENDING {pending:?}"
+            "\n  {key}: XLEN {len}, owner {owner:?}, XPENDING {pending:?}, XINFO GROUPS {groups:?}"
         ));
     }
     let dead: i64 = redis::cmd("XLEN")
