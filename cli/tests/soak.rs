@@ -222,8 +222,9 @@ fn runs(lines: &[Line]) -> Vec<Run> {
 }
 
 // Quarantined, not hidden: of 6 runs on 2026-12-03 (2 cores, CI and builds beside it), one
-// failed with a `link.complete` started before its `link.failed` ended (suspected: a dropped
-// `link.failed` queued by the reconciler after the link's `link.complete` ran), and one (in CI)
+// failed with a `link.complete` started before its `link.failed` ended (suspected: the
+// reconciler queued the link's `link.complete` from its state while Passage was still retrying
+// the `link.failed` webhook), and one (in CI)
 // with 23 entries never trimmed. Issue 18 stays open until both are explained and fixed; run it
 // with `cargo test -p passage-cli --all-features --test soak -- --ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
