@@ -31,7 +31,7 @@ use base64::Engine as _;
 use passage_connect::client::{ApiKey, Client};
 use passage_mock::{MockConfig, MockServer};
 use queue_support::{
-    free_port, load_factor, queue_state, stream_length, tail, temp_dir, Children, BIN,
+    free_port, load_factor, log_tails, queue_state, stream_length, tail, temp_dir, Children, BIN,
 };
 use redis_support::RedisServer;
 use sha2::{Digest as _, Sha256};
@@ -486,15 +486,7 @@ async fn soak_every_fault_at_once_loses_nothing() {
                     )
                 })
                 .collect();
-            let worker_logs: Vec<String> = names
-                .iter()
-                .map(|n| {
-                    format!(
-                        "--- {n}:\n{}",
-                        tail(&dir.path().join(format!("{n}.log")), 15)
-                    )
-                })
-                .collect();
+            let worker_logs = log_tails(dir.path(), &names, 15);
             panic!(
                 "timed out after {:.0?} (budget {budget:?} x load {load}): {} of {LINKS} final events missing:\n  {}\nfaults: {notes:?}\nqueue:{}\n--- reconciler:\n{}\n{}",
                 started.elapsed(),
@@ -502,7 +494,7 @@ async fn soak_every_fault_at_once_loses_nothing() {
                 history.join("\n  "),
                 queue_state(&server.lock().unwrap(), STREAM, PARTITIONS),
                 tail(&reconciler_log, 15),
-                worker_logs.join("\n")
+                worker_logs
             );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -636,19 +628,11 @@ async fn soak_every_fault_at_once_loses_nothing() {
     if length != 0 {
         // What keeps the entries: each partition's length, owner and pending entries, the
         // group's last-delivered id, and what the workers said last.
-        let worker_logs: Vec<String> = names
-            .iter()
-            .map(|n| {
-                format!(
-                    "--- {n}:\n{}",
-                    tail(&dir.path().join(format!("{n}.log")), 15)
-                )
-            })
-            .collect();
+        let worker_logs = log_tails(dir.path(), &names, 15);
         panic!(
             "streams not trimmed after the retention: {length} entries left\n{summary}\nqueue:{}\n{}",
             queue_state(&server.lock().unwrap(), STREAM, PARTITIONS),
-            worker_logs.join("\n")
+            worker_logs
         );
     }
 

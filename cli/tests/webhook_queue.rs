@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use passage_connect::client::{ApiKey, Client};
 use passage_mock::{MockConfig, MockServer};
-use queue_support::{queue_state, tail, temp_dir, Children, BIN};
+use queue_support::{log_tails, queue_state, temp_dir, Children, BIN};
 use redis_support::RedisServer;
 
 const PARTITIONS: &str = "4";
@@ -294,15 +294,7 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
                 )
             })
             .collect();
-        let worker_logs: Vec<String> = names
-            .iter()
-            .map(|name| {
-                format!(
-                    "--- {name}:\n{}",
-                    tail(&dir.path().join(format!("{name}.log")), 25)
-                )
-            })
-            .collect();
+        let worker_logs = log_tails(dir.path(), &names, 25);
         panic!(
             "timed out waiting for 1,000 distinct events handled: {} handled ({} lines, {victim} \
              killed after {killed_at}), {} missing; first missing with their delivery attempts:\n  \
@@ -312,7 +304,7 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
             missing.len(),
             attempts.join("\n  "),
             queue_state(&server.lock().unwrap(), stream, 4),
-            worker_logs.join("\n")
+            worker_logs
         );
     }
 

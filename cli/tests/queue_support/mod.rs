@@ -156,6 +156,16 @@ pub fn stream_length(server: &RedisServer, stream: &str, partitions: u16) -> i64
 }
 
 /// The last `n` lines of a log file.
+/// The last `n` lines of each named process's log (`dir/<name>.log`), each under a `--- name:`
+/// header, for a failure message.
+pub fn log_tails(dir: &Path, names: &[&str], n: usize) -> String {
+    names
+        .iter()
+        .map(|name| format!("--- {name}:\n{}", tail(&dir.join(format!("{name}.log")), n)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
