@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod child_guard;
 mod decode;
 mod exit;
 mod hints;

@@ -369,6 +369,8 @@ async fn run_command(
         // crash reporter that does) must not leak it.
         child.env_remove("PASSAGE_API_KEY");
     }
+    // Not even a SIGKILLed worker leaves its handler running (see `child_guard`).
+    crate::child_guard::die_with_parent(&mut child);
     let mut child = child
         .args(args)
         .stdin(Stdio::piped())

@@ -63,6 +63,8 @@ fn inflight_dir(log: &Path) -> PathBuf {
 fn handler_script(log: &Path, fail_file: &Path) -> Vec<String> {
     let script = format!(
         r#"doc=$(cat)
+# A cut-off document (its writer died) is refused, as any JSON parser would.
+case "$doc" in *'}}') ;; *) exit 1;; esac
 field() {{ v=${{doc#*\"$1\":\"}}; [ "$v" = "$doc" ] && v=-; printf '%s' "${{v%%\"*}}"; }}
 ev=$(field event); link=$(field linkId); integ=$(field integration)
 typed=no
@@ -81,10 +83,12 @@ rm -f "$mark"
     vec!["sh".into(), "-c".into(), script]
 }
 
+/// The log's complete lines (one being appended right now is left for the next read).
 fn read_log(log: &Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
-        .lines()
+        .split_inclusive('\n')
+        .filter_map(|l| l.strip_suffix('\n'))
         .map(|l| l.split(' ').map(str::to_owned).collect())
         .collect()
 }
@@ -269,7 +273,15 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
             .map(|l| (l[0].clone(), l[1].clone()))
             .collect()
     };
-    if !wait_until(deadline, || distinct().len() == 1000).await {
+    let expected: HashSet<(String, String)> = ["link.failed", "link.complete"]
+        .iter()
+        .flat_map(|event| {
+            links
+                .iter()
+                .map(move |link| (event.to_string(), link.clone()))
+        })
+        .collect();
+    if !wait_until(deadline, || distinct().is_superset(&expected)).await {
         // Say what is missing and where it is: the handled log, the queue, the emulator's
         // delivery attempts for the missing events, and each worker's last log lines.
         let handled = distinct();
@@ -309,6 +321,15 @@ async fn thousand_webhooks_through_a_worker_kill_and_a_redis_restart() {
     }
 
     let lines = read_log(&log);
+    let unexpected: Vec<&Vec<String>> = lines
+        .iter()
+        .filter(|l| !expected.contains(&(l[0].clone(), l[1].clone())))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "handled events that were never sent: {unexpected:?}\n{}",
+        log_tails(dir.path(), &names, 25)
+    );
     let mut per_link: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut runs: HashMap<(&str, &str), usize> = HashMap::new();
     for line in &lines {
@@ -516,6 +537,87 @@ async fn receive_statuses_dead_letter_list_and_replay() {
     server.kill();
     assert_eq!(post(signature).await.unwrap().status(), 503);
 
+    drop(children);
+    mock.shutdown().await;
+}
+
+/// A worker killed with SIGKILL runs no cleanup, so its handler processes would live on as
+/// orphans: a slow one could still be running when the next owner runs the same event (two runs
+/// at once), and one whose stdin was being written when the worker died reads a cut-off
+/// document. The kernel takes them down with the worker instead (`PR_SET_PDEATHSIG`).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_takes_its_running_handler_with_it() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(40) * queue_support::load_factor();
+    let mock = MockServer::start(MockConfig::default())
+        .await
+        .expect("emulator");
+    let base = mock.base_url();
+    let redis = server.url();
+    let stream = "orphan";
+    let dir = temp_dir("orphan");
+    let log = dir.path().join("handled.log");
+    // Long enough that an orphan would still be running when the second worker takes over.
+    let handler: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "cat >/dev/null; echo \"started $PASSAGE_TEST_WORKER\" >> '{log}'; sleep 2; \
+             echo \"finished $PASSAGE_TEST_WORKER\" >> '{log}'",
+            log = log.display()
+        ),
+    ];
+    let mut children = Children::default();
+    let receiver = start_receiver(&mut children, &redis, stream, &base);
+    let mut first = start_worker(&redis, stream, "w1", &base, &handler, dir.path());
+
+    let client = Client::builder(ApiKey::new("psg_test_mock"))
+        .base_url(base.clone())
+        .build()
+        .unwrap();
+    let link = client
+        .links()
+        .create("tmobile")
+        .operation("mobileBillingStatement", "read")
+        .webhook_url(receiver)
+        .send()
+        .await
+        .expect("create link")
+        .id;
+    mock.complete_link(&link, None).await.expect("complete");
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    wait_for("the handler started in w1", deadline, || {
+        lines().iter().any(|l| l == "started w1")
+    })
+    .await;
+    first.kill().expect("SIGKILL w1");
+    first.wait().unwrap();
+    children.0.push(start_worker(
+        &redis,
+        stream,
+        "w2",
+        &base,
+        &handler,
+        dir.path(),
+    ));
+    let finished = wait_until(deadline, || lines().iter().any(|l| l == "finished w2")).await;
+    // Room for an orphan of w1 to finish (its sleep is 2 s, started before w2 was).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = lines();
+    assert!(
+        finished && !seen.iter().any(|l| l == "finished w1"),
+        "w2 finished: {finished}; the handler of the killed w1 must not run on: {seen:?}\n{}",
+        log_tails(dir.path(), &["w1", "w2"], 20)
+    );
     drop(children);
     mock.shutdown().await;
 }
