@@ -389,3 +389,144 @@ async fn acknowledged_entries_are_trimmed_and_dead_letters_capped() {
     stop.notify_one();
     runner.await.unwrap().unwrap();
 }
+
+/// A blocking `XREADGROUP` that the worker gave up on (its client-side timeout fired while Redis
+/// was slow, e.g. just after a restart) stays blocked in Redis: the next entry to arrive is
+/// delivered into the worker's own pending list, and the reply is thrown away. Seen in the soak
+/// test: such an entry was never handled by its worker (its partition's stream was never trimmed
+/// past it) or was handled only after a later event of its link, by the next owner. Here the
+/// stray delivery is made by hand, while the worker is busy with another entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_entry_stranded_in_the_workers_own_pending_list_is_handled_in_order() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let signer = Signer::new();
+    let name = "stray";
+    let queue = WebhookQueue::connect(&server.url(), queue_config(name, 1))
+        .await
+        .unwrap();
+    let journal: Shared = Arc::default();
+    let config = WorkerConfig::new("workers", "w1")
+        .with_lease(Duration::from_secs(3))
+        .with_block(Duration::from_millis(100));
+    let worker = Worker::connect(&server.url(), queue_config(name, 1), config)
+        .await
+        .unwrap();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let runner = {
+        let (journal, gate, stop) = (journal.clone(), gate.clone(), stop.clone());
+        tokio::spawn(async move {
+            worker
+                .run(
+                    move |event| {
+                        let (journal, gate) = (journal.clone(), gate.clone());
+                        async move {
+                            if event_id(&event).0.starts_with("link_gate") {
+                                // Holds the worker in this entry until the stray one is in place.
+                                gate.acquire().await.unwrap().forget();
+                            }
+                            slow_handler(journal, "w1".into(), event, Duration::ZERO).await
+                        }
+                    },
+                    async move { stop.notified().await },
+                )
+                .await
+        })
+    };
+    let gate_body = complete_body("link_gate", 1);
+    queue
+        .enqueue(&signer.verified(&gate_body).await)
+        .await
+        .unwrap();
+    let deadline = Duration::from_secs(10) * load_factor();
+    let mut redis = server.client();
+    let stream = queue.config().stream(0);
+    wait_until("the gate entry read by w1", deadline, || {
+        let pending: redis::streams::StreamPendingReply =
+            redis.xpending(&stream, "workers").unwrap();
+        (pending.count() == 0).then(|| "nothing pending yet".to_owned())
+    })
+    .await;
+    // The abandoned read's delivery: link_x's link.failed lands in w1's pending list, unseen.
+    let failed = signer.verified(&failed_body("link_x", 10)).await;
+    queue.enqueue(&failed).await.unwrap();
+    let stray: redis::streams::StreamReadReply = redis
+        .xread_options(
+            &[&stream],
+            &[">"],
+            &redis::streams::StreamReadOptions::default()
+                .group("workers", "w1")
+                .count(1),
+        )
+        .unwrap();
+    assert_eq!(stray.keys.len(), 1, "the stray delivery");
+    let complete = signer.verified(&complete_body("link_x", 20)).await;
+    queue.enqueue(&complete).await.unwrap();
+    gate.add_permits(1);
+
+    wait_until("both events of link_x handled", deadline, || {
+        let j = journal.lock().unwrap();
+        let pending: redis::streams::StreamPendingReply =
+            redis.xpending(&stream, "workers").unwrap();
+        (j.done.len() < 3).then(|| {
+            format!(
+                "done {:?}; pending in the group: {}",
+                j.done,
+                pending.count()
+            )
+        })
+    })
+    .await;
+
+    // A stranded entry with nothing after it: found between batches, not left until (or after)
+    // the partition's next entry.
+    let gate_body = complete_body("link_gate_2", 2);
+    queue
+        .enqueue(&signer.verified(&gate_body).await)
+        .await
+        .unwrap();
+    wait_until("the second gate entry read by w1", deadline, || {
+        let pending: redis::streams::StreamPendingReply =
+            redis.xpending(&stream, "workers").unwrap();
+        (pending.count() == 0).then(|| "nothing pending yet".to_owned())
+    })
+    .await;
+    let failed = signer.verified(&failed_body("link_y", 30)).await;
+    queue.enqueue(&failed).await.unwrap();
+    let stray: redis::streams::StreamReadReply = redis
+        .xread_options(
+            &[&stream],
+            &[">"],
+            &redis::streams::StreamReadOptions::default()
+                .group("workers", "w1")
+                .count(1),
+        )
+        .unwrap();
+    assert_eq!(stray.keys.len(), 1, "the second stray delivery");
+    gate.add_permits(1);
+    wait_until("link_y's stranded event handled", deadline, || {
+        let j = journal.lock().unwrap();
+        let pending: redis::streams::StreamPendingReply =
+            redis.xpending(&stream, "workers").unwrap();
+        (!j.done.iter().any(|(link, _, _)| link == "link_y")).then(|| {
+            format!(
+                "done {:?}; pending in the group: {}",
+                j.done,
+                pending.count()
+            )
+        })
+    })
+    .await;
+    stop.notify_waiters();
+    runner.await.unwrap().unwrap();
+    let j = journal.lock().unwrap();
+    let order: Vec<&str> = j
+        .done
+        .iter()
+        .filter(|(link, _, _)| link == "link_x")
+        .map(|(_, event, _)| event.as_str())
+        .collect();
+    assert_eq!(order, ["link.failed", "link.complete"], "{:?}", j.done);
+}

@@ -4,6 +4,7 @@
 //! Partition leases and the heartbeat are in [`lease`], reading entries in [`read`], trimming
 //! in [`retention`].
 
+mod entry_id;
 mod lease;
 mod read;
 mod retention;
@@ -325,11 +326,13 @@ impl Worker {
                 match self.maintain(&mut owned, &mut needs_claim).await {
                     Ok(()) => {
                         next_maintain = Instant::now() + self.config.lease / 3;
-                        // Entries another consumer read and left pending after this worker's
-                        // takeover claim would otherwise wait for a newer entry of their
-                        // partition (below), or forever if none comes.
+                        // Between batches nothing of an owned partition should be pending: an
+                        // entry that is (another consumer's, read after this worker's takeover
+                        // claim; or this worker's own, delivered to a read it had given up on)
+                        // would otherwise wait for a newer entry of its partition (below), or
+                        // forever if none comes, and hold back trimming meanwhile.
                         for partition in owned.clone() {
-                            match self.others_pending(partition).await {
+                            match self.has_pending(partition).await {
                                 Ok(true) => {
                                     needs_claim.insert(partition);
                                 }

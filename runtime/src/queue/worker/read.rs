@@ -1,30 +1,37 @@
 //! Reading a partition's entries: new ones through the consumer group (`XREADGROUP`), pending
-//! ones claimed from other consumers (`XAUTOCLAIM`), in an order that keeps each link's events
-//! in the order they were queued.
+//! ones claimed (`XAUTOCLAIM`) from other consumers or stranded in this one's pending list, in an
+//! order that keeps each link's events in the order they were queued.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
 use ::redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingReply, StreamReadReply};
 
+use super::entry_id::EntryId;
 use super::{bounded, millis, QueueError, Worker};
 
 impl Worker {
-    /// Keeps per-link order when another consumer holds entries of a partition pending: a
-    /// previous owner that read them after this worker's takeover claim (just before noticing
-    /// its lease was gone) and then failed. Those entries are older than the ones just read, so
-    /// the partition's whole pending list is claimed (`XAUTOCLAIM`, in ID order, this worker's
-    /// new entries included) and handled in that order. If that cannot be checked, the
-    /// partition's new entries wait in this worker's pending list for the next round's claim.
+    /// Keeps per-link order when entries of a partition older than the ones just read are
+    /// pending: another consumer's (a previous owner that read them after this worker's
+    /// takeover claim, just before noticing its lease was gone, then failed) or this worker's own
+    /// (delivered to a blocking read it had given up on: its client-side timeout fired while
+    /// Redis, slow after a restart, still held the read, and the reply was thrown away). Then the
+    /// partition's whole pending list is claimed (`XAUTOCLAIM`, in id order, the new entries
+    /// included) and handled in that order. If that cannot be checked, the partition's new
+    /// entries wait in this worker's pending list for the next round's claim.
     pub(super) async fn oldest_first(
         &self,
         mut batches: BTreeMap<u16, Vec<StreamId>>,
         needs_claim: &mut BTreeSet<u16>,
     ) -> BTreeMap<u16, Vec<StreamId>> {
-        for partition in batches.keys().copied().collect::<Vec<_>>() {
-            let claimed = match self.others_pending(partition).await {
-                Ok(false) => continue,
-                Ok(true) => self.claim_pending(partition).await,
+        for (partition, entries) in batches.clone() {
+            let Some(first) = entries.first() else {
+                continue;
+            };
+            let claimed = match self.oldest_pending(partition).await {
+                Ok(Some(oldest)) if !is_before(&oldest, &first.id) => continue,
+                Ok(None) => continue,
+                Ok(Some(_)) => self.claim_pending(partition).await,
                 Err(err) => Err(err),
             };
             match claimed {
@@ -41,20 +48,24 @@ impl Worker {
         batches
     }
 
-    /// Whether a consumer other than this one has entries of `partition` pending.
-    pub(super) async fn others_pending(&self, partition: u16) -> Result<bool, QueueError> {
+    /// The id of `partition`'s oldest pending entry (any consumer's), `None` when none is.
+    async fn oldest_pending(&self, partition: u16) -> Result<Option<String>, QueueError> {
         let cmd = ::redis::cmd("XPENDING")
             .arg(self.queue.stream(partition))
             .arg(&self.config.group)
             .clone();
         let reply: StreamPendingReply = self.call("XPENDING", cmd).await?;
         Ok(match reply {
-            StreamPendingReply::Empty => false,
-            StreamPendingReply::Data(data) => data
-                .consumers
-                .iter()
-                .any(|c| c.name != self.config.consumer && c.pending > 0),
+            StreamPendingReply::Empty => None,
+            StreamPendingReply::Data(data) if data.count == 0 => None,
+            StreamPendingReply::Data(data) => Some(data.start_id),
         })
+    }
+
+    /// Whether any entry of `partition` is pending. Asked between batches, when none should be
+    /// (see [`oldest_first`](Self::oldest_first) for how one still can).
+    pub(super) async fn has_pending(&self, partition: u16) -> Result<bool, QueueError> {
+        Ok(self.oldest_pending(partition).await?.is_some())
     }
 
     pub(super) async fn create_groups(&self) -> Result<(), QueueError> {
@@ -153,5 +164,30 @@ impl Worker {
             }
         }
         Ok(batches)
+    }
+}
+
+/// Whether entry `a` comes before entry `b`; an id that does not parse counts as before (the
+/// claim that follows is the safe side: it keeps order, at the cost of one `XAUTOCLAIM`).
+fn is_before(a: &str, b: &str) -> bool {
+    match (EntryId::parse(a), EntryId::parse(b)) {
+        (Some(a), Some(b)) => a < b,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_before;
+
+    #[test]
+    fn an_older_pending_entry_is_before_the_first_one_read() {
+        assert!(is_before("9-5", "10-0"));
+        assert!(
+            !is_before("10-0", "10-0"),
+            "the first entry read is pending itself"
+        );
+        assert!(!is_before("10-1", "10-0"));
+        assert!(is_before("garbage", "10-0"));
     }
 }

@@ -5,24 +5,8 @@
 
 use ::redis::streams::{StreamInfoGroupsReply, StreamPendingReply};
 
+use super::entry_id::EntryId;
 use super::{unix_millis, QueueError, Worker};
-
-/// A stream entry id, compared numerically (`<ms>-<seq>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct EntryId(u64, u64);
-
-impl EntryId {
-    fn parse(id: &str) -> Option<Self> {
-        let (ms, seq) = id.split_once('-')?;
-        Some(Self(ms.parse().ok()?, seq.parse().ok()?))
-    }
-}
-
-impl std::fmt::Display for EntryId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.0, self.1)
-    }
-}
 
 impl Worker {
     /// Trims `partition`'s stream: removes entries older than the retention that every consumer
@@ -80,23 +64,5 @@ impl Worker {
             tracing::debug!(target: "passage_connect::queue", metric = "trimmed", stream = %stream, removed, below = %bound, "stream trimmed");
         }
         Ok(removed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::EntryId;
-
-    #[test]
-    fn entry_ids_compare_as_numbers() {
-        let a = EntryId::parse("9-5").unwrap();
-        let b = EntryId::parse("10-0").unwrap();
-        assert!(
-            a < b,
-            "9-5 before 10-0 (a string comparison says otherwise)"
-        );
-        assert_eq!(a.to_string(), "9-5");
-        assert_eq!(EntryId::parse("x-1"), None);
-        assert_eq!(EntryId::parse("12"), None);
     }
 }
