@@ -3,7 +3,9 @@
 //! and its handlers would live on as orphans. An orphan is an event run nobody waits for: it can
 //! overlap the next owner's run of the same event, and one whose stdin was still being written
 //! reads a cut-off document. On Linux the kernel kills the handler when the worker dies
-//! (`PR_SET_PDEATHSIG`); elsewhere `kill_on_drop` is all there is.
+//! (`PR_SET_PDEATHSIG`); elsewhere `kill_on_drop` is all there is. The signal reaches the
+//! handler process itself, not processes it forks: a handler that starts others should `exec`
+//! the last one (as `sh -c` does for a single command) or stop them when its parent goes.
 
 /// Makes the process `command` spawns receive SIGKILL when this process dies.
 ///
