@@ -865,6 +865,51 @@ fn emit_lib(
                 }
             }
 
+            macro_rules! lenient_integer_map {
+                ($($map:ident),*) => {$(
+                    impl<T: LenientInteger> LenientInteger for ::std::collections::$map<::std::string::String, T> {
+                        fn lenient<'de, D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                            struct Seed<T>(::std::marker::PhantomData<T>);
+                            impl<'de, T: LenientInteger> ::serde::de::DeserializeSeed<'de> for Seed<T> {
+                                type Value = T;
+                                fn deserialize<D: ::serde::Deserializer<'de>>(self, d: D) -> ::std::result::Result<T, D::Error> {
+                                    T::lenient(d)
+                                }
+                            }
+                            struct Visitor<T>(::std::marker::PhantomData<T>);
+                            impl<'de, T: LenientInteger> ::serde::de::Visitor<'de> for Visitor<T> {
+                                type Value = ::std::collections::$map<::std::string::String, T>;
+                                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                                    f.write_str("an object of integers")
+                                }
+                                fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<Self::Value, A::Error> {
+                                    let mut out = ::std::collections::$map::new();
+                                    while let Some(key) = map.next_key::<::std::string::String>()? {
+                                        let value = map.next_value_seed(Seed(::std::marker::PhantomData))?;
+                                        if out.insert(key.clone(), value).is_some() {
+                                            return Err(<A::Error as ::serde::de::Error>::custom(::std::format!("duplicate key `{key}`")));
+                                        }
+                                    }
+                                    Ok(out)
+                                }
+                            }
+                            deserializer.deserialize_map(Visitor(::std::marker::PhantomData))
+                        }
+                    }
+                )*};
+            }
+            lenient_integer_map!(HashMap, BTreeMap);
+
+            /// An integer (or a collection of them) read by [`integer`], for positions that take a
+            /// type rather than a field attribute (a union's variant).
+            pub struct Integer<T>(pub T);
+
+            impl<'de, T: LenientInteger> ::serde::Deserialize<'de> for Integer<T> {
+                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    T::lenient(deserializer).map(Integer)
+                }
+            }
+
             /// The unknown fields of an object (a flattened `extra` map), refusing a key sent
             /// twice.
             pub fn unique_map<'de, D: ::serde::Deserializer<'de>>(

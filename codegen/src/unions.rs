@@ -406,7 +406,15 @@ fn rewrite_union(
             }
             Fields::Unnamed(u) if u.unnamed.len() == 1 => {
                 let ty = &u.unnamed[0].ty;
-                (quote!(#ty), quote!(Self::#vident))
+                if crate::postprocess::is_integer_shape(ty) {
+                    // `1.0` is an integer for JSON Schema: read it as the integer variant.
+                    (
+                        quote!(crate::__private::Integer<#ty>),
+                        quote!(|crate::__private::Integer(v)| Self::#vident(v)),
+                    )
+                } else {
+                    (quote!(#ty), quote!(Self::#vident))
+                }
             }
             Fields::Unit => (quote!(()), quote!(|()| Self::#vident)),
             Fields::Unnamed(_) => return None,

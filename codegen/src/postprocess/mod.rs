@@ -22,6 +22,7 @@ use fields::{
     dedupe_field_names, keep_empty_collections, nullable_optional_fields,
     strip_deny_unknown_fields, unique_extra_keys,
 };
+pub(crate) use integers::is_integer_shape;
 use integers::lenient_integer_fields;
 use open_enums::{open_enum, string_enum_variants};
 use union_variants::{
