@@ -767,6 +767,16 @@ fn emit_lib(
                 <::std::option::Option<T> as ::serde::Deserialize>::deserialize(deserializer).map(Some)
             }
 
+            /// An optional field whose type has a value for `null` itself (an object schema without
+            /// `type`): absent → `None` (by `default`), any value, `null` too → `Some(value)`.
+            pub fn present<'de, D, T>(deserializer: D) -> ::std::result::Result<::std::option::Option<T>, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+                T: ::serde::Deserialize<'de>,
+            {
+                T::deserialize(deserializer).map(Some)
+            }
+
             /// Reads an integer (or an `Option`/`Vec` of them) from any integer-valued JSON
             /// number: JSON Schema counts `1.0`, `-0` and `1e2` as integers. `1.5` is refused.
             pub fn integer<'de, D, T>(deserializer: D) -> ::std::result::Result<T, D::Error>

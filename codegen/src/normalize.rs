@@ -362,6 +362,21 @@ fn rewrite(
             );
         }
     }
+    let typeless_object = !out.contains_key("type")
+        && out.contains_key("properties")
+        && !["$ref", "anyOf", "oneOf", "allOf", "enum"]
+            .iter()
+            .any(|k| out.contains_key(*k));
+    if typeless_object {
+        // typify reads it as an object; the post-processing step widens the struct it makes
+        // into an enum of the struct and any other JSON value (see [`TYPELESS_OBJECT_DOC`]).
+        out.insert("type".into(), Value::String("object".into()));
+        let description = match out.get("description").and_then(Value::as_str) {
+            Some(text) => format!("{text}\n\n{TYPELESS_OBJECT_DOC}"),
+            None => TYPELESS_OBJECT_DOC.to_string(),
+        };
+        out.insert("description".into(), Value::String(description));
+    }
     let is_object =
         out.contains_key("properties") || out.get("type") == Some(&Value::String("object".into()));
     if is_object && role == SchemaRole::Result && !out.contains_key("additionalProperties") {
@@ -529,6 +544,12 @@ fn pattern_properties(
     };
     out.insert("additionalProperties".into(), item);
 }
+
+/// The doc sentence that marks an object schema without `type` (`{"properties": ..}`): it also
+/// allows every JSON value that is not an object, so its struct is widened by
+/// post-processing into an enum of the struct (`Object`) and the raw value (`Other`).
+pub(crate) const TYPELESS_OBJECT_DOC: &str =
+    "The schema gives no `type`: a value that is not an object is valid too, kept raw.";
 
 /// The doc sentence that marks an optional property whose schema allows `null`: such a property
 /// is typed `Option<Option<T>>` so that an explicit `null` survives a round trip.

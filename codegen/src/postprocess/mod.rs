@@ -11,6 +11,7 @@ mod cleanup;
 mod fields;
 mod integers;
 mod open_enums;
+mod typeless_objects;
 mod union_variants;
 
 use std::collections::BTreeSet;
@@ -25,6 +26,7 @@ use fields::{
 pub(crate) use integers::is_integer_shape;
 use integers::lenient_integer_fields;
 use open_enums::{open_enum, string_enum_variants};
+use typeless_objects::{present_optional_fields, widen_typeless_objects};
 use union_variants::{
     add_unknown_variant, drop_exhaustive_impls, name_union_variants, rename_variant_types,
     union_tag_types,
@@ -123,7 +125,9 @@ pub(crate) fn make_tolerant(file: &mut syn::File) {
     drop_exhaustive_impls(file, &extended);
     rename_variant_types(file, &variant_renames);
     crate::unions::strict_unions(file, &extended);
+    present_optional_fields(file);
     crate::open_structs::rewrite(file);
+    widen_typeless_objects(file);
     drop_unused_error_module(file);
 }
 

@@ -1,0 +1,211 @@
+//! Object schemas without `type` (`{"properties": ..}`) allow every other JSON value too.
+//! Normalization marks them ([`crate::normalize::TYPELESS_OBJECT_DOC`]) and lets typify make
+//! its struct; here the struct takes the name `NameObject` and `Name` becomes an enum of it
+//! (`Object`) and the raw value (`Other`), so every position that names the type (fields, list
+//! items, the root, `$ref: "#"`) accepts what the schema allows. Schemas with
+//! `"type": "object"` keep their plain struct.
+
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{format_ident, quote};
+use syn::Item;
+
+use super::{serde_args, serde_rename_of, type_name};
+
+/// The marked structs, before they are widened.
+fn marked(file: &syn::File) -> Vec<syn::Ident> {
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Struct(s) if is_marked(&s.attrs) => Some(s.ident.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An optional field of a widened type (`Option<Name>`, `Option<Box<Name>>`) must hand `null`
+/// to the type (it is `Other(Null)`), not read it as absent: it decodes through
+/// `crate::__private::present`. Runs before the fields are handed to `open_struct!`.
+pub(super) fn present_optional_fields(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    struct Rewrite(Vec<String>);
+    impl VisitMut for Rewrite {
+        fn visit_field_mut(&mut self, field: &mut syn::Field) {
+            if type_name(&field.ty) != "Option" || !self.0.contains(&innermost(&field.ty)) {
+                return;
+            }
+            if field.attrs.iter().any(|a| {
+                serde_args(a)
+                    .is_some_and(|t| t.contains("with =") || t.contains("deserialize_with"))
+            }) {
+                return;
+            }
+            let rename = serde_rename_of(&field.attrs).map(|r| quote!(rename = #r,));
+            field.attrs.retain(|a| !a.path().is_ident("serde"));
+            field.attrs.push(syn::parse_quote!(#[serde(
+                #rename
+                default,
+                deserialize_with = "crate::__private::present",
+                skip_serializing_if = "::std::option::Option::is_none"
+            )]));
+        }
+    }
+    let names = marked(file).iter().map(ToString::to_string).collect();
+    Rewrite(names).visit_file_mut(file);
+}
+
+/// The type inside `Option`/`Box` wrappers (`Name` for `Option<Box<Name>>`).
+fn innermost(ty: &syn::Type) -> String {
+    let syn::Type::Path(p) = ty else {
+        return String::new();
+    };
+    let Some(last) = p.path.segments.last() else {
+        return String::new();
+    };
+    if last.ident == "Option" || last.ident == "Box" {
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                return innermost(inner);
+            }
+        }
+    }
+    last.ident.to_string()
+}
+
+/// Widens every marked struct into the `Object`/`Other` enum.
+pub(super) fn widen_typeless_objects(file: &mut syn::File) {
+    for name in marked(file) {
+        let object = format_ident!("{}Object", name);
+        if file.items.iter().any(|item| declares(item, &object)) {
+            continue; // the name is taken: keep the struct as it is
+        }
+        let mut new_items = Vec::with_capacity(file.items.len() + 3);
+        for mut item in std::mem::take(&mut file.items) {
+            match &mut item {
+                Item::Struct(s) if s.ident == name => {
+                    let docs: Vec<syn::Attribute> = s
+                        .attrs
+                        .iter()
+                        .filter(|a| a.path().is_ident("doc"))
+                        .cloned()
+                        .collect();
+                    s.ident = object.clone();
+                    new_items.push(item);
+                    let enum_items: syn::File = syn::parse2(widened(&name, &object, &docs))
+                        .expect("widened enum tokens parse");
+                    new_items.extend(enum_items.items);
+                    continue;
+                }
+                Item::Impl(imp) if name == type_name(&imp.self_ty).as_str() => {
+                    let tokens = rename_tokens(quote!(#imp), &name, &object);
+                    item = syn::parse2(tokens).expect("renamed impl parses");
+                }
+                Item::Macro(m) => {
+                    // `open_struct!(Name, extra; ...)`: the struct's own name comes first.
+                    let first = m.mac.tokens.clone().into_iter().next();
+                    if matches!(&first, Some(TokenTree::Ident(i)) if *i == name) {
+                        let rest = m.mac.tokens.clone().into_iter().skip(1);
+                        m.mac.tokens = quote!(#object #(#rest)*);
+                    }
+                }
+                _ => {}
+            }
+            new_items.push(item);
+        }
+        file.items = new_items;
+    }
+}
+
+fn is_marked(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("doc")
+            && quote!(#a)
+                .to_string()
+                .contains("The schema gives no `type`")
+    })
+}
+
+fn declares(item: &Item, ident: &syn::Ident) -> bool {
+    match item {
+        Item::Struct(s) => s.ident == *ident,
+        Item::Enum(e) => e.ident == *ident,
+        Item::Type(t) => t.ident == *ident,
+        _ => false,
+    }
+}
+
+fn rename_tokens(tokens: TokenStream, from: &syn::Ident, to: &syn::Ident) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Ident(i) if i == *from => TokenTree::Ident(to.clone()),
+            TokenTree::Group(g) => {
+                let mut group =
+                    proc_macro2::Group::new(g.delimiter(), rename_tokens(g.stream(), from, to));
+                group.set_span(g.span());
+                TokenTree::Group(group)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+fn widened(name: &syn::Ident, object: &syn::Ident, docs: &[syn::Attribute]) -> TokenStream {
+    quote! {
+        #(#docs)*
+        ///
+        /// An object (`Object`, the common case) or, since the schema gives no `type`, any other
+        /// JSON value, kept raw (`Other`). `as_object()` / `into_object()` reach the struct,
+        /// `into_raw()` gives the JSON value either way.
+        #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+        #[serde(untagged)]
+        pub enum #name {
+            /// The object the schema describes.
+            Object(#object),
+            /// A value that is not an object (a number, string, list, `null`, boolean).
+            Other(::serde_json::Value),
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {
+                let value = crate::__private::buffer_strict(deserializer)?;
+                if value.is_object() {
+                    crate::__private::decode_variant::<#object, __D::Error>(value, ::std::option::Option::None).map(Self::Object)
+                } else {
+                    ::std::result::Result::Ok(Self::Other(value))
+                }
+            }
+        }
+
+        impl ::std::convert::From<#object> for #name {
+            fn from(value: #object) -> Self {
+                Self::Object(value)
+            }
+        }
+
+        impl #name {
+            /// The object, when the value is one.
+            pub fn as_object(&self) -> ::std::option::Option<&#object> {
+                match self {
+                    Self::Object(object) => ::std::option::Option::Some(object),
+                    Self::Other(_) => ::std::option::Option::None,
+                }
+            }
+
+            /// The object, when the value is one.
+            pub fn into_object(self) -> ::std::option::Option<#object> {
+                match self {
+                    Self::Object(object) => ::std::option::Option::Some(object),
+                    Self::Other(_) => ::std::option::Option::None,
+                }
+            }
+
+            /// The value as JSON (an object is serialized).
+            pub fn into_raw(self) -> ::std::result::Result<::serde_json::Value, ::serde_json::Error> {
+                match self {
+                    Self::Object(object) => ::serde_json::to_value(object),
+                    Self::Other(value) => ::std::result::Result::Ok(value),
+                }
+            }
+        }
+    }
+}
