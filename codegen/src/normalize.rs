@@ -377,6 +377,38 @@ fn rewrite(
         };
         out.insert("description".into(), Value::String(description));
     }
+    let typeless_array = !out.contains_key("type")
+        && out.get("items").is_some_and(Value::is_object)
+        && !["properties", "$ref", "anyOf", "oneOf", "allOf", "enum"]
+            .iter()
+            .any(|k| out.contains_key(*k));
+    if typeless_array {
+        // An array schema without `type` allows every value that is not an array too: a union
+        // of the list and any other value (kept raw).
+        let mut array = std::mem::take(&mut out);
+        if let Some(title) = array.remove("title") {
+            out.insert("title".into(), title);
+        }
+        // The marker also tells post-processing that `null` is a value of this type, not
+        // absence (see `postprocess/typeless_objects.rs`).
+        let description = match array.remove("description").as_ref().and_then(Value::as_str) {
+            Some(text) => format!("{text}\n\n{TYPELESS_ARRAY_DOC}"),
+            None => TYPELESS_ARRAY_DOC.to_string(),
+        };
+        out.insert("description".into(), Value::String(description));
+        array.insert("type".into(), Value::String("array".into()));
+        // `oneOf`, not `anyOf`: typify makes an untagged enum of a `oneOf` (tried in order, so
+        // a list is a list) and a struct of optional members of an `anyOf`.
+        out.insert(
+            "oneOf".into(),
+            Value::Array(vec![
+                Value::Object(array),
+                any_other_value(
+                    "A value that is not a list: valid where the schema gives no `type`.",
+                ),
+            ]),
+        );
+    }
     let is_object =
         out.contains_key("properties") || out.get("type") == Some(&Value::String("object".into()));
     if is_object && role == SchemaRole::Result && !out.contains_key("additionalProperties") {
@@ -550,6 +582,11 @@ fn pattern_properties(
 /// post-processing into an enum of the struct (`Object`) and the raw value (`Other`).
 pub(crate) const TYPELESS_OBJECT_DOC: &str =
     "The schema gives no `type`: a value that is not an object is valid too, kept raw.";
+
+/// The doc sentence that marks an array schema without `type` (`{"items": ..}`), typed as a
+/// union of the list and any other value (kept raw).
+pub(crate) const TYPELESS_ARRAY_DOC: &str =
+    "The schema gives no `type`: a value that is not a list is valid too, kept raw.";
 
 /// The doc sentence that marks an optional property whose schema allows `null`: such a property
 /// is typed `Option<Option<T>>` so that an explicit `null` survives a round trip.

@@ -126,6 +126,16 @@ fn table() -> Vec<Row> {
             vec![json!([1, 2.0])],
             Typed,
         ),
+        // Not a list: `Other`, as allowed; a list whose items do not fit lands there too.
+        Row {
+            evidence: Some("a value that is not a list is valid too"),
+            ..row(
+                "items without type",
+                json!({"items": {"type": "integer"}}),
+                vec![json!([1, 2.0]), json!(5), json!(null), json!({"k": 1})],
+                Loosened,
+            )
+        },
         row(
             "prefixItems",
             json!({"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "items": false, "minItems": 2}),

@@ -1,4 +1,6 @@
-//! Object schemas without `type` (`{"properties": ..}`) allow every other JSON value too.
+//! Object schemas without `type` (`{"properties": ..}`) allow every other JSON value too; so do
+//! array schemas without `type` (`{"items": ..}`), which normalization makes a union of the list
+//! and any other value (here its variants are named `List` and `Other`).
 //! Normalization marks them ([`crate::normalize::TYPELESS_OBJECT_DOC`]) and lets typify make
 //! its struct; here the struct takes the name `NameObject` and `Name` becomes an enum of it
 //! (`Object`) and the raw value (`Other`), so every position that names the type (fields, list
@@ -17,6 +19,19 @@ fn marked(file: &syn::File) -> Vec<syn::Ident> {
         .iter()
         .filter_map(|item| match item {
             Item::Struct(s) if is_marked(&s.attrs) => Some(s.ident.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The marked types that have a value for `null`: the structs (widened) and the unions of a
+/// list and any other value (an array schema without `type`).
+fn with_null_value(file: &syn::File) -> Vec<String> {
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Struct(s) if is_marked(&s.attrs) => Some(s.ident.to_string()),
+            Item::Enum(e) if is_marked(&e.attrs) => Some(e.ident.to_string()),
             _ => None,
         })
         .collect()
@@ -49,8 +64,7 @@ pub(super) fn present_optional_fields(file: &mut syn::File) {
             )]));
         }
     }
-    let names = marked(file).iter().map(ToString::to_string).collect();
-    Rewrite(names).visit_file_mut(file);
+    Rewrite(with_null_value(file)).visit_file_mut(file);
 }
 
 /// The type inside `Option`/`Box` wrappers (`Name` for `Option<Box<Name>>`).
@@ -71,8 +85,45 @@ fn innermost(ty: &syn::Type) -> String {
     last.ident.to_string()
 }
 
+/// The union normalization makes of an array schema without `type` (`oneOf: [list, any]`):
+/// typify's `Variant0` / `Variant1` become `List` / `Other`, in the enum and its impls.
+fn name_typeless_list_variants(file: &mut syn::File) {
+    let from = [format_ident!("Variant0"), format_ident!("Variant1")];
+    let to = [format_ident!("List"), format_ident!("Other")];
+    let unions: Vec<String> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Enum(e)
+                if is_marked(&e.attrs)
+                    && e.variants.iter().any(|v| v.ident == from[0])
+                    && !e.variants.iter().any(|v| to.contains(&v.ident)) =>
+            {
+                Some(e.ident.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    for item in &mut file.items {
+        let owner = match item {
+            Item::Enum(e) => e.ident.to_string(),
+            Item::Impl(imp) => type_name(&imp.self_ty),
+            _ => continue,
+        };
+        if !unions.contains(&owner) {
+            continue;
+        }
+        let mut tokens = quote!(#item);
+        for (f, t) in from.iter().zip(&to) {
+            tokens = rename_tokens(tokens, f, t);
+        }
+        *item = syn::parse2(tokens).expect("renamed union parses");
+    }
+}
+
 /// Widens every marked struct into the `Object`/`Other` enum.
 pub(super) fn widen_typeless_objects(file: &mut syn::File) {
+    name_typeless_list_variants(file);
     for name in marked(file) {
         let object = format_ident!("{}Object", name);
         if file.items.iter().any(|item| declares(item, &object)) {
