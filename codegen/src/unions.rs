@@ -586,4 +586,29 @@ mod tests {
         assert_eq!(err, "U: expected object, found a number");
         let _: Value = unknown_of_kind::<Error>(json!({}), 32, "U", "object").unwrap();
     }
+
+    #[test]
+    fn an_integer_variant_is_read_leniently() {
+        // `3.0` is an integer for JSON Schema: the integer variant must take it (a round trip
+        // cannot tell, since `Unknown` would keep it too).
+        let mut file: syn::File = syn::parse_quote! {
+            #[derive(::serde::Deserialize)]
+            #[serde(untagged)]
+            pub enum U {
+                Integer(i64),
+                String(::std::string::String),
+                Unknown(::serde_json::Value),
+            }
+        };
+        super::strict_unions(&mut file, &["U".to_string()].into_iter().collect());
+        let text = quote::quote!(#file).to_string().replace(' ', "");
+        assert!(
+            text.contains("try_variant::<crate::__private::Integer<i64>>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("try_variant::<::std::string::String>"),
+            "{text}"
+        );
+    }
 }
