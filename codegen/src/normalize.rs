@@ -416,6 +416,42 @@ fn rewrite(
         // flattened `extra` map, so fields Passage adds later survive a decode/encode round trip.
         out.insert("additionalProperties".into(), Value::Object(Map::new()));
     }
+    let typeless_map = !map.contains_key("type")
+        && !out.contains_key("properties")
+        && ["additionalProperties", "patternProperties"]
+            .iter()
+            .any(|k| map.contains_key(*k))
+        && !["$ref", "anyOf", "oneOf", "allOf", "enum"]
+            .iter()
+            .any(|k| out.contains_key(*k));
+    if typeless_map {
+        // A map schema without `type` (`additionalProperties` / `patternProperties`, no
+        // `properties`) allows every value that is not an object too: as for arrays, a union of the object
+        // and any other value (kept raw).
+        let mut object = std::mem::take(&mut out);
+        if let Some(title) = object.remove("title") {
+            out.insert("title".into(), title);
+        }
+        let description = match object
+            .remove("description")
+            .as_ref()
+            .and_then(Value::as_str)
+        {
+            Some(text) => format!("{text}\n\n{TYPELESS_MAP_DOC}"),
+            None => TYPELESS_MAP_DOC.to_string(),
+        };
+        out.insert("description".into(), Value::String(description));
+        object.insert("type".into(), Value::String("object".into()));
+        out.insert(
+            "oneOf".into(),
+            Value::Array(vec![
+                Value::Object(object),
+                any_other_value(
+                    "A value that is not an object: valid where the schema gives no `type`.",
+                ),
+            ]),
+        );
+    }
     if !doc_notes.is_empty() {
         let extra = format!(
             "Constraints (not enforced when decoding): {}.",
@@ -587,6 +623,11 @@ pub(crate) const TYPELESS_OBJECT_DOC: &str =
 /// union of the list and any other value (kept raw).
 pub(crate) const TYPELESS_ARRAY_DOC: &str =
     "The schema gives no `type`: a value that is not a list is valid too, kept raw.";
+
+/// The doc sentence that marks a map schema without `type` (`{"additionalProperties": ..}` or
+/// `patternProperties`, no `properties`), typed as a union of the map and any other value.
+pub(crate) const TYPELESS_MAP_DOC: &str =
+    "The schema gives no `type`: a value that is not an object is valid too, kept raw (`Other`).";
 
 /// The doc sentence that marks an optional property whose schema allows `null`: such a property
 /// is typed `Option<Option<T>>` so that an explicit `null` survives a round trip.

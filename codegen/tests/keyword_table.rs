@@ -136,6 +136,15 @@ fn table() -> Vec<Row> {
                 Loosened,
             )
         },
+        Row {
+            evidence: Some("a value that is not an object is valid too"),
+            ..row(
+                "additionalProperties without type",
+                json!({"additionalProperties": {"type": "integer"}}),
+                vec![json!({"x": 1}), json!(5), json!(null)],
+                Loosened,
+            )
+        },
         row(
             "prefixItems",
             json!({"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "items": false, "minItems": 2}),

@@ -86,20 +86,26 @@ fn innermost(ty: &syn::Type) -> String {
 }
 
 /// The union normalization makes of an array schema without `type` (`oneOf: [list, any]`):
-/// typify's `Variant0` / `Variant1` become `List` / `Other`, in the enum and its impls.
+/// typify's `Variant0` / `Variant1` become `List` / `Other`, in the enum and its impls; the same
+/// for an object schema without `type` or `properties` (`Object` / `Other`).
 fn name_typeless_list_variants(file: &mut syn::File) {
     let from = [format_ident!("Variant0"), format_ident!("Variant1")];
-    let to = [format_ident!("List"), format_ident!("Other")];
-    let unions: Vec<String> = file
+    let unions: Vec<(String, [syn::Ident; 2])> = file
         .items
         .iter()
         .filter_map(|item| match item {
-            Item::Enum(e)
-                if is_marked(&e.attrs)
-                    && e.variants.iter().any(|v| v.ident == from[0])
-                    && !e.variants.iter().any(|v| to.contains(&v.ident)) =>
-            {
-                Some(e.ident.to_string())
+            Item::Enum(e) if is_marked(&e.attrs) => {
+                let attrs = &e.attrs;
+                let docs = quote!(#(#attrs)*).to_string();
+                let first = if docs.contains("not a list") {
+                    "List"
+                } else {
+                    "Object"
+                };
+                let to = [format_ident!("{}", first), format_ident!("Other")];
+                let fits = e.variants.iter().any(|v| v.ident == from[0])
+                    && !e.variants.iter().any(|v| to.contains(&v.ident));
+                fits.then(|| (e.ident.to_string(), to))
             }
             _ => None,
         })
@@ -110,11 +116,11 @@ fn name_typeless_list_variants(file: &mut syn::File) {
             Item::Impl(imp) => type_name(&imp.self_ty),
             _ => continue,
         };
-        if !unions.contains(&owner) {
+        let Some((_, to)) = unions.iter().find(|(name, _)| *name == owner) else {
             continue;
-        }
+        };
         let mut tokens = quote!(#item);
-        for (f, t) in from.iter().zip(&to) {
+        for (f, t) in from.iter().zip(to) {
             tokens = rename_tokens(tokens, f, t);
         }
         *item = syn::parse2(tokens).expect("renamed union parses");
