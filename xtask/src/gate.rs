@@ -248,6 +248,19 @@ pub fn generate_gated(
     const MAX_ROUNDS: usize = 4;
     let mut checks = 0;
     let mut retyped_from_verdicts = std::collections::BTreeSet::new();
+    // Every module retyped so far and why, for the error when the rounds run out (a crate that
+    // still fails after retyping is a generator bug: the maintainer needs the module and error).
+    let mut retyped: Vec<String> = Vec::new();
+    let mut retype = |settings: passage_codegen::Settings, module: String, error: &str| {
+        retyped.push(format!(
+            "{module}: {}",
+            error.lines().next().unwrap_or_default()
+        ));
+        settings.with_untyped_module(
+            module,
+            format!("its generated code does not compile: {error}"),
+        )
+    };
     loop {
         let generated = passage_codegen::generate(catalog, &settings)?;
         // A module is retyped from a verdict once: were its `Value` form ever recorded as
@@ -259,10 +272,7 @@ pub fn generate_gated(
             .collect();
         if !known_failures.is_empty() {
             for (module, error) in known_failures {
-                settings = settings.with_untyped_module(
-                    module,
-                    format!("its generated code does not compile: {error}"),
-                );
+                settings = retype(settings, module, &error);
             }
             continue;
         }
@@ -304,10 +314,7 @@ pub fn generate_gated(
                     }
                     for (module, error) in report.failing_modules {
                         verdicts.record_failure(&generated, &module, &error);
-                        settings = settings.with_untyped_module(
-                            module,
-                            format!("its generated code does not compile: {error}"),
-                        );
+                        settings = retype(settings, module, &error);
                     }
                     continue;
                 }
@@ -339,14 +346,14 @@ pub fn generate_gated(
             );
         }
         for (module, error) in report.failing_modules {
-            settings = settings.with_untyped_module(
-                module,
-                format!("its generated code does not compile: {error}"),
-            );
+            settings = retype(settings, module, &error);
         }
     }
     bail!(
-        "the generated crate still does not compile after {MAX_ROUNDS} rounds of the compile gate"
+        "the generated crate still does not compile after {MAX_ROUNDS} rounds of the compile \
+         gate (a generator bug); nothing was written. Modules retyped as serde_json::Value, in \
+         order, with the compiler's first error:\n  {}",
+        retyped.join("\n  ")
     )
 }
 
