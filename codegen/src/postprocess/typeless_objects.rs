@@ -18,7 +18,7 @@ fn marked(file: &syn::File) -> Vec<syn::Ident> {
     file.items
         .iter()
         .filter_map(|item| match item {
-            Item::Struct(s) if is_marked(&s.attrs) => Some(s.ident.clone()),
+            Item::Struct(s) if is_widenable(s) => Some(s.ident.clone()),
             _ => None,
         })
         .collect()
@@ -30,7 +30,7 @@ fn with_null_value(file: &syn::File) -> Vec<String> {
     file.items
         .iter()
         .filter_map(|item| match item {
-            Item::Struct(s) if is_marked(&s.attrs) => Some(s.ident.to_string()),
+            Item::Struct(s) if is_widenable(s) => Some(s.ident.to_string()),
             Item::Enum(e) if is_marked(&e.attrs) => Some(e.ident.to_string()),
             _ => None,
         })
@@ -172,6 +172,13 @@ pub(super) fn widen_typeless_objects(file: &mut syn::File) {
     }
 }
 
+/// A marked struct with named fields (what typify makes of the object schema). A tuple struct is
+/// the `serde_json::Value` fallback the compile gate asked for (the mark comes with the schema's
+/// docs): it already takes every value, and other items reach into it (`.0`).
+fn is_widenable(s: &syn::ItemStruct) -> bool {
+    is_marked(&s.attrs) && matches!(s.fields, syn::Fields::Named(_))
+}
+
 fn is_marked(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().is_ident("doc")
@@ -190,11 +197,38 @@ fn declares(item: &Item, ident: &syn::Ident) -> bool {
     }
 }
 
+/// Renames the type `from` to `to` in `tokens`, but not an item of a module path
+/// (`::serde_json::Value` when the schema names a type `Value`): after `::`, only an associated
+/// item of a type (`Self::Variant0`, `Name::Variant0`: a capitalized segment before) is renamed.
 fn rename_tokens(tokens: TokenStream, from: &syn::Ident, to: &syn::Ident) -> TokenStream {
+    let mut colons = 0;
+    let mut last_ident: Option<String> = None;
+    let mut in_module_path = false;
     tokens
         .into_iter()
-        .map(|tree| match tree {
-            TokenTree::Ident(i) if i == *from => TokenTree::Ident(to.clone()),
+        .map(|tree| {
+            match &tree {
+                TokenTree::Punct(p) if p.as_char() == ':' => colons += 1,
+                TokenTree::Ident(i) => {
+                    // `a::b`: `b` is in a module path when `a` is lowercase (a module or crate)
+                    // or the path began with `::`.
+                    in_module_path = colons >= 2
+                        && last_ident
+                            .as_deref()
+                            .is_none_or(|prev| !prev.starts_with(char::is_uppercase));
+                    last_ident = Some(i.to_string());
+                    colons = 0;
+                }
+                _ => {
+                    colons = 0;
+                    last_ident = None;
+                }
+            }
+            let skip = matches!(&tree, TokenTree::Ident(_)) && in_module_path;
+            (tree, skip)
+        })
+        .map(|(tree, skip)| match tree {
+            TokenTree::Ident(i) if i == *from && !skip => TokenTree::Ident(to.clone()),
             TokenTree::Group(g) => {
                 let mut group =
                     proc_macro2::Group::new(g.delimiter(), rename_tokens(g.stream(), from, to));
@@ -264,5 +298,51 @@ fn widened(name: &syn::Ident, object: &syn::Ident, docs: &[syn::Attribute]) -> T
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::{format_ident, quote};
+
+    #[test]
+    fn a_type_named_value_is_renamed_but_not_serde_jsons() {
+        let tokens = quote! {
+            impl From<Value> for ::serde_json::Value { fn from(v: Value) -> serde_json::Value { todo!() } }
+        };
+        let renamed = super::rename_tokens(
+            tokens,
+            &format_ident!("Value"),
+            &format_ident!("ValueObject"),
+        )
+        .to_string();
+        assert_eq!(
+            renamed,
+            quote! {
+                impl From<ValueObject> for ::serde_json::Value { fn from(v: ValueObject) -> serde_json::Value { todo!() } }
+            }
+            .to_string()
+        );
+    }
+
+    #[test]
+    fn the_value_fallback_of_a_marked_schema_is_not_widened() {
+        let doc = crate::normalize::TYPELESS_OBJECT_DOC;
+        let mut file: syn::File = syn::parse_quote! {
+            #[doc = #doc]
+            pub struct Root(pub ::serde_json::Value);
+            impl From<Root> for ::serde_json::Value { fn from(r: Root) -> Self { r.0 } }
+            #[doc = #doc]
+            pub struct Named { pub a: i64 }
+        };
+        super::widen_typeless_objects(&mut file);
+        let text = quote!(#file).to_string();
+        assert!(
+            text.contains("pub struct Root (pub :: serde_json :: Value)"),
+            "{text}"
+        );
+        assert!(!text.contains("RootObject"), "{text}");
+        assert!(text.contains("pub struct NamedObject"), "{text}");
+        assert!(text.contains("pub enum Named"), "{text}");
     }
 }
