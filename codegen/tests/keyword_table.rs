@@ -181,6 +181,13 @@ fn table() -> Vec<Row> {
             vec![json!({"a": "x", "b": 1})],
             Typed,
         ),
+        // A member without `type` does not narrow the kinds the other members allow.
+        row(
+            "allOf (a member without type)",
+            json!({"allOf": [{"type": ["boolean", "object"]}, {"properties": {"a": {"type": "string"}}}]}),
+            vec![json!(true), json!({"a": "x"})],
+            Typed,
+        ),
         row(
             "anyOf",
             json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}),

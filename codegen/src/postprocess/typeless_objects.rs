@@ -12,6 +12,7 @@ use quote::{format_ident, quote};
 use syn::Item;
 
 use super::{serde_args, serde_rename_of, type_name};
+use crate::normalize::TYPELESS_UNION_DOC;
 
 /// The marked structs, before they are widened.
 fn marked(file: &syn::File) -> Vec<syn::Ident> {
@@ -31,7 +32,9 @@ fn with_null_value(file: &syn::File) -> Vec<String> {
         .iter()
         .filter_map(|item| match item {
             Item::Struct(s) if is_widenable(s) => Some(s.ident.to_string()),
-            Item::Enum(e) if is_marked(&e.attrs) => Some(e.ident.to_string()),
+            Item::Enum(e) if is_marked(&e.attrs) || has_doc(&e.attrs, TYPELESS_UNION_DOC) => {
+                Some(e.ident.to_string())
+            }
             _ => None,
         })
         .collect()
@@ -180,12 +183,27 @@ fn is_widenable(s: &syn::ItemStruct) -> bool {
 }
 
 fn is_marked(attrs: &[syn::Attribute]) -> bool {
-    attrs.iter().any(|a| {
-        a.path().is_ident("doc")
-            && quote!(#a)
-                .to_string()
-                .contains("The schema gives no `type`")
-    })
+    has_doc(attrs, "The schema gives no `type`")
+}
+
+/// Whether a doc attribute contains `text` (the docs of a type are its schema's description).
+fn has_doc(attrs: &[syn::Attribute], text: &str) -> bool {
+    attrs
+        .iter()
+        .any(|a| a.path().is_ident("doc") && doc_text(a).is_some_and(|doc| doc.contains(text)))
+}
+
+fn doc_text(attr: &syn::Attribute) -> Option<String> {
+    let syn::Meta::NameValue(nv) = &attr.meta else {
+        return None;
+    };
+    match &nv.value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
+        _ => None,
+    }
 }
 
 fn declares(item: &Item, ident: &syn::Ident) -> bool {
@@ -344,5 +362,25 @@ mod tests {
         assert!(!text.contains("RootObject"), "{text}");
         assert!(text.contains("pub struct NamedObject"), "{text}");
         assert!(text.contains("pub enum Named"), "{text}");
+    }
+
+    #[test]
+    fn an_optional_field_of_a_union_with_a_typeless_member_reads_null_as_a_value() {
+        let doc = crate::normalize::TYPELESS_UNION_DOC;
+        let mut file: syn::File = syn::parse_quote! {
+            #[doc = #doc]
+            pub enum U { Variant0(String), Variant1(::serde_json::Value) }
+            pub enum Plain { Variant0(String), Variant1(i64) }
+            pub struct Root { pub u: Option<U>, pub plain: Option<Plain> }
+        };
+        super::present_optional_fields(&mut file);
+        super::widen_typeless_objects(&mut file);
+        let text = quote!(#file).to_string();
+        assert_eq!(
+            text.matches("crate::__private::present").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("Variant0 (String)"), "{text}");
     }
 }
