@@ -122,6 +122,7 @@ pub fn normalize(schema: &Value, title: &str, role: SchemaRole) -> NormalizedSch
         if !definitions.is_empty() {
             map.insert("definitions".into(), Value::Object(definitions));
         }
+        mark_typeless_all_of(&mut root);
     } else {
         // `true` / `false` / garbage at the root: type it as any JSON value.
         let mut map = Map::new();
@@ -140,6 +141,26 @@ fn rewrite(
     role: SchemaRole,
     notes: &mut Vec<NormalizeNote>,
 ) -> Value {
+    rewrite_in(schema, pointer, role, notes, Position::Alone)
+}
+
+/// Where a schema sits, for what its missing `type` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// Anywhere but an `allOf`: a schema without `type` allows every kind of value.
+    Alone,
+    /// A member of an `allOf`: the intersection's kinds come from the other members (and the
+    /// owner), so a member without `type` must not narrow them (see [`mark_typeless_all_of`]).
+    AllOfMember,
+}
+
+fn rewrite_in(
+    schema: &Value,
+    pointer: &str,
+    role: SchemaRole,
+    notes: &mut Vec<NormalizeNote>,
+    position: Position,
+) -> Value {
     let map = match schema {
         Value::Object(map) => map,
         // `true` and `{}` accept anything; `false` accepts nothing, which a reader cannot use.
@@ -156,6 +177,7 @@ fn rewrite(
     let mut out = Map::new();
     let mut doc_notes: Vec<String> = Vec::new();
     let mut nullable = false;
+    let mut union_of_any = false;
     let tuple = ["prefixItems", "items"]
         .iter()
         .any(|k| map.get(*k).is_some_and(Value::is_array));
@@ -302,7 +324,14 @@ fn rewrite(
                         members
                             .iter()
                             .enumerate()
-                            .map(|(i, s)| rewrite(s, &child(&i.to_string()), role, notes))
+                            .map(|(i, s)| {
+                                let position = if key == "allOf" {
+                                    Position::AllOfMember
+                                } else {
+                                    Position::Alone
+                                };
+                                rewrite_in(s, &child(&i.to_string()), role, notes, position)
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -314,12 +343,27 @@ fn rewrite(
                             for meta in ["title", "description", "default"] {
                                 if let Some(text) = member.remove(meta) {
                                     if meta == "description" {
-                                        doc_notes.push(value_text(&text));
+                                        // A typeless-schema mark is about the member's own
+                                        // type, which the merge dissolves: on the owner's doc
+                                        // it would widen the owner too.
+                                        let text = without_typeless_marks(&value_text(&text));
+                                        if !text.is_empty() {
+                                            doc_notes.push(text);
+                                        }
                                     }
                                 }
                             }
                         }
                     }
+                }
+                if key != "allOf" && members.iter().any(is_marked_object) {
+                    // A member that is an object schema without `type` allows every kind of
+                    // value, and so does the union. typify makes the member a struct variant
+                    // (nothing to widen), so the union gets a last member for the other kinds.
+                    members.push(any_other_value(
+                        "A value of another kind: a member of the union gives no `type`.",
+                    ));
+                    union_of_any = true;
                 }
                 out.insert(key.clone(), Value::Array(members));
             }
@@ -362,12 +406,107 @@ fn rewrite(
             );
         }
     }
+    // In an `allOf`, `type: object` would narrow the intersection to objects (a member
+    // `{"properties": ..}` beside `{"type": ["boolean", "object"]}` allows `true`); whether the
+    // whole `allOf` is a typeless object is decided at its owner (`mark_typeless_all_of`).
+    let typeless_object = position == Position::Alone
+        && !out.contains_key("type")
+        && out.contains_key("properties")
+        && !["$ref", "anyOf", "oneOf", "allOf", "enum"]
+            .iter()
+            .any(|k| out.contains_key(*k));
+    if typeless_object {
+        // typify reads it as an object; the post-processing step widens the struct it makes
+        // into an enum of the struct and any other JSON value (see [`TYPELESS_OBJECT_DOC`]).
+        out.insert("type".into(), Value::String("object".into()));
+        let description = match out.get("description").and_then(Value::as_str) {
+            Some(text) => format!("{text}\n\n{TYPELESS_OBJECT_DOC}"),
+            None => TYPELESS_OBJECT_DOC.to_string(),
+        };
+        out.insert("description".into(), Value::String(description));
+    }
+    let typeless_array = !out.contains_key("type")
+        && out.get("items").is_some_and(Value::is_object)
+        && !["properties", "$ref", "anyOf", "oneOf", "allOf", "enum"]
+            .iter()
+            .any(|k| out.contains_key(*k));
+    if typeless_array {
+        // An array schema without `type` allows every value that is not an array too: a union
+        // of the list and any other value (kept raw).
+        let mut array = std::mem::take(&mut out);
+        if let Some(title) = array.remove("title") {
+            out.insert("title".into(), title);
+        }
+        // The marker also tells post-processing that `null` is a value of this type, not
+        // absence (see `postprocess/typeless_objects.rs`).
+        let description = match array.remove("description").as_ref().and_then(Value::as_str) {
+            Some(text) => format!("{text}\n\n{TYPELESS_ARRAY_DOC}"),
+            None => TYPELESS_ARRAY_DOC.to_string(),
+        };
+        out.insert("description".into(), Value::String(description));
+        array.insert("type".into(), Value::String("array".into()));
+        // `oneOf`, not `anyOf`: typify makes an untagged enum of a `oneOf` (tried in order, so
+        // a list is a list) and a struct of optional members of an `anyOf`.
+        out.insert(
+            "oneOf".into(),
+            Value::Array(vec![
+                Value::Object(array),
+                any_other_value(
+                    "A value that is not a list: valid where the schema gives no `type`.",
+                ),
+            ]),
+        );
+    }
     let is_object =
         out.contains_key("properties") || out.get("type") == Some(&Value::String("object".into()));
     if is_object && role == SchemaRole::Result && !out.contains_key("additionalProperties") {
         // An empty schema for additional properties makes typify keep unknown fields in a
         // flattened `extra` map, so fields Passage adds later survive a decode/encode round trip.
         out.insert("additionalProperties".into(), Value::Object(Map::new()));
+    }
+    let typeless_map = !map.contains_key("type")
+        && !out.contains_key("properties")
+        && ["additionalProperties", "patternProperties"]
+            .iter()
+            .any(|k| map.contains_key(*k))
+        && !["$ref", "anyOf", "oneOf", "allOf", "enum"]
+            .iter()
+            .any(|k| out.contains_key(*k));
+    if typeless_map {
+        // A map schema without `type` (`additionalProperties` / `patternProperties`, no
+        // `properties`) allows every value that is not an object too: as for arrays, a union of the object
+        // and any other value (kept raw).
+        let mut object = std::mem::take(&mut out);
+        if let Some(title) = object.remove("title") {
+            out.insert("title".into(), title);
+        }
+        let description = match object
+            .remove("description")
+            .as_ref()
+            .and_then(Value::as_str)
+        {
+            Some(text) => format!("{text}\n\n{TYPELESS_MAP_DOC}"),
+            None => TYPELESS_MAP_DOC.to_string(),
+        };
+        out.insert("description".into(), Value::String(description));
+        object.insert("type".into(), Value::String("object".into()));
+        out.insert(
+            "oneOf".into(),
+            Value::Array(vec![
+                Value::Object(object),
+                any_other_value(
+                    "A value that is not an object: valid where the schema gives no `type`.",
+                ),
+            ]),
+        );
+    }
+    if union_of_any {
+        // Also tells post-processing that `null` is a value of this union, not absence.
+        let description = match out.get("description").and_then(Value::as_str) {
+            Some(text) => format!("{text}\n\n{TYPELESS_UNION_DOC}"),
+            None => TYPELESS_UNION_DOC.to_string(),
+        };
+        out.insert("description".into(), Value::String(description));
     }
     if !doc_notes.is_empty() {
         let extra = format!(
@@ -529,6 +668,161 @@ fn pattern_properties(
     };
     out.insert("additionalProperties".into(), item);
 }
+
+/// The doc sentence that marks an object schema without `type` (`{"properties": ..}`): it also
+/// allows every JSON value that is not an object, so its struct is widened by
+/// post-processing into an enum of the struct (`Object`) and the raw value (`Other`).
+pub(crate) const TYPELESS_OBJECT_DOC: &str =
+    "The schema gives no `type`: a value that is not an object is valid too, kept raw.";
+
+/// Marks every `allOf` owner that is an object schema without `type` (see
+/// [`TYPELESS_OBJECT_DOC`]), after its members were left unmarked (`Position::AllOfMember`):
+/// the owner has no `type`, `$ref`, `oneOf`/`anyOf` or `enum`, the owner or a member declares
+/// `properties` or is a marked definition, and no member restricts the kind of value (a member
+/// with no `type`, `enum`, `oneOf`/`anyOf`, nested `allOf` or `$ref`, or a `$ref` to a marked
+/// definition). Such an `allOf` allows every JSON value, and typify merges it into one struct:
+/// marked, the post-processing step widens it as it widens any typeless object. An `allOf` with a
+/// member that has a `type` keeps the kinds of that member (typify intersects them).
+/// Repeated until nothing changes, since a marked definition can make another owner typeless.
+fn mark_typeless_all_of(root: &mut Value) {
+    loop {
+        let marked: std::collections::BTreeSet<String> = root
+            .get("definitions")
+            .and_then(Value::as_object)
+            .map(|defs| {
+                defs.iter()
+                    .filter(|(_, def)| is_marked_object(def))
+                    .map(|(name, _)| format!("#/definitions/{name}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut changed = false;
+        visit_schemas_mut(root, &mut |schema| {
+            let Value::Object(map) = schema else { return };
+            if !is_typeless_all_of(map, &marked) {
+                return;
+            }
+            map.insert("type".into(), Value::String("object".into()));
+            let description = match map.get("description").and_then(Value::as_str) {
+                Some(text) => format!("{text}\n\n{TYPELESS_OBJECT_DOC}"),
+                None => TYPELESS_OBJECT_DOC.to_string(),
+            };
+            map.insert("description".into(), Value::String(description));
+            changed = true;
+        });
+        if !changed {
+            return;
+        }
+    }
+}
+
+/// An object schema normalization marked as typeless (`type: object` and the mark).
+fn is_marked_object(schema: &Value) -> bool {
+    schema.get("type") == Some(&Value::String("object".into()))
+        && schema
+            .get("description")
+            .and_then(Value::as_str)
+            .is_some_and(|text| text.contains(TYPELESS_OBJECT_DOC))
+}
+
+/// See [`mark_typeless_all_of`]. `marked`: references to marked definitions.
+fn is_typeless_all_of(
+    map: &Map<String, Value>,
+    marked: &std::collections::BTreeSet<String>,
+) -> bool {
+    let Some(Value::Array(members)) = map.get("allOf") else {
+        return false;
+    };
+    const KINDS: &[&str] = &["type", "$ref", "oneOf", "anyOf", "enum"];
+    if KINDS.iter().any(|k| map.contains_key(*k)) {
+        return false;
+    }
+    let is_marked_ref = |member: &Value| {
+        member
+            .get("$ref")
+            .and_then(Value::as_str)
+            .is_some_and(|r| marked.contains(r))
+    };
+    let kind_free = |member: &Value| {
+        is_marked_ref(member)
+            || member.as_object().is_some_and(|m| {
+                !KINDS.iter().any(|k| m.contains_key(*k)) && !m.contains_key("allOf")
+            })
+    };
+    let has_properties = |schema: &Value| schema.get("properties").is_some_and(Value::is_object);
+    members.iter().all(kind_free)
+        && (map.get("properties").is_some_and(Value::is_object)
+            || members
+                .iter()
+                .any(|m| has_properties(m) || is_marked_ref(m)))
+}
+
+/// Calls `f` on every schema of a normalized schema, children first: the root, definitions,
+/// properties, `additionalProperties`, `items` (one or a list), `additionalItems` and the
+/// members of `allOf` / `anyOf` / `oneOf`.
+fn visit_schemas_mut(schema: &mut Value, f: &mut impl FnMut(&mut Value)) {
+    if let Value::Object(map) = schema {
+        for (key, value) in map.iter_mut() {
+            match (key.as_str(), value) {
+                ("definitions" | "properties", Value::Object(children)) => {
+                    for child in children.values_mut() {
+                        visit_schemas_mut(child, f);
+                    }
+                }
+                ("allOf" | "anyOf" | "oneOf" | "items", Value::Array(children)) => {
+                    for child in children {
+                        visit_schemas_mut(child, f);
+                    }
+                }
+                (
+                    "additionalProperties" | "additionalItems" | "items",
+                    child @ Value::Object(_),
+                ) => visit_schemas_mut(child, f),
+                _ => {}
+            }
+        }
+    }
+    f(schema);
+}
+
+/// `text` without the typeless-schema marks ([`TYPELESS_OBJECT_DOC`], [`TYPELESS_ARRAY_DOC`],
+/// [`TYPELESS_MAP_DOC`], [`TYPELESS_UNION_DOC`]) and the blank lines around them.
+fn without_typeless_marks(text: &str) -> String {
+    let marks = [
+        TYPELESS_OBJECT_DOC,
+        TYPELESS_ARRAY_DOC,
+        TYPELESS_MAP_DOC,
+        TYPELESS_UNION_DOC,
+    ];
+    if !marks.iter().any(|mark| text.contains(mark)) {
+        return text.to_string();
+    }
+    let mut text = text.to_string();
+    for mark in marks {
+        text = text.replace(mark, "");
+    }
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// The doc sentence that marks a union (`oneOf` / `anyOf`) with a member that is an object
+/// schema without `type` (see [`TYPELESS_OBJECT_DOC`]): normalization adds a last member for any
+/// other value, and an optional field of the union reads `null` as a value, not as absent.
+pub(crate) const TYPELESS_UNION_DOC: &str =
+    "A member gives no `type`: a value of any kind is valid, one no other member takes is kept raw.";
+
+/// The doc sentence that marks an array schema without `type` (`{"items": ..}`), typed as a
+/// union of the list and any other value (kept raw).
+pub(crate) const TYPELESS_ARRAY_DOC: &str =
+    "The schema gives no `type`: a value that is not a list is valid too, kept raw.";
+
+/// The doc sentence that marks a map schema without `type` (`{"additionalProperties": ..}` or
+/// `patternProperties`, no `properties`), typed as a union of the map and any other value.
+pub(crate) const TYPELESS_MAP_DOC: &str =
+    "The schema gives no `type`: a value that is not an object is valid too, kept raw (`Other`).";
 
 /// The doc sentence that marks an optional property whose schema allows `null`: such a property
 /// is typed `Option<Option<T>>` so that an explicit `null` survives a round trip.
@@ -863,4 +1157,103 @@ fn definition_name(pointer: &str) -> String {
         return "RecursiveRoot".into();
     }
     crate::naming::pascal(&tail.join("-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::{
+        normalize, SchemaRole, TYPELESS_ARRAY_DOC, TYPELESS_OBJECT_DOC, TYPELESS_UNION_DOC,
+    };
+
+    fn normalized(schema: Value) -> Value {
+        normalize(&schema, "T", SchemaRole::Result).schema
+    }
+
+    fn is_marked(schema: &Value) -> bool {
+        schema.get("type") == Some(&json!("object"))
+            && schema["description"]
+                .as_str()
+                .is_some_and(|d| d.contains(TYPELESS_OBJECT_DOC))
+    }
+
+    #[test]
+    fn a_typeless_all_of_member_does_not_narrow_the_intersection() {
+        // tslint's rules: `{"type": ["boolean", "object", "array"]}` and a member with
+        // `properties` but no `type`; `true` and `[true]` are valid.
+        let out = normalized(json!({"type": "object", "properties": {"r": {"allOf": [
+            {"type": ["boolean", "object", "array"]},
+            {"properties": {"a": {"type": "string"}}, "items": {"type": "boolean"}},
+        ]}}}));
+        let r = &out["properties"]["r"];
+        assert_eq!(r["allOf"][1].get("type"), None, "{r}");
+        assert!(!is_marked(r), "{r}");
+        assert!(
+            !r.get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| d.contains("The schema gives no `type`")),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn an_all_of_of_typeless_objects_is_marked_at_its_owner() {
+        let out = normalized(json!({"allOf": [
+            {"properties": {"a": {"type": "string"}}},
+            {"properties": {"b": {"type": "string"}}},
+        ]}));
+        assert!(is_marked(&out), "{out}");
+        assert_eq!(out["allOf"][0].get("type"), None, "{out}");
+    }
+
+    #[test]
+    fn an_all_of_of_references_to_typeless_objects_is_marked_at_its_owner() {
+        let out = normalized(json!({
+            "definitions": {
+                "a": {"properties": {"a": {"type": "string"}}},
+                "b": {"allOf": [{"$ref": "#/definitions/a"}, {"properties": {"b": {}}}]},
+                "typed": {"type": "object", "properties": {"c": {}}},
+            },
+            "type": "object",
+            "properties": {
+                "x": {"allOf": [{"$ref": "#/definitions/a"}, {"$ref": "#/definitions/b"}]},
+                "y": {"allOf": [{"$ref": "#/definitions/a"}, {"$ref": "#/definitions/typed"}]},
+            },
+        }));
+        assert!(is_marked(&out["definitions"]["a"]), "{out}");
+        assert!(is_marked(&out["definitions"]["b"]), "{out}");
+        assert!(is_marked(&out["properties"]["x"]), "{out}");
+        assert!(!is_marked(&out["properties"]["y"]), "{out}");
+    }
+
+    #[test]
+    fn a_typeless_array_member_mark_does_not_reach_the_owner() {
+        let out = normalized(json!({"type": "object", "properties": {"x": {"allOf": [
+            {"type": "object", "properties": {"a": {}}},
+            {"description": "listy", "items": {"type": "string"}},
+        ]}}}));
+        let doc = out["properties"]["x"]["description"].as_str().unwrap_or("");
+        assert!(!doc.contains(TYPELESS_ARRAY_DOC), "{doc}");
+        assert!(doc.contains("listy"), "{doc}");
+    }
+
+    #[test]
+    fn a_union_with_a_typeless_object_member_takes_every_other_value() {
+        let out = normalized(json!({"type": "object", "properties": {
+            "u": {"anyOf": [{"properties": {"a": {"type": "string"}}}, {"type": "string"}]},
+            "typed": {"oneOf": [{"type": "object", "properties": {"a": {}}}, {"type": "string"}]},
+        }}));
+        let u = &out["properties"]["u"];
+        let members = u["oneOf"].as_array().expect("anyOf is typed as oneOf");
+        assert_eq!(members.len(), 3, "{u}");
+        assert!(is_marked(&members[0]), "{u}");
+        assert_eq!(members[2].get("type"), None, "{u}");
+        assert!(u["description"]
+            .as_str()
+            .is_some_and(|d| d.contains(TYPELESS_UNION_DOC)));
+        let typed = &out["properties"]["typed"];
+        assert_eq!(typed["oneOf"].as_array().map(Vec::len), Some(2), "{typed}");
+        assert_eq!(typed.get("description"), None, "{typed}");
+    }
 }

@@ -401,7 +401,15 @@ fn rewrite_union(
             }
             Fields::Unnamed(u) if u.unnamed.len() == 1 => {
                 let ty = &u.unnamed[0].ty;
-                (quote!(#ty), quote!(Self::#vident))
+                if crate::postprocess::is_integer_shape(ty) {
+                    // `1.0` is an integer for JSON Schema: read it as the integer variant.
+                    (
+                        quote!(crate::__private::Integer<#ty>),
+                        quote!(|crate::__private::Integer(v)| Self::#vident(v)),
+                    )
+                } else {
+                    (quote!(#ty), quote!(Self::#vident))
+                }
             }
             Fields::Unit => (quote!(()), quote!(|()| Self::#vident)),
             Fields::Unnamed(_) => return None,
@@ -480,4 +488,35 @@ fn rewrite_union(
     };
     shadows.push(impl_item);
     Some(shadows)
+}
+
+/// Tests of the rewrite itself; the support code it calls is tested in
+/// `passage-generated-support`, the emitted impls end to end by `tests/tests/union_decoding.rs`
+/// and xtask's `gated_crates` tests.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_integer_variant_is_read_leniently() {
+        // `3.0` is an integer for JSON Schema: the integer variant must take it (a round trip
+        // cannot tell, since `Unknown` would keep it too).
+        let mut file: syn::File = syn::parse_quote! {
+            #[derive(::serde::Deserialize)]
+            #[serde(untagged)]
+            pub enum U {
+                Integer(i64),
+                String(::std::string::String),
+                Unknown(::serde_json::Value),
+            }
+        };
+        super::strict_unions(&mut file, &["U".to_string()].into_iter().collect());
+        let text = quote::quote!(#file).to_string().replace(' ', "");
+        assert!(
+            text.contains("try_variant::<crate::__private::Integer<i64>>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("try_variant::<::std::string::String>"),
+            "{text}"
+        );
+    }
 }

@@ -17,6 +17,17 @@ where
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
+/// An optional field whose type has a value for `null` itself (a schema without `type`, or a
+/// union with such a member): absent → `None` (by `default`), any value, `null` too →
+/// `Some(value)`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// Reads an integer (or an `Option`/`Vec` of them) from any integer-valued JSON number: JSON
 /// Schema counts `1.0`, `-0` and `1e2` as integers. `1.5` is refused.
 pub fn integer<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -115,6 +126,52 @@ impl<T: LenientInteger> LenientInteger for Vec<T> {
     }
 }
 
+macro_rules! lenient_integer_map {
+    ($($map:ident),*) => {$(
+        impl<T: LenientInteger> LenientInteger for std::collections::$map<String, T> {
+            fn lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Seed<T>(PhantomData<T>);
+                impl<'de, T: LenientInteger> DeserializeSeed<'de> for Seed<T> {
+                    type Value = T;
+                    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+                        T::lenient(d)
+                    }
+                }
+                struct MapVisitor<T>(PhantomData<T>);
+                impl<'de, T: LenientInteger> Visitor<'de> for MapVisitor<T> {
+                    type Value = std::collections::$map<String, T>;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("an object of integers")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                        let mut out = std::collections::$map::new();
+                        while let Some(key) = map.next_key::<String>()? {
+                            let value = map.next_value_seed(Seed(PhantomData))?;
+                            if out.contains_key(&key) {
+                                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+                            }
+                            out.insert(key, value);
+                        }
+                        Ok(out)
+                    }
+                }
+                deserializer.deserialize_map(MapVisitor(PhantomData))
+            }
+        }
+    )*};
+}
+lenient_integer_map!(HashMap, BTreeMap);
+
+/// An integer (or a collection of them) read by [`integer`], for positions that take a type
+/// rather than a field attribute (a union's variant).
+pub struct Integer<T>(pub T);
+
+impl<'de, T: LenientInteger> serde::Deserialize<'de> for Integer<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::lenient(deserializer).map(Integer)
+    }
+}
+
 /// The unknown fields of an object (a flattened `extra` map), refusing a key sent twice.
 pub fn unique_map<'de, D: Deserializer<'de>>(
     deserializer: D,
@@ -193,6 +250,38 @@ mod tests {
         assert!(err.contains("floating point `2.5`"), "{err}");
         let err = counts(r#"{"one":1e300}"#).unwrap_err();
         assert!(err.contains("expected an integer (u8)"), "{err}");
+    }
+
+    #[test]
+    fn maps_of_integers_and_the_integer_wrapper_are_lenient() {
+        type Map = std::collections::BTreeMap<String, u32>;
+        let Integer(map) = serde_json::from_str::<Integer<Map>>(r#"{"a":1.0,"b":2}"#).unwrap();
+        assert_eq!(map, Map::from([("a".into(), 1), ("b".into(), 2)]));
+        let err = serde_json::from_str::<Integer<Map>>(r#"{"a":1,"a":2}"#)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("duplicate key `a`"), "{err}");
+        let err = serde_json::from_str::<Integer<Map>>(r#"{"a":0.5}"#)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("floating point `0.5`"), "{err}");
+        let Integer(n) = serde_json::from_str::<Integer<i64>>("-0").unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Present {
+        #[serde(default, deserialize_with = "present")]
+        value: Option<Value>,
+    }
+
+    #[test]
+    fn a_present_null_is_a_value() {
+        let read = |text| serde_json::from_str::<Present>(text).unwrap().value;
+        assert_eq!(read("{}"), None);
+        assert_eq!(read(r#"{"value":null}"#), Some(Value::Null));
+        assert_eq!(read(r#"{"value":3}"#), Some(Value::from(3)));
     }
 
     #[derive(Debug, PartialEq, serde::Deserialize)]

@@ -6,8 +6,8 @@
 //!   trait of every generated arguments type.
 //! - [`DecodeError`] and [`decode`]: decoding bytes into a generated type, with the JSON path of a
 //!   failure and the raw JSON kept.
-//! - The `serde` helpers generated types name in their attributes: [`integer`] (lenient
-//!   integers), [`double_option`], [`unique_map`].
+//! - The `serde` helpers generated types name in their attributes: [`integer`] and [`Integer`]
+//!   (lenient integers), [`double_option`], [`present`], [`unique_map`].
 //! - [`open_struct!`] and [`open_enum!`]: `Deserialize` of structs that keep unknown fields and of
 //!   string enums that keep unknown values.
 //! - The union helpers ([`buffer_strict`], [`union_tag`], [`decode_variant`], …) the generated
@@ -30,7 +30,7 @@ mod operation;
 mod unions;
 
 pub use decode::{decode, DecodeError};
-pub use fields::{double_option, integer, unique_map, LenientInteger};
+pub use fields::{double_option, integer, present, unique_map, Integer, LenientInteger};
 pub use open_enum::deserialize_open_enum;
 pub use open_struct::{missing_field, Extra, FieldName, Key, KeySeed};
 pub use operation::{OperationArguments, OperationInfo};
