@@ -257,12 +257,24 @@ pub fn run(args: Args) -> Result<bool> {
     crate::gate::write_workspace(&generated, &scratch, &["harness"])?;
     crate::gate::write_if_changed(&scratch.join("harness/Cargo.toml"), HARNESS_MANIFEST)?;
     crate::gate::write_if_changed(&scratch.join("harness/src/main.rs"), HARNESS_MAIN)?;
+    let mut generated_notes = Vec::new();
+    let mut samples = Vec::new();
+    for s in &schemas {
+        let dir = scratch.join("generated").join(&s.source).join(&s.name);
+        let made = crate::corpus_samples::generate(&s.schema, &dir)?;
+        if let Some(reason) = &made.skipped {
+            generated_notes.push(format!("{}/{}: {reason}", s.source, s.name));
+        }
+        samples.push(made);
+    }
     let cases: Vec<[String; 5]> = schemas
         .iter()
-        .flat_map(|s| {
+        .zip(&samples)
+        .flat_map(|(s, made)| {
             let valid = s.instances.iter().map(|f| (f, "valid"));
             let invalid = s.invalid.iter().map(|f| (f, "invalid"));
-            valid.chain(invalid).map(|(file, expect)| {
+            let generated = made.files.iter().map(|f| (f, "generated"));
+            valid.chain(invalid).chain(generated).map(|(file, expect)| {
                 [
                     s.source.clone(),
                     s.name.clone(),
@@ -318,15 +330,25 @@ pub fn run(args: Args) -> Result<bool> {
         refused_expected: usize,
         refused: usize,
         gate_fallbacks: usize,
+        /// Instances made by `passage-samples` that the validator accepted, and of those how
+        /// many came back equal; samples the validator refused; schemas with none.
+        generated: usize,
+        generated_equal: usize,
+        generated_refused_by_validator: usize,
+        generated_skipped: usize,
     }
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     for (source, modules) in compiled_modules(&generated) {
         rows.entry(source).or_default().compiled_modules = modules;
     }
     let mut failures_gate: Vec<String> = Vec::new();
-    for s in &schemas {
+    for (s, made) in schemas.iter().zip(&samples) {
         let row = rows.entry(s.source.clone()).or_default();
         row.schemas += 1;
+        row.generated_refused_by_validator += made.refused_by_validator;
+        if made.files.is_empty() {
+            row.generated_skipped += 1;
+        }
         let title = passage_codegen::naming::type_name(&s.name, "read", "Result");
         let normalized = passage_codegen::normalize::normalize(
             &s.schema,
@@ -376,6 +398,15 @@ pub fn run(args: Args) -> Result<bool> {
             }
             continue;
         }
+        if case[4] == "generated" {
+            row.generated += 1;
+            if outcome["equal"] == true {
+                row.generated_equal += 1;
+            } else {
+                failures.push(format!("{} (generated): {}", case[3], outcome["detail"]));
+            }
+            continue;
+        }
         row.instances += 1;
         if outcome["decoded"] == true {
             row.decoded += 1;
@@ -403,6 +434,25 @@ pub fn run(args: Args) -> Result<bool> {
             row.refused,
             row.refused_expected,
         );
+    }
+    println!();
+    println!(
+        "Generated instances (`passage-samples`, seeds 0..{}, kept when the `jsonschema` validator accepts them):",
+        crate::corpus_samples::SEEDS
+    );
+    println!("| source | schema-valid instances | equal after re-serialize | refused by the validator (not used) | schemas without any |");
+    println!("|---|---|---|---|---|");
+    for (source, row) in &rows {
+        println!(
+            "| {source} | {} | {} | {} | {} |",
+            row.generated,
+            row.generated_equal,
+            row.generated_refused_by_validator,
+            row.generated_skipped
+        );
+    }
+    for note in &generated_notes {
+        println!("no generated instances for {note}");
     }
     for schema in &failures_gate {
         failures.push(format!(

@@ -31,6 +31,7 @@ mod bench;
 mod bench_regen;
 mod cache;
 mod corpus;
+mod corpus_samples;
 mod gate;
 #[cfg(test)]
 mod gated_crates;

@@ -10,6 +10,7 @@
 mod cleanup;
 mod fields;
 mod integers;
+mod null_values;
 mod open_enums;
 mod typeless_objects;
 mod union_variants;
@@ -25,8 +26,9 @@ use fields::{
 };
 pub(crate) use integers::is_integer_shape;
 use integers::lenient_integer_fields;
+use null_values::present_optional_fields;
 use open_enums::{open_enum, string_enum_variants};
-use typeless_objects::{present_optional_fields, widen_typeless_objects};
+use typeless_objects::widen_typeless_objects;
 use union_variants::{
     add_unknown_variant, drop_exhaustive_impls, name_union_variants, rename_variant_types,
     union_tag_types,

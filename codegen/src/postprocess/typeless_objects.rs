@@ -11,7 +11,7 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::{format_ident, quote};
 use syn::Item;
 
-use super::{serde_args, serde_rename_of, type_name};
+use super::type_name;
 use crate::normalize::TYPELESS_UNION_DOC;
 
 /// The marked structs, before they are widened.
@@ -27,7 +27,7 @@ fn marked(file: &syn::File) -> Vec<syn::Ident> {
 
 /// The marked types that have a value for `null`: the structs (widened) and the unions of a
 /// list and any other value (an array schema without `type`).
-fn with_null_value(file: &syn::File) -> Vec<String> {
+pub(super) fn with_null_value(file: &syn::File) -> Vec<String> {
     file.items
         .iter()
         .filter_map(|item| match item {
@@ -40,38 +40,8 @@ fn with_null_value(file: &syn::File) -> Vec<String> {
         .collect()
 }
 
-/// An optional field of a widened type (`Option<Name>`, `Option<Box<Name>>`) must hand `null`
-/// to the type (it is `Other(Null)`), not read it as absent: it decodes through
-/// `crate::__private::present`. Runs before the fields are handed to `open_struct!`.
-pub(super) fn present_optional_fields(file: &mut syn::File) {
-    use syn::visit_mut::VisitMut;
-    struct Rewrite(Vec<String>);
-    impl VisitMut for Rewrite {
-        fn visit_field_mut(&mut self, field: &mut syn::Field) {
-            if type_name(&field.ty) != "Option" || !self.0.contains(&innermost(&field.ty)) {
-                return;
-            }
-            if field.attrs.iter().any(|a| {
-                serde_args(a)
-                    .is_some_and(|t| t.contains("with =") || t.contains("deserialize_with"))
-            }) {
-                return;
-            }
-            let rename = serde_rename_of(&field.attrs).map(|r| quote!(rename = #r,));
-            field.attrs.retain(|a| !a.path().is_ident("serde"));
-            field.attrs.push(syn::parse_quote!(#[serde(
-                #rename
-                default,
-                deserialize_with = "crate::__private::present",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]));
-        }
-    }
-    Rewrite(with_null_value(file)).visit_file_mut(file);
-}
-
 /// The type inside `Option`/`Box` wrappers (`Name` for `Option<Box<Name>>`).
-fn innermost(ty: &syn::Type) -> String {
+pub(super) fn innermost(ty: &syn::Type) -> String {
     let syn::Type::Path(p) = ty else {
         return String::new();
     };
@@ -373,7 +343,7 @@ mod tests {
             pub enum Plain { Variant0(String), Variant1(i64) }
             pub struct Root { pub u: Option<U>, pub plain: Option<Plain> }
         };
-        super::present_optional_fields(&mut file);
+        super::super::null_values::present_optional_fields(&mut file);
         super::widen_typeless_objects(&mut file);
         let text = quote!(#file).to_string();
         assert_eq!(
