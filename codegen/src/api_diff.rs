@@ -20,6 +20,9 @@
 //! `function_missing`/signature changed, `feature_missing` via the `#[cfg]` gates), and the
 //! comparison is on the same source rustdoc would document. Type identity is by path text:
 //! a field whose type is renamed counts as retyped, which is what it is for user code.
+//! An item that leaves the crate but whose path a `pub use` still resolves (it moved to another
+//! crate, as `DecodeError` did to `passage-generated-support`) is reported as re-exported, not
+//! removed: its new definition lives outside the one crate this diff reads, and is not compared.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -68,6 +71,9 @@ pub enum ApiChangeKind {
     TraitImplChanged,
     /// The `#[cfg]` feature gate changed.
     FeatureGateChanged,
+    /// An item defined here became a `pub use` of the same name from elsewhere (another crate):
+    /// the path still resolves; the definition is not compared (this diff sees one crate).
+    ItemReexported,
 }
 
 /// One change of the public API.
@@ -97,6 +103,9 @@ impl fmt::Display for ApiChange {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublicApi {
     items: BTreeMap<String, Item>,
+    /// Paths a `pub use` makes resolve (`module::Name`, the name after `as` if renamed); glob
+    /// imports are not expanded.
+    reexports: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +231,9 @@ impl PublicApi {
                     other("trait", &t.items_signature()),
                 ),
                 syn::Item::Use(u) if is_pub(&u.vis) => {
+                    let mut names = Vec::new();
+                    use_names(&u.tree, &mut names);
+                    self.reexports.extend(names.iter().map(|name| join(name)));
                     let text = tokens(&u.tree);
                     (format!("use {text}"), &u.attrs, other("re-export", &u.tree))
                 }
@@ -336,6 +348,17 @@ impl ItemsSignature for syn::ItemTrait {
             other => other.to_token_stream(),
         });
         quote::quote!(: #bounds { #(#items)* })
+    }
+}
+
+/// The names a use tree brings into scope (`a::{B, c::D as E}` → `B`, `E`; globs: none).
+fn use_names(tree: &syn::UseTree, out: &mut Vec<String>) {
+    match tree {
+        syn::UseTree::Path(path) => use_names(&path.tree, out),
+        syn::UseTree::Name(name) => out.push(name.ident.to_string()),
+        syn::UseTree::Rename(rename) => out.push(rename.rename.to_string()),
+        syn::UseTree::Group(group) => group.items.iter().for_each(|t| use_names(t, out)),
+        syn::UseTree::Glob(_) => {}
     }
 }
 
@@ -484,6 +507,22 @@ pub fn compare(old: &PublicApi, new: &PublicApi) -> Vec<ApiChange> {
                 .iter()
                 .find(|p| !renamed_to.contains(*p) && new.items[**p].shape == before.shape)
         };
+        if new.reexports.contains(*path) {
+            // Moved to another crate behind a re-export (the support crate took
+            // `DecodeError`): code naming the path still compiles, unless the definition
+            // itself changed, which this one-crate diff cannot see.
+            changes.push(ApiChange {
+                item: (*path).clone(),
+                kind: ApiChangeKind::ItemReexported,
+                severity: ApiSeverity::Addition,
+                detail: format!(
+                    "{} now re-exported from elsewhere (`pub use`); the path still resolves, \
+                     the definition it names is not compared",
+                    before.shape.kind()
+                ),
+            });
+            continue;
+        }
         match twin {
             Some(target) => {
                 renamed_to.insert(target);
@@ -695,6 +734,30 @@ mod tests {
         assert_eq!(changes[0].severity, ApiSeverity::Breaking);
         assert_eq!(changes[1].item, "types::m::B");
         assert_eq!(changes[1].severity, ApiSeverity::Addition);
+    }
+
+    #[test]
+    fn an_item_moved_behind_a_re_export_is_not_called_removed() {
+        let old = api("pub struct DecodeError { pub path: String } pub struct Gone;");
+        let new =
+            api("pub use passage_generated_support::{decode::DecodeError, Other as Renamed};");
+        let changes = compare(&old, &new);
+        let of = |item: &str| {
+            changes
+                .iter()
+                .find(|c| c.item == item)
+                .map(|c| (c.kind, c.severity))
+        };
+        assert_eq!(
+            of("types::m::DecodeError"),
+            Some((ApiChangeKind::ItemReexported, ApiSeverity::Addition)),
+            "{changes:?}"
+        );
+        assert_eq!(
+            of("types::m::Gone"),
+            Some((ApiChangeKind::ItemRemoved, ApiSeverity::Breaking)),
+            "a name no re-export brings back is still removed: {changes:?}"
+        );
     }
 
     #[test]
