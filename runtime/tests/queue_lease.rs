@@ -444,39 +444,23 @@ async fn an_entry_stranded_in_the_workers_own_pending_list_is_handled_in_order()
     let mut redis = server.client();
     let stream = queue.config().stream(0);
     wait_until("the gate entry read by w1", deadline, || {
-        let pending: redis::streams::StreamPendingReply =
-            redis.xpending(&stream, "workers").unwrap();
-        (pending.count() == 0).then(|| "nothing pending yet".to_owned())
+        let pending = pending_count(&mut redis, &stream);
+        (pending == 0).then(|| "nothing pending yet".to_owned())
     })
     .await;
     // The abandoned read's delivery: link_x's link.failed lands in w1's pending list, unseen.
     let failed = signer.verified(&failed_body("link_x", 10)).await;
     queue.enqueue(&failed).await.unwrap();
-    let stray: redis::streams::StreamReadReply = redis
-        .xread_options(
-            &[&stream],
-            &[">"],
-            &redis::streams::StreamReadOptions::default()
-                .group("workers", "w1")
-                .count(1),
-        )
-        .unwrap();
-    assert_eq!(stray.keys.len(), 1, "the stray delivery");
+    let stray = strand_next_entry(&mut redis, &stream);
+    assert_eq!(stray, 1, "the stray delivery");
     let complete = signer.verified(&complete_body("link_x", 20)).await;
     queue.enqueue(&complete).await.unwrap();
     gate.add_permits(1);
 
     wait_until("both events of link_x handled", deadline, || {
         let j = journal.lock().unwrap();
-        let pending: redis::streams::StreamPendingReply =
-            redis.xpending(&stream, "workers").unwrap();
-        (j.done.len() < 3).then(|| {
-            format!(
-                "done {:?}; pending in the group: {}",
-                j.done,
-                pending.count()
-            )
-        })
+        let pending = pending_count(&mut redis, &stream);
+        (j.done.len() < 3).then(|| format!("done {:?}; pending in the group: {}", j.done, pending))
     })
     .await;
 
@@ -488,35 +472,20 @@ async fn an_entry_stranded_in_the_workers_own_pending_list_is_handled_in_order()
         .await
         .unwrap();
     wait_until("the second gate entry read by w1", deadline, || {
-        let pending: redis::streams::StreamPendingReply =
-            redis.xpending(&stream, "workers").unwrap();
-        (pending.count() == 0).then(|| "nothing pending yet".to_owned())
+        let pending = pending_count(&mut redis, &stream);
+        (pending == 0).then(|| "nothing pending yet".to_owned())
     })
     .await;
     let failed = signer.verified(&failed_body("link_y", 30)).await;
     queue.enqueue(&failed).await.unwrap();
-    let stray: redis::streams::StreamReadReply = redis
-        .xread_options(
-            &[&stream],
-            &[">"],
-            &redis::streams::StreamReadOptions::default()
-                .group("workers", "w1")
-                .count(1),
-        )
-        .unwrap();
-    assert_eq!(stray.keys.len(), 1, "the second stray delivery");
+    let stray = strand_next_entry(&mut redis, &stream);
+    assert_eq!(stray, 1, "the second stray delivery");
     gate.add_permits(1);
     wait_until("link_y's stranded event handled", deadline, || {
         let j = journal.lock().unwrap();
-        let pending: redis::streams::StreamPendingReply =
-            redis.xpending(&stream, "workers").unwrap();
-        (!j.done.iter().any(|(link, _, _)| link == "link_y")).then(|| {
-            format!(
-                "done {:?}; pending in the group: {}",
-                j.done,
-                pending.count()
-            )
-        })
+        let pending = pending_count(&mut redis, &stream);
+        (!j.done.iter().any(|(link, _, _)| link == "link_y"))
+            .then(|| format!("done {:?}; pending in the group: {}", j.done, pending))
     })
     .await;
     stop.notify_waiters();
@@ -529,4 +498,25 @@ async fn an_entry_stranded_in_the_workers_own_pending_list_is_handled_in_order()
         .map(|(_, event, _)| event.as_str())
         .collect();
     assert_eq!(order, ["link.failed", "link.complete"], "{:?}", j.done);
+}
+
+/// Entries pending in the `workers` group of `stream`.
+fn pending_count(redis: &mut redis::Connection, stream: &str) -> usize {
+    let pending: redis::streams::StreamPendingReply = redis.xpending(stream, "workers").unwrap();
+    pending.count()
+}
+
+/// What a blocking read the worker gave up on does: the next new entry of `stream` is delivered
+/// to w1 (into its pending list) and nobody sees the reply. Returns how many streams answered.
+fn strand_next_entry(redis: &mut redis::Connection, stream: &str) -> usize {
+    let reply: redis::streams::StreamReadReply = redis
+        .xread_options(
+            &[stream],
+            &[">"],
+            &redis::streams::StreamReadOptions::default()
+                .group("workers", "w1")
+                .count(1),
+        )
+        .unwrap();
+    reply.keys.len()
 }
