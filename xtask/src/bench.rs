@@ -247,6 +247,24 @@ fn synthetic_builds(
         format!("build of generated crate, {size} operations, all integrations (`full`)"),
         &all,
     );
+    // typify's own output for the same schemas, built the same way: the anchor of the build goal.
+    let typify_dir = crate::bench_regen::typify_workspace(work, size);
+    let typify = build_cost_of(&typify_dir, TYPIFY_OUTPUT, &[], &target, limit_mib);
+    row(
+        format!(
+            "build of a crate of typify 0.8's own output for the same {size} operations' schemas"
+        ),
+        &typify,
+    );
+    if let (Ok(all), Ok(typify)) = (&all, &typify) {
+        println!(
+            "| generated crate (all integrations) / typify's output, {size} operations | {:.2}x wall, {:.2}x peak RSS; {} / {} lines |",
+            all.wall_secs / typify.wall_secs.max(0.001),
+            all.peak_rss_kib as f64 / typify.peak_rss_kib.max(1) as f64,
+            count_lines(&full.join("generated/src"))?,
+            count_lines(&typify_dir.join(crate::baseline::TYPIFY_CRATE).join("src"))?,
+        );
+    }
     let mut pairs = Vec::new();
     for _ in 0..runs {
         let with_one = build_cost(&full, &one, &target, limit_mib)?;
@@ -286,35 +304,84 @@ fn synthetic_builds(
 /// built first, the crate itself cleaned: its wall time and peak RSS, by GNU time under
 /// `ulimit -v`.
 fn build_cost(dir: &Path, features: &[&str], target: &Path, limit_mib: u64) -> Result<BuildCost> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let run = |args: &[&str]| -> Result<()> {
-        let output = Command::new(&cargo)
-            .args(args)
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", target)
-            .output()?;
-        if !output.status.success() {
-            bail!(
-                "cargo {args:?} in {} failed: {}",
-                dir.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Ok(())
-    };
-    run(&[
-        "build",
-        "--offline",
-        "-p",
+    build_cost_of(dir, GENERATED, features, target, limit_mib)
+}
+
+/// A crate of a scratch workspace whose build the benchmark times: its package name and the
+/// dependencies built before the timed build.
+pub(crate) struct Package {
+    pub(crate) name: &'static str,
+    pub(crate) dependencies: &'static [&'static str],
+}
+
+/// The generated crate.
+const GENERATED: Package = Package {
+    name: "passage-generated",
+    dependencies: &[
         "serde",
-        "-p",
         "serde_json",
-        "-p",
         "serde_path_to_error",
-        "-p",
         "passage-generated-support",
-    ])?;
-    run(&["clean", "--offline", "-p", "passage-generated"])?;
+    ],
+};
+
+/// The crate of typify's own output (`xtask __typify-baseline --crate-dir`).
+pub(crate) const TYPIFY_OUTPUT: Package = Package {
+    name: crate::baseline::TYPIFY_CRATE,
+    dependencies: &["serde", "serde_json", "chrono", "uuid", "regress"],
+};
+
+/// Runs `cargo ARGS` in the scratch workspace `dir` with `target` as its target directory.
+fn cargo_in(dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(&cargo)
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "cargo {args:?} in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// `subcommand` (`build`, `check`) of `package`'s dependencies, then `cargo clean -p` of the
+/// package itself: what is timed next is the package alone.
+fn prepare(dir: &Path, target: &Path, subcommand: &str, package: &Package) -> Result<()> {
+    let mut args = vec![subcommand, "--offline"];
+    for dependency in package.dependencies {
+        args.extend(["-p", dependency]);
+    }
+    cargo_in(dir, target, &args)?;
+    cargo_in(dir, target, &["clean", "--offline", "-p", package.name])
+}
+
+/// `cargo check` of `package` alone in the scratch workspace `dir`, its dependencies checked
+/// first: wall and CPU time.
+pub(crate) fn check_time(dir: &Path, package: &Package, target: &Path) -> Result<Timing> {
+    prepare(dir, target, "check", package)?;
+    let mut check = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    check
+        .args(["check", "--offline", "-p", package.name])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target);
+    timed(check)
+}
+
+/// [`build_cost`] of any [`Package`].
+fn build_cost_of(
+    dir: &Path,
+    package: Package,
+    features: &[&str],
+    target: &Path,
+    limit_mib: u64,
+) -> Result<BuildCost> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    prepare(dir, target, "build", &package)?;
     let report = target.join("build-cost.txt");
     let output = Command::new("sh")
         .arg("-c")
@@ -327,7 +394,7 @@ fn build_cost(dir: &Path, features: &[&str], target: &Path, limit_mib: u64) -> R
         .arg((limit_mib * 1024).to_string())
         .arg(&report)
         .arg(&cargo)
-        .args(["build", "--offline", "-p", "passage-generated"])
+        .args(["build", "--offline", "-p", package.name])
         .args(features)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)

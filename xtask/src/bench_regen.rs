@@ -17,7 +17,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::bench::{median, timed, timed_with_output, Timing};
+use crate::bench::{check_time, median, timed, timed_with_output, Timing, TYPIFY_OUTPUT};
 
 /// A synthetic catalog to measure regen on.
 pub struct Catalog<'a> {
@@ -79,13 +79,34 @@ pub fn rows(xtask: &Path, catalog: &Catalog<'_>, work: &Path, runs: usize) -> Re
     );
     let ratio = |t: Timing| t.wall.as_secs_f64() / baseline.wall.as_secs_f64();
 
+    // The anchor of a first regen: typify alone, then `cargo check` of typify's output (its
+    // dependencies checked before), as a tool that types and then checks everything would.
+    let typify_dir = typify_workspace(work, size);
+    let mut command = Command::new(xtask);
+    command
+        .args(["__typify-baseline", "--catalog"])
+        .arg(catalog_path)
+        .arg("--crate-dir")
+        .arg(typify_dir.join(crate::baseline::TYPIFY_CRATE));
+    timed(command)?;
+    crate::gate::write_workspace_manifest(&typify_dir, &[crate::baseline::TYPIFY_CRATE])?;
+    let typify_check = check_time(&typify_dir, &TYPIFY_OUTPUT, &work.join("build"))?;
+    let anchor = baseline.wall + typify_check.wall;
+    println!(
+        "| `cargo check` of typify's output, {size} operations (dependencies checked before) | {:.2} s wall, {:.2} s CPU; with typify alone: **{:.2} s** |",
+        typify_check.wall.as_secs_f64(),
+        typify_check.cpu.as_secs_f64(),
+        anchor.as_secs_f64()
+    );
+
     let _ = std::fs::remove_dir_all(out);
     let first = timed(regen(catalog_path, true))?;
     println!(
-        "| regen{gate_note}, {size} operations, first run (no cache) | {:.2} s wall, {:.2} s CPU (**{:.1}×** the baseline) |",
+        "| regen{gate_note}, {size} operations, first run (no cache) | {:.2} s wall, {:.2} s CPU (**{:.1}×** the baseline; **{:.2}×** typify alone + `cargo check` of its output) |",
         first.wall.as_secs_f64(),
         first.cpu.as_secs_f64(),
-        ratio(first)
+        ratio(first),
+        first.wall.as_secs_f64() / anchor.as_secs_f64()
     );
 
     // Fill the caches, then time regens that change nothing.
@@ -146,4 +167,10 @@ fn edit_one_schema(catalog: &Path, out: &Path, property: &str) -> Result<()> {
     properties.insert(property.to_owned(), serde_json::json!({ "type": "string" }));
     std::fs::write(out, serde_json::to_vec(&doc)?)?;
     Ok(())
+}
+
+/// The scratch workspace holding the crate of typify's output for the `size`-operation catalog
+/// (`xtask __typify-baseline --crate-dir`), written by [`rows`].
+pub fn typify_workspace(work: &Path, size: usize) -> std::path::PathBuf {
+    work.join(format!("typify-{size}"))
 }

@@ -103,10 +103,17 @@ pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]
 /// Writes the manifest and lock file of a scratch workspace at `dir` whose members are the
 /// generated crate in `dir/generated` and `extra_members`.
 pub fn write_manifest(dir: &Path, extra_members: &[&str]) -> Result<()> {
-    let root = crate::workspace_root();
-    let members: Vec<String> = std::iter::once("\"generated\"".to_string())
-        .chain(extra_members.iter().map(|name| format!("\"{name}\"")))
+    let members: Vec<&str> = std::iter::once("generated")
+        .chain(extra_members.iter().copied())
         .collect();
+    write_workspace_manifest(dir, &members)
+}
+
+/// Writes the manifest and lock file of a scratch workspace at `dir` whose members are the
+/// folders `members`, with the repository's dependency versions and lock file.
+pub fn write_workspace_manifest(dir: &Path, members: &[&str]) -> Result<()> {
+    let root = crate::workspace_root();
+    let members: Vec<String> = members.iter().map(|name| format!("\"{name}\"")).collect();
     let manifest = format!(
         "# Scratch workspace of `cargo xtask`: written and checked by the regen compile gate.\n\
          [workspace]\nresolver = \"2\"\nmembers = [{}]\n\n\
