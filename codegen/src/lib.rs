@@ -283,12 +283,19 @@ pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, 
                 .type_schemas(&schemas, settings.schema_budget),
         )
         .collect();
-    for (i, unit) in units.iter_mut().enumerate() {
-        let text = match typed.remove(&i) {
-            Some(text) => text,
-            None => typing::untyped(&unit.normalized, &settings.untyped_modules[&unit.module]),
-        };
-        type_unit(unit, text, &mut warnings)?;
+    let work: Vec<(&mut SchemaUnit, typing::TypedSchemaText)> = units
+        .iter_mut()
+        .enumerate()
+        .map(|(i, unit)| {
+            let text = match typed.remove(&i) {
+                Some(text) => text,
+                None => typing::untyped(&unit.normalized, &settings.untyped_modules[&unit.module]),
+            };
+            (unit, text)
+        })
+        .collect();
+    for unit_warnings in type_units(work) {
+        warnings.extend(unit_warnings?);
     }
     let files = emit::emit_crate(&units, &operations, &provenance, settings)?;
     let snapshots = operations
@@ -449,6 +456,50 @@ fn name_modules(units: &mut [SchemaUnit]) {
     for (unit, name) in units.iter_mut().zip(names) {
         unit.module = name;
     }
+}
+
+/// [`type_unit`] of every unit, on every core (each unit is post-processed and formatted on its
+/// own: at 2,000 schemas this was most of a regen whose schemas all came from the typing cache).
+/// Each unit's warnings, in unit order, so the output does not depend on the threads.
+fn type_units(
+    work: Vec<(&mut SchemaUnit, typing::TypedSchemaText)>,
+) -> Vec<Result<Vec<Warning>, CodegenError>> {
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .min(work.len().max(1));
+    let chunk = work.len().div_ceil(threads).max(1);
+    let mut chunks: Vec<Vec<_>> = Vec::new();
+    let mut work = work.into_iter().peekable();
+    while work.peek().is_some() {
+        chunks.push(work.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(unit, text)| {
+                            let mut warnings = Vec::new();
+                            type_unit(unit, text, &mut warnings).map(|()| warnings)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            // A panic in a post-processing pass is a generator bug: it surfaces as it would
+            // have without the threads.
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 fn type_unit(

@@ -52,10 +52,11 @@ impl<T: SchemaTyper> CachingTyper<T> {
 
     fn read(&self, schema: &Value) -> Option<TypedSchemaText> {
         let bytes = std::fs::read(self.path(schema)).ok()?;
-        let entry: TypedSchemaText = serde_json::from_slice(&bytes).ok()?;
-        // A truncated or hand-edited entry whose code does not parse is not trusted.
-        syn::parse_str::<syn::File>(&entry.code).ok()?;
-        Some(entry)
+        let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+        // A truncated or hand-edited entry is not trusted: its checksum no longer matches (a
+        // checksum, not a parse of the code: at 2,000 schemas parsing every entry again was a
+        // tenth of a regen where nothing changed).
+        (entry.sha256 == checksum(&entry.typed)).then_some(entry.typed)
     }
 
     fn write(&self, schema: &Value, typed: &TypedSchemaText) {
@@ -67,7 +68,11 @@ impl<T: SchemaTyper> CachingTyper<T> {
         if transient {
             return;
         }
-        let Ok(bytes) = serde_json::to_vec(typed) else {
+        let entry = Entry {
+            sha256: checksum(typed),
+            typed: typed.clone(),
+        };
+        let Ok(bytes) = serde_json::to_vec(&entry) else {
             return;
         };
         let path = self.path(schema);
@@ -77,6 +82,19 @@ impl<T: SchemaTyper> CachingTyper<T> {
             let _ = std::fs::rename(&tmp, &path);
         }
     }
+}
+
+/// One cache file: the typer's output and the SHA-256 of its canonical JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Entry {
+    sha256: String,
+    typed: TypedSchemaText,
+}
+
+/// The SHA-256 of `typed`'s JSON (what [`Entry::sha256`] holds).
+fn checksum(typed: &TypedSchemaText) -> String {
+    let json = serde_json::to_vec(typed).unwrap_or_default();
+    hex::encode(Sha256::digest(&json))
 }
 
 impl<T: SchemaTyper> SchemaTyper for CachingTyper<T> {
@@ -164,10 +182,15 @@ mod tests {
         let schemas = vec![schema(1)];
         let good = cached.type_schemas(&schemas, budget);
         let path = cached.path(&schemas[0]);
+        let entry = std::fs::read_to_string(&path).unwrap();
+        // The code edited, the checksum kept: a hand edit or a torn write is not trusted.
+        let edited = entry.replacen("pub struct", "pub struct X", 1);
+        assert_ne!(edited, entry, "the entry holds typify's code");
         for corrupt in [
             &b"{not json"[..],
             br#"{"code":"struct {","fallbacks":[]}"#,
             b"",
+            edited.as_bytes(),
         ] {
             std::fs::write(&path, corrupt).unwrap();
             let again = cached.type_schemas(&schemas, budget);
@@ -175,7 +198,7 @@ mod tests {
         }
         assert_eq!(
             cached.inner.0.load(Ordering::SeqCst),
-            4,
+            5,
             "typed once + once per corrupt entry"
         );
         assert!(

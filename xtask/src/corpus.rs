@@ -243,8 +243,14 @@ pub fn run(args: Args) -> Result<bool> {
     let verdicts =
         crate::gate::Verdicts::open(crate::gate::target_dir().join("regen-gate/verdicts"));
     let progress = crate::progress::Progress::for_stderr("corpus");
-    let generated =
-        crate::gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts, &progress)?;
+    let generated = crate::gate::generate_gated(
+        &catalog_bytes,
+        settings,
+        &scratch,
+        &verdicts,
+        None,
+        &progress,
+    )?;
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }

@@ -264,11 +264,18 @@ fn parse_messages(stdout: &str) -> GateReport {
 ///
 /// Verdicts are remembered (see [`Verdicts`]): a crate that passed before is not checked again,
 /// and a module that failed before is typed as `Value` at once, with the error it had.
+///
+/// `out_dir` is where the crate is about to be written. When the output is exactly the crate
+/// already there, regen writes nothing, so there is nothing to gate: no check runs. This is the
+/// verdict derived from the checked-in crate: a `regen --check` on a fresh clone (no verdicts in
+/// `target/`) of an up-to-date repository checks nothing, and the checked-in crate itself is
+/// compiled by the workspace's own build and clippy.
 pub fn generate_gated(
     catalog: &[u8],
     mut settings: passage_codegen::Settings,
     scratch: &Path,
     verdicts: &Verdicts,
+    out_dir: Option<&Path>,
     progress: &Progress,
 ) -> Result<Generated> {
     const MAX_ROUNDS: usize = 4;
@@ -289,6 +296,15 @@ pub fn generate_gated(
     };
     loop {
         let generated = passage_codegen::generate(catalog, &settings)?;
+        if let Some(dir) = out_dir {
+            if crate::stale_generated(dir, &generated)?.is_empty() {
+                progress.note(
+                    "compile gate: the crate on disk is exactly this output, nothing to write, \
+                     no cargo check needed",
+                );
+                return Ok(generated);
+            }
+        }
         // A module is retyped from a verdict once: were its `Value` form ever recorded as
         // failing too (a generator bug), the check below says so instead of looping.
         let known_failures: Vec<_> = verdicts
@@ -804,6 +820,51 @@ mod tests {
                 typify_version: String::new(),
             },
         }
+    }
+
+    #[test]
+    fn an_output_equal_to_the_crate_on_disk_is_not_checked_and_any_difference_is() {
+        let catalog = std::fs::read(crate::workspace_root().join("catalog/providers.json"))
+            .expect("the pinned catalog");
+        let settings = passage_codegen::Settings::default()
+            .with_typer(std::sync::Arc::new(passage_codegen::typing::InProcessTyper));
+        let generated = passage_codegen::generate(&catalog, &settings).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("generated");
+        crate::write_generated(&out, &generated).unwrap();
+        // A scratch folder under a plain file: any attempt to check the crate fails loudly.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, "").unwrap();
+        let scratch = blocker.join("scratch");
+        let progress = Progress::lines("test");
+        let gated = generate_gated(
+            &catalog,
+            settings.clone(),
+            &scratch,
+            &Verdicts::disabled(),
+            Some(&out),
+            &progress,
+        )
+        .expect("the crate on disk is the output: no check");
+        assert_eq!(gated.files, generated.files);
+
+        let lib = out.join("src/lib.rs");
+        let text = std::fs::read_to_string(&lib).unwrap();
+        std::fs::write(&lib, format!("{text}\n// edited\n")).unwrap();
+        let err = generate_gated(
+            &catalog,
+            settings,
+            &scratch,
+            &Verdicts::disabled(),
+            Some(&out),
+            &progress,
+        )
+        .expect_err("a crate on disk that differs is checked (here: the check cannot start)");
+        assert!(
+            err.chain()
+                .any(|cause| cause.downcast_ref::<std::io::Error>().is_some()),
+            "the check was attempted and failed on the scratch folder: {err:#}"
+        );
     }
 
     #[test]

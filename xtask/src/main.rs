@@ -307,7 +307,14 @@ fn regen_in(
     let generated = if args.no_gate {
         passage_codegen::generate(&catalog_bytes, &settings)?
     } else {
-        gate::generate_gated(&catalog_bytes, settings, &scratch, &verdicts, progress)?
+        gate::generate_gated(
+            &catalog_bytes,
+            settings,
+            &scratch,
+            &verdicts,
+            Some(&out_dir),
+            progress,
+        )?
     };
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
@@ -460,7 +467,7 @@ fn read_crate(dir: &Path) -> Result<Option<std::collections::BTreeMap<String, St
 }
 
 /// Files under `generated/` that differ from, are missing from, or are extra to the output.
-fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>> {
+pub(crate) fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>> {
     let mut stale = Vec::new();
     for (path, contents) in &generated.files {
         match std::fs::read_to_string(out_dir.join(path)) {
@@ -489,7 +496,7 @@ struct WriteCounts {
     pending_snapshots: usize,
 }
 
-fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts> {
+pub(crate) fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts> {
     let mut counts = WriteCounts::default();
     for (path, contents) in &generated.files {
         let target = out_dir.join(path);

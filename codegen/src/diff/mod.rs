@@ -296,6 +296,15 @@ pub fn compare(old: &Catalog, new: &Catalog) -> ChangeReport {
     report
 }
 
+/// `a::b::c`, then its prefixes at each `::`, with and without the separator: `a::b::`,
+/// `a::b`, `a::`, `a` (the keys an item's owners are stored under).
+fn path_prefixes(item: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(item).chain(
+        item.match_indices("::")
+            .flat_map(move |(i, _)| [&item[..i + 2], &item[..i]]),
+    )
+}
+
 /// The full report: [`compare`] plus the Rust API diff of the crates generated from the two
 /// catalogs (`old_files` and `new_files` as `Generated::files` holds them: crate-relative path
 /// → contents). Operations are attached to API changes through their per-integration aliases.
@@ -306,8 +315,15 @@ pub fn report(
     new_files: &BTreeMap<String, String>,
 ) -> ChangeReport {
     let mut report = compare(old, new);
-    let old_api = PublicApi::from_files(old_files);
-    let new_api = PublicApi::from_files(new_files);
+    // The two crates are parsed side by side (at 2,000 operations each is thousands of files).
+    let (old_api, new_api) = std::thread::scope(|scope| {
+        let old_api = scope.spawn(|| PublicApi::from_files(old_files));
+        let new_api = PublicApi::from_files(new_files);
+        let old_api = old_api
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (old_api, new_api)
+    });
     // Item path prefix (a types module, or the alias itself) → operations it types.
     let mut owners: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (catalog, api) in [(old, &old_api), (new, &new_api)] {
@@ -348,12 +364,12 @@ pub fn report(
     let api = api_diff::compare(&old_api, &new_api)
         .into_iter()
         .map(|change| {
-            let operations = owners
-                .iter()
-                .filter(|(prefix, _)| {
-                    change.item == **prefix || change.item.starts_with(prefix.as_str())
-                })
-                .flat_map(|(_, ops)| ops.iter().cloned())
+            // Looked up by the item's own path and each of its `::` prefixes, not by scanning
+            // every owner: a catalog of 2,000 operations has thousands of changes and owners.
+            let operations = path_prefixes(&change.item)
+                .filter_map(|prefix| owners.get(prefix))
+                .flatten()
+                .cloned()
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
@@ -524,6 +540,16 @@ fn strip_members(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_items_owners_are_looked_up_by_its_path_and_each_prefix() {
+        let prefixes: Vec<&str> = path_prefixes("types::m::T").collect();
+        assert_eq!(
+            prefixes,
+            ["types::m::T", "types::", "types", "types::m::", "types::m"]
+        );
+        assert_eq!(path_prefixes("x").collect::<Vec<_>>(), ["x"]);
+    }
 
     fn catalog(result: Value, arguments: Value) -> Catalog {
         Catalog::from_value(
