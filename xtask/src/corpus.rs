@@ -231,7 +231,7 @@ pub fn run(args: Args) -> Result<bool> {
         .with_context(|| format!("resolving {}", dir.display()))?;
     let schemas = load(&dir)?;
     let catalog_bytes = serde_json::to_vec(&catalog(&schemas))?;
-    let digest = crate::sha_hex(dir.display().to_string().as_bytes());
+    let digest = crate::regen::sha_hex(dir.display().to_string().as_bytes());
     let scratch = crate::gate::target_dir().join(format!("schema-corpus/{}", &digest[..16]));
     let started = std::time::Instant::now();
     let settings = passage_codegen::Settings::default()

@@ -17,7 +17,8 @@ use std::ffi::OsStr;
 
 use clap::Parser;
 
-use crate::{gate, progress, regen_in, Cli, Outcome, Task};
+use crate::regen::{regen_in, Outcome};
+use crate::{gate, progress, Cli, Task};
 
 /// A workspace copy, the regen of `catalog` into its `scratch/generated` through the gate, and
 /// `harness_main` built against it and run with `harness_arg`: its stdout. The directory is

@@ -118,7 +118,7 @@ fn steps(args: &Args, skip_dir: &Path, own_skips: &mut OwnSkips) -> Result<()> {
     )?;
     crate::package::run()?;
     eprintln!("==> cargo xtask regen --check");
-    let fresh = crate::regen(crate::RegenArgs {
+    let fresh = crate::regen::regen(crate::regen::RegenArgs {
         catalog: None,
         fetch: false,
         check: true,

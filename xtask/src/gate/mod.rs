@@ -16,7 +16,15 @@ use anyhow::{bail, Context, Result};
 use passage_codegen::Generated;
 
 use crate::progress::Progress;
-use sha2::{Digest as _, Sha256};
+
+mod delta;
+mod verdicts;
+mod workspace;
+
+use delta::{delta_crate, delta_dir};
+pub use verdicts::Verdicts;
+pub(crate) use workspace::{module_files, write_if_changed};
+pub use workspace::{write_manifest, write_workspace, write_workspace_manifest};
 
 /// What one check found.
 #[derive(Debug, Default)]
@@ -83,124 +91,6 @@ pub fn check(generated: &Generated, dir: &Path) -> Result<GateReport> {
         );
     }
     Ok(report)
-}
-
-/// Writes (only changed files of) a workspace holding the generated crate and the crates named
-/// in `extra_members` (folders the caller fills, e.g. a harness that uses the generated crate).
-pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]) -> Result<()> {
-    let crate_dir = dir.join("generated");
-    for rel in module_files(&crate_dir)? {
-        if !generated.files.contains_key(&rel) {
-            std::fs::remove_file(crate_dir.join(&rel))?;
-        }
-    }
-    for (path, contents) in &generated.files {
-        write_if_changed(&crate_dir.join(path), contents)?;
-    }
-    write_manifest(dir, extra_members)
-}
-
-/// Writes the manifest and lock file of a scratch workspace at `dir` whose members are the
-/// generated crate in `dir/generated` and `extra_members`.
-pub fn write_manifest(dir: &Path, extra_members: &[&str]) -> Result<()> {
-    let members: Vec<&str> = std::iter::once("generated")
-        .chain(extra_members.iter().copied())
-        .collect();
-    write_workspace_manifest(dir, &members)
-}
-
-/// Writes the manifest and lock file of a scratch workspace at `dir` whose members are the
-/// folders `members`, with the repository's dependency versions and lock file.
-pub fn write_workspace_manifest(dir: &Path, members: &[&str]) -> Result<()> {
-    let root = crate::workspace_root();
-    let members: Vec<String> = members.iter().map(|name| format!("\"{name}\"")).collect();
-    let manifest = format!(
-        "# Scratch workspace of `cargo xtask`: written and checked by the regen compile gate.\n\
-         [workspace]\nresolver = \"2\"\nmembers = [{}]\n\n\
-         [workspace.package]\n{}\n\
-         [workspace.dependencies]\n{}\n\
-         # No debug info: the gate only type-checks, the corpus harness runs once; keeps the\n\
-         # shared build directory small.\n\
-         [profile.dev]\ndebug = false\n",
-        members.join(", "),
-        workspace_section(&root, "[workspace.package]")?,
-        workspace_section(&root, "[workspace.dependencies]")?
-    );
-    write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
-    let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
-    write_if_changed(&dir.join("Cargo.lock"), &lock)?;
-    Ok(())
-}
-
-/// Folders of the generated crate whose `.rs` files are all generated, one per module: a file
-/// there that the generator no longer produces is stale.
-pub(crate) const MODULE_DIRS: [&str; 2] = ["src/types", "src/integrations"];
-
-/// The `.rs` files in [`MODULE_DIRS`] of the crate at `crate_dir`, as crate-relative paths,
-/// sorted.
-pub(crate) fn module_files(crate_dir: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for dir in MODULE_DIRS {
-        let Ok(entries) = std::fs::read_dir(crate_dir.join(dir)) else {
-            continue;
-        };
-        for entry in entries {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".rs") {
-                out.push(format!("{dir}/{name}"));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The crate the generated crate's support code lives in, and its folder in the repository.
-const SUPPORT_CRATE: &str = "passage-generated-support ";
-const SUPPORT_CRATE_DIR: &str = "generated-support";
-
-/// A section of the repository's manifest (`[workspace.package]`, `[workspace.dependencies]`
-/// without the workspace's own crates but the generated crate's support crate, by absolute
-/// path), copied so versions, features and metadata agree.
-fn workspace_section(root: &Path, header: &str) -> Result<String> {
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
-    let mut out = String::new();
-    let mut in_section = false;
-    for line in manifest.lines() {
-        if line.starts_with('[') {
-            in_section = line.trim() == header;
-            continue;
-        }
-        if !in_section || line.trim().is_empty() {
-            continue;
-        }
-        if line.starts_with(SUPPORT_CRATE) {
-            // The generated crate's support crate, by absolute path: the scratch workspace
-            // lives elsewhere.
-            let dir = root.join(SUPPORT_CRATE_DIR);
-            let line = line.replacen(
-                &format!("path = \"{SUPPORT_CRATE_DIR}\""),
-                &format!("path = {:?}", dir.display().to_string()),
-                1,
-            );
-            out.push_str(&line);
-            out.push('\n');
-        } else if !line.starts_with("passage-") {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    Ok(out)
-}
-
-pub(crate) fn write_if_changed(path: &Path, contents: &str) -> Result<()> {
-    if std::fs::read_to_string(path).ok().as_deref() == Some(contents) {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Traces `cargo check --message-format=json` errors to the types module they point at.
@@ -280,24 +170,34 @@ pub fn generate_gated(
 ) -> Result<Generated> {
     const MAX_ROUNDS: usize = 4;
     let mut checks = 0;
-    let mut retyped_from_verdicts = std::collections::BTreeSet::new();
     // Every module retyped so far and why, for the error when the rounds run out (a crate that
     // still fails after retyping is a generator bug: the maintainer needs the module and error).
     let mut retyped: Vec<String> = Vec::new();
-    let mut retype = |settings: passage_codegen::Settings, module: String, error: &str| {
-        retyped.push(format!(
-            "{module}: {}",
-            error.lines().next().unwrap_or_default()
-        ));
-        settings.with_untyped_module(
+    let mut retype = |settings: passage_codegen::Settings,
+                      module: String,
+                      error: &str|
+     -> Result<passage_codegen::Settings> {
+        let first_line = error.lines().next().unwrap_or_default();
+        // Its `serde_json::Value` form failed too: no later round can fix that (a generator
+        // bug), so stop now rather than after more checks of the whole crate.
+        if settings.untyped_modules().contains_key(&module) {
+            bail!(
+                "types module `{module}` does not compile even as serde_json::Value (a generator \
+                 bug); nothing was written. The compiler's first error: {first_line}\nModules \
+                 retyped before, in order:\n  {}",
+                retyped.join("\n  ")
+            );
+        }
+        retyped.push(format!("{module}: {first_line}"));
+        Ok(settings.with_untyped_module(
             module,
             format!("its generated code does not compile: {error}"),
-        )
+        ))
     };
     loop {
         let generated = passage_codegen::generate(catalog, &settings)?;
         if let Some(dir) = out_dir {
-            if crate::stale_generated(dir, &generated)?.is_empty() {
+            if crate::regen::stale_generated(dir, &generated)?.is_empty() {
                 progress.note(
                     "compile gate: the crate on disk is exactly this output, nothing to write, \
                      no cargo check needed",
@@ -305,16 +205,12 @@ pub fn generate_gated(
                 return Ok(generated);
             }
         }
-        // A module is retyped from a verdict once: were its `Value` form ever recorded as
-        // failing too (a generator bug), the check below says so instead of looping.
-        let known_failures: Vec<_> = verdicts
-            .known_failures(&generated)
-            .into_iter()
-            .filter(|(module, _)| retyped_from_verdicts.insert(module.clone()))
-            .collect();
+        // Were a module's `Value` form recorded as failing too (a generator bug), `retype`
+        // says so at once instead of looping.
+        let known_failures = verdicts.known_failures(&generated);
         if !known_failures.is_empty() {
             for (module, error) in known_failures {
-                settings = retype(settings, module, &error);
+                settings = retype(settings, module, &error)?;
             }
             continue;
         }
@@ -356,7 +252,7 @@ pub fn generate_gated(
                     }
                     for (module, error) in report.failing_modules {
                         verdicts.record_failure(&generated, &module, &error);
-                        settings = retype(settings, module, &error);
+                        settings = retype(settings, module, &error)?;
                     }
                     continue;
                 }
@@ -388,7 +284,7 @@ pub fn generate_gated(
             );
         }
         for (module, error) in report.failing_modules {
-            settings = retype(settings, module, &error);
+            settings = retype(settings, module, &error)?;
         }
     }
     bail!(
@@ -426,384 +322,14 @@ fn gate_summary(report: &GateReport, checked: usize) -> String {
     }
 }
 
-/// What earlier gate runs found, in `<target>/regen-gate/verdicts/`, so that a regen whose
-/// output did not change (or changed only where it was already judged) runs no `cargo check`.
-///
-/// Every verdict is keyed by a SHA-256 over the *context* (the `rustc -vV` of the toolchain,
-/// the repository's `Cargo.lock` and manifest, `RUSTFLAGS`, and the identity of the running
-/// generator build: its executable's path, size and modification time, so a rebuilt generator
-/// never reuses a verdict of the old one) and the judged text: the whole crate for a pass, one
-/// types module for a failure. A verdict file that cannot be read or does not have the expected
-/// form is ignored, never trusted: the crate is checked again.
-pub struct Verdicts {
-    dir: PathBuf,
-    /// `None` when the context could not be established: then nothing is remembered.
-    context: Option<String>,
-}
-
-impl Verdicts {
-    /// Verdicts stored under `dir`, for the current context.
-    pub fn open(dir: PathBuf) -> Self {
-        let context = verdict_context();
-        Verdicts { dir, context }
-    }
-
-    /// Remembers nothing and trusts nothing: every crate is checked.
-    pub fn disabled() -> Self {
-        Verdicts {
-            dir: PathBuf::new(),
-            context: None,
-        }
-    }
-
-    #[cfg(test)]
-    fn with_context(dir: PathBuf, context: &str) -> Self {
-        Verdicts {
-            dir,
-            context: Some(context.to_owned()),
-        }
-    }
-
-    /// SHA-256 over `tag`, the context and each `(path, text)` pair, lengths first.
-    fn files_key<'a>(
-        &self,
-        tag: &str,
-        files: impl Iterator<Item = (&'a str, std::borrow::Cow<'a, str>)>,
-    ) -> Option<String> {
-        let context = self.context.as_ref()?;
-        let mut hasher = Sha256::new();
-        hasher.update(tag.as_bytes());
-        hasher.update(b"\0");
-        hasher.update(context.as_bytes());
-        for (path, text) in files {
-            hasher.update((path.len() as u64).to_le_bytes());
-            hasher.update(path.as_bytes());
-            hasher.update((text.len() as u64).to_le_bytes());
-            hasher.update(text.as_bytes());
-        }
-        Some(hex::encode(hasher.finalize()))
-    }
-
-    fn crate_key(&self, generated: &Generated) -> Option<String> {
-        self.files_key(
-            "crate",
-            generated
-                .files
-                .iter()
-                .map(|(path, text)| (path.as_str(), std::borrow::Cow::Borrowed(text.as_str()))),
-        )
-    }
-
-    fn module_key(&self, module: &str, contents: &str) -> Option<String> {
-        let context = self.context.as_ref()?;
-        let mut hasher = Sha256::new();
-        hasher.update(b"module\0");
-        hasher.update(context.as_bytes());
-        hasher.update((module.len() as u64).to_le_bytes());
-        hasher.update(module.as_bytes());
-        hasher.update(without_header(contents).as_bytes());
-        Some(hex::encode(hasher.finalize()))
-    }
-
-    /// Key of everything but the types modules (manifest, `lib.rs`, per-integration files).
-    fn skeleton_key(&self, generated: &Generated) -> Option<String> {
-        self.files_key(
-            "skeleton",
-            generated
-                .files
-                .iter()
-                .filter(|(path, _)| types_module(path).is_none())
-                .map(|(path, text)| {
-                    (
-                        path.as_str(),
-                        std::borrow::Cow::Owned(code_shape(path, text)),
-                    )
-                }),
-        )
-    }
-
-    fn module_pass_key(&self, module: &str, contents: &str) -> Option<String> {
-        self.module_key(module, contents)
-            .map(|key| hex::encode(Sha256::digest(format!("pass\0{key}"))))
-    }
-
-    /// Whether everything but the types modules, exactly as in `generated`, passed before as
-    /// part of a whole crate that passed.
-    pub fn skeleton_passed(&self, generated: &Generated) -> bool {
-        self.skeleton_key(generated)
-            .and_then(|key| std::fs::read(self.dir.join(key)).ok())
-            .is_some_and(|bytes| bytes == PASS)
-    }
-
-    /// Types modules of `generated` whose exact text has not passed a check before.
-    pub fn unverified_modules(&self, generated: &Generated) -> Vec<String> {
-        generated
-            .files
-            .iter()
-            .filter_map(|(path, contents)| {
-                let module = types_module(path)?;
-                let passed = self
-                    .module_pass_key(module, contents)
-                    .and_then(|key| std::fs::read(self.dir.join(key)).ok())
-                    .is_some_and(|bytes| bytes == PASS);
-                (!passed).then(|| module.to_owned())
-            })
-            .collect()
-    }
-
-    fn record_skeleton_pass(&self, generated: &Generated) {
-        if let Some(key) = self.skeleton_key(generated) {
-            self.write(&key, PASS);
-        }
-    }
-
-    fn record_module_pass(&self, generated: &Generated, module: &str) {
-        let Some(contents) = generated.files.get(&format!("src/types/{module}.rs")) else {
-            return;
-        };
-        if let Some(key) = self.module_pass_key(module, contents) {
-            self.write(&key, PASS);
-        }
-    }
-
-    /// Whether exactly this crate passed the gate before.
-    pub fn passed(&self, generated: &Generated) -> bool {
-        self.crate_key(generated)
-            .and_then(|key| std::fs::read(self.dir.join(key)).ok())
-            .is_some_and(|bytes| bytes == PASS)
-    }
-
-    /// Types modules of `generated` whose exact text failed to compile before, with the error.
-    pub fn known_failures(&self, generated: &Generated) -> Vec<(String, String)> {
-        let mut failures = Vec::new();
-        for (path, contents) in &generated.files {
-            let Some(module) = types_module(path) else {
-                continue;
-            };
-            let Some(key) = self.module_key(module, contents) else {
-                return Vec::new();
-            };
-            let Ok(text) = std::fs::read_to_string(self.dir.join(key)) else {
-                continue;
-            };
-            if let Some(error) = text.strip_prefix(FAIL_PREFIX) {
-                if !error.trim().is_empty() {
-                    failures.push((module.to_owned(), error.to_owned()));
-                }
-            }
-        }
-        failures
-    }
-
-    /// Remembers that `generated` compiled. Best effort: a verdict that cannot be written only
-    /// costs a check next time.
-    pub fn record_pass(&self, generated: &Generated) {
-        if let Some(key) = self.crate_key(generated) {
-            self.write(&key, PASS);
-        }
-    }
-
-    /// Remembers that the types module `module` of `generated` failed with `error`.
-    pub fn record_failure(&self, generated: &Generated, module: &str, error: &str) {
-        let Some(contents) = generated.files.get(&format!("src/types/{module}.rs")) else {
-            return;
-        };
-        if let Some(key) = self.module_key(module, contents) {
-            self.write(&key, format!("{FAIL_PREFIX}{error}").as_bytes());
-        }
-    }
-
-    fn write(&self, key: &str, bytes: &[u8]) {
-        // Written whole then renamed, so a reader never sees half a verdict.
-        let tmp = self.dir.join(format!(".{key}.{}", std::process::id()));
-        let written = std::fs::create_dir_all(&self.dir)
-            .and_then(|()| std::fs::write(&tmp, bytes))
-            .and_then(|()| std::fs::rename(&tmp, self.dir.join(key)));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-    }
-}
-
-/// What of a file decides whether it compiles: for Rust source, its tokens with the text of every
-/// string literal in expression or pattern position emptied (the registry's schema strings,
-/// descriptions, match arms on resource names: their content changes no type); attributes
-/// (`#[path]`, `#[cfg]`) and macro input (`include_str!`) are kept as they are. Any other file,
-/// or source that does not parse, is taken whole.
-fn code_shape(path: &str, contents: &str) -> String {
-    use syn::visit_mut::VisitMut;
-
-    struct EmptyStrings;
-    impl VisitMut for EmptyStrings {
-        fn visit_attribute_mut(&mut self, _: &mut syn::Attribute) {}
-        fn visit_expr_lit_mut(&mut self, lit: &mut syn::ExprLit) {
-            if let syn::Lit::Str(text) = &lit.lit {
-                lit.lit = syn::Lit::Str(syn::LitStr::new("", text.span()));
-            }
-        }
-    }
-
-    if !path.ends_with(".rs") {
-        return without_header(contents).to_owned();
-    }
-    match syn::parse_file(contents) {
-        Ok(mut file) => {
-            EmptyStrings.visit_file_mut(&mut file);
-            quote::ToTokens::to_token_stream(&file).to_string()
-        }
-        Err(_) => contents.to_owned(),
-    }
-}
-
-/// `text` after its leading comment lines (`// ...` in Rust, `# ...` in TOML): the provenance
-/// header, which names the catalog's SHA-256 and so changes in every file when one schema
-/// changes, and decides nothing about compiling. Doc comments (`//!`, `///`) are kept.
-fn without_header(text: &str) -> &str {
-    let mut rest = text;
-    while let Some(line_end) = rest.find('\n') {
-        let line = &rest[..line_end];
-        let comment =
-            (line.starts_with("//") && !line.starts_with("//!") && !line.starts_with("///"))
-                || line.starts_with('#') && !line.starts_with("#!") && !line.starts_with("#[");
-        if !comment {
-            break;
-        }
-        rest = &rest[line_end + 1..];
-    }
-    rest
-}
-
-/// The scratch workspace of the delta crate, beside the full one.
-fn delta_dir(scratch: &Path) -> PathBuf {
-    let mut name = scratch.file_name().unwrap_or_default().to_os_string();
-    name.push("-delta");
-    scratch.with_file_name(name)
-}
-
-/// A crate holding only `modules` of `generated` (at their usual paths, so errors trace the same
-/// way), the support module `__private` they use, and a `use` of every item the rest of the crate
-/// names in them (so a module that lost a type `lib.rs` needs fails here too). `None` when there
-/// is nothing to check or the support module cannot be found: the caller checks the whole crate.
-fn delta_crate(generated: &Generated, modules: &[String]) -> Option<Generated> {
-    // Past half the modules, the whole crate is as cheap and checks more.
-    if modules.is_empty() || modules.len() * 2 > types_count(generated) {
-        return None;
-    }
-    let lib: syn::File = syn::parse_file(generated.files.get("src/lib.rs")?).ok()?;
-    let support = lib.items.iter().find_map(|item| match item {
-        syn::Item::Mod(module) if module.ident == "__private" => Some(module.clone()),
-        _ => None,
-    })?;
-    let mut files = BTreeMap::new();
-    if support.content.is_none() {
-        // `mod __private;` in its own file.
-        for path in ["src/__private.rs", "src/__private/mod.rs"] {
-            if let Some(text) = generated.files.get(path) {
-                files.insert(path.to_owned(), text.clone());
-            }
-        }
-    }
-    let others: Vec<&String> = generated
-        .files
-        .iter()
-        .filter(|(path, _)| types_module(path).is_none())
-        .map(|(_, text)| text)
-        .collect();
-    let mut lib_text = String::from(
-        "// The compile gate's delta crate: the changed types modules and their support code.\n\
-         #![allow(missing_docs, dead_code, unused_imports, unused_macros, unreachable_patterns, clippy::all)]\n\
-         pub mod types {\n",
-    );
-    let mut uses = String::new();
-    for module in modules {
-        let path = format!("src/types/{module}.rs");
-        files.insert(path.clone(), generated.files.get(&path)?.clone());
-        lib_text.push_str(&format!("    pub mod {module};\n"));
-        let mut names = std::collections::BTreeSet::new();
-        let needle = format!("types::{module}::");
-        for text in &others {
-            for (at, _) in text.match_indices(&needle) {
-                let name: String = text[at + needle.len()..]
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() {
-                    names.insert(name);
-                }
-            }
-        }
-        for name in names {
-            uses.push_str(&format!("pub use crate::types::{module}::{name} as _;\n"));
-        }
-    }
-    lib_text.push_str("}\n");
-    lib_text.push_str(&uses);
-    lib_text.push_str(&prettyplease::unparse(&syn::File {
-        shebang: None,
-        attrs: Vec::new(),
-        items: vec![syn::Item::Mod(support)],
-    }));
-    files.insert("src/lib.rs".to_owned(), lib_text);
-    files.insert(
-        "Cargo.toml".to_owned(),
-        generated.files.get("Cargo.toml")?.clone(),
-    );
-    Some(Generated {
-        files,
-        snapshots: Vec::new(),
-        warnings: Vec::new(),
-        provenance: generated.provenance.clone(),
-    })
-}
-
-const PASS: &[u8] = b"pass\n";
-const FAIL_PREFIX: &str = "fail\n";
-
 /// `src/types/{module}.rs` → `module`.
 fn types_module(path: &str) -> Option<&str> {
     path.strip_prefix("src/types/")?.strip_suffix(".rs")
 }
 
-/// The context a verdict holds in (see [`Verdicts`]); `None` if any part cannot be read.
-fn verdict_context() -> Option<String> {
-    let root = crate::workspace_root();
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let version = Command::new(rustc).arg("-vV").output().ok()?;
-    if !version.status.success() {
-        return None;
-    }
-    let exe = std::env::current_exe().ok()?;
-    let meta = std::fs::metadata(&exe).ok()?;
-    let modified = meta
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    let mut hasher = Sha256::new();
-    hasher.update(&version.stdout);
-    hasher.update(std::fs::read(root.join("Cargo.lock")).ok()?);
-    hasher.update(std::fs::read(root.join("Cargo.toml")).ok()?);
-    // The generated crate compiles against the support crate: a change there is a new context.
-    let support = root.join(SUPPORT_CRATE_DIR);
-    hasher.update(std::fs::read(support.join("Cargo.toml")).ok()?);
-    let mut sources: Vec<_> = std::fs::read_dir(support.join("src"))
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .collect();
-    sources.sort();
-    for path in sources {
-        hasher.update(path.display().to_string());
-        hasher.update(std::fs::read(&path).ok()?);
-    }
-    hasher.update(std::env::var("RUSTFLAGS").unwrap_or_default());
-    hasher.update(exe.display().to_string());
-    hasher.update(meta.len().to_le_bytes());
-    hasher.update(modified.as_nanos().to_le_bytes());
-    Some(hex::encode(hasher.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::verdicts::{code_shape, without_header};
     use super::*;
 
     fn crate_of(files: &[(&str, &str)]) -> Generated {
@@ -831,7 +357,7 @@ mod tests {
         let generated = passage_codegen::generate(&catalog, &settings).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("generated");
-        crate::write_generated(&out, &generated).unwrap();
+        crate::regen::write_generated(&out, &generated).unwrap();
         // A scratch folder under a plain file: any attempt to check the crate fails loudly.
         let blocker = dir.path().join("not-a-folder");
         std::fs::write(&blocker, "").unwrap();
@@ -864,6 +390,52 @@ mod tests {
             err.chain()
                 .any(|cause| cause.downcast_ref::<std::io::Error>().is_some()),
             "the check was attempted and failed on the scratch folder: {err:#}"
+        );
+    }
+
+    #[test]
+    fn a_module_whose_value_form_fails_too_stops_the_gate_at_once() {
+        let catalog = std::fs::read(crate::workspace_root().join("catalog/providers.json"))
+            .expect("the pinned catalog");
+        let settings = passage_codegen::Settings::default()
+            .with_typer(std::sync::Arc::new(passage_codegen::typing::InProcessTyper));
+        let typed = passage_codegen::generate(&catalog, &settings).unwrap();
+        let module = typed
+            .files
+            .keys()
+            .find_map(|path| types_module(path))
+            .expect("a types module")
+            .to_owned();
+        let as_value = passage_codegen::generate(
+            &catalog,
+            &settings
+                .clone()
+                .with_untyped_module(module.clone(), "recorded by the test"),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let verdicts = Verdicts::with_context(dir.path().join("verdicts"), "test context");
+        verdicts.record_failure(&typed, &module, "error[E0308]: the typed form");
+        verdicts.record_failure(&as_value, &module, "error[E0277]: the Value form");
+        // Any attempt to check the crate fails on the scratch folder instead.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, "").unwrap();
+        let err = generate_gated(
+            &catalog,
+            settings,
+            &blocker.join("scratch"),
+            &verdicts,
+            None,
+            &Progress::lines("test"),
+        )
+        .expect_err("a module that fails in both forms is a generator bug");
+        let message = format!("{err:#}");
+        assert!(
+            message.contains(&format!(
+                "`{module}` does not compile even as serde_json::Value"
+            )) && message.contains("error[E0277]: the Value form")
+                && message.contains("error[E0308]: the typed form"),
+            "{message}"
         );
     }
 
