@@ -248,7 +248,7 @@ pub fn run(args: Args) -> Result<bool> {
         settings,
         &scratch,
         &verdicts,
-        None,
+        crate::gate::OnDisk::Ignored,
         &progress,
     )?;
     for warning in &generated.warnings {

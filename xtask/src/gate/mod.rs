@@ -147,6 +147,32 @@ fn parse_messages(stdout: &str) -> GateReport {
     report
 }
 
+/// The crate already where regen is about to write, and how far it is trusted.
+#[derive(Debug, Clone, Copy)]
+pub enum OnDisk<'a> {
+    /// Nothing to compare with (the corpus harness judges every crate).
+    Ignored,
+    /// A folder an earlier regen wrote (`--out-dir`, maybe with `--no-gate`): an output equal to
+    /// it is not checked (nothing is written), but it is not known to compile, so no verdict is
+    /// derived from it.
+    Written(&'a Path),
+    /// The repository's `generated/`, which the workspace's own build and clippy compile (CI
+    /// refuses a change where it does not): an output equal to it is recorded as passed, crate,
+    /// skeleton and modules. These are the verdicts derived from the checked-in crate: on a
+    /// fresh clone, `regen --check` checks nothing, and a later change of one schema is checked
+    /// as a delta crate of its module, not as the whole crate.
+    CheckedIn(&'a Path),
+}
+
+impl<'a> OnDisk<'a> {
+    fn dir(self) -> Option<&'a Path> {
+        match self {
+            OnDisk::Ignored => None,
+            OnDisk::Written(dir) | OnDisk::CheckedIn(dir) => Some(dir),
+        }
+    }
+}
+
 /// Generates from `catalog` and runs the compile gate until the crate compiles: modules that do
 /// not compile are typed as `serde_json::Value` (with the compiler's first error as their
 /// warning) and the crate is generated and checked again. Fails, writing nothing, when an error
@@ -155,17 +181,15 @@ fn parse_messages(stdout: &str) -> GateReport {
 /// Verdicts are remembered (see [`Verdicts`]): a crate that passed before is not checked again,
 /// and a module that failed before is typed as `Value` at once, with the error it had.
 ///
-/// `out_dir` is where the crate is about to be written. When the output is exactly the crate
-/// already there, regen writes nothing, so there is nothing to gate: no check runs. This is the
-/// verdict derived from the checked-in crate: a `regen --check` on a fresh clone (no verdicts in
-/// `target/`) of an up-to-date repository checks nothing, and the checked-in crate itself is
-/// compiled by the workspace's own build and clippy.
+/// `on_disk` is the crate where the output is about to be written (see [`OnDisk`]). When the
+/// output is exactly that crate, regen writes nothing, so there is nothing to gate: no check
+/// runs.
 pub fn generate_gated(
     catalog: &[u8],
     mut settings: passage_codegen::Settings,
     scratch: &Path,
     verdicts: &Verdicts,
-    out_dir: Option<&Path>,
+    on_disk: OnDisk<'_>,
     progress: &Progress,
 ) -> Result<Generated> {
     const MAX_ROUNDS: usize = 4;
@@ -196,8 +220,15 @@ pub fn generate_gated(
     };
     loop {
         let generated = passage_codegen::generate(catalog, &settings)?;
-        if let Some(dir) = out_dir {
+        if let Some(dir) = on_disk.dir() {
             if crate::regen::stale_generated(dir, &generated)?.is_empty() {
+                if let OnDisk::CheckedIn(_) = on_disk {
+                    verdicts.record_pass(&generated);
+                    verdicts.record_skeleton_pass(&generated);
+                    for module in verdicts.unverified_modules(&generated) {
+                        verdicts.record_module_pass(&generated, &module);
+                    }
+                }
                 progress.note(
                     "compile gate: the crate on disk is exactly this output, nothing to write, \
                      no cargo check needed",
@@ -363,16 +394,36 @@ mod tests {
         std::fs::write(&blocker, "").unwrap();
         let scratch = blocker.join("scratch");
         let progress = Progress::lines("test");
+        let verdicts = Verdicts::with_context(dir.path().join("verdicts"), "test context");
         let gated = generate_gated(
             &catalog,
             settings.clone(),
             &scratch,
-            &Verdicts::disabled(),
-            Some(&out),
+            &verdicts,
+            OnDisk::Written(&out),
             &progress,
         )
         .expect("the crate on disk is the output: no check");
         assert_eq!(gated.files, generated.files);
+        assert!(
+            !verdicts.passed(&generated) && !verdicts.skeleton_passed(&generated),
+            "a folder regen wrote is not known to compile: no verdict from it"
+        );
+        generate_gated(
+            &catalog,
+            settings.clone(),
+            &scratch,
+            &verdicts,
+            OnDisk::CheckedIn(&out),
+            &progress,
+        )
+        .expect("the checked-in crate is the output: no check");
+        assert!(
+            verdicts.passed(&generated)
+                && verdicts.skeleton_passed(&generated)
+                && verdicts.unverified_modules(&generated).is_empty(),
+            "the checked-in crate's verdicts are recorded"
+        );
 
         let lib = out.join("src/lib.rs");
         let text = std::fs::read_to_string(&lib).unwrap();
@@ -382,7 +433,7 @@ mod tests {
             settings,
             &scratch,
             &Verdicts::disabled(),
-            Some(&out),
+            OnDisk::CheckedIn(&out),
             &progress,
         )
         .expect_err("a crate on disk that differs is checked (here: the check cannot start)");
@@ -425,7 +476,7 @@ mod tests {
             settings,
             &blocker.join("scratch"),
             &verdicts,
-            None,
+            OnDisk::Ignored,
             &Progress::lines("test"),
         )
         .expect_err("a module that fails in both forms is a generator bug");

@@ -216,7 +216,10 @@ pub(crate) fn regen_in(
             settings,
             &scratch,
             &verdicts,
-            Some(&out_dir),
+            match args.out_dir {
+                None => gate::OnDisk::CheckedIn(&out_dir),
+                Some(_) => gate::OnDisk::Written(&out_dir),
+            },
             progress,
         )?
     };
