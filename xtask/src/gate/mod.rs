@@ -569,6 +569,17 @@ mod tests {
     }
 
     #[test]
+    fn the_verdict_context_is_established_in_this_workspace() {
+        // Without a context nothing is remembered and every regen checks the whole crate (as
+        // when the support crate's sources gained a subfolder the context did not read).
+        let verdicts = Verdicts::open(tempfile::tempdir().unwrap().path().to_path_buf());
+        assert!(
+            verdicts.has_context(),
+            "no verdict context: nothing would be remembered"
+        );
+    }
+
+    #[test]
     fn verdicts_hold_for_the_exact_crate_and_context_only() {
         let dir = tempfile::tempdir().unwrap();
         let verdicts = Verdicts::with_context(dir.path().to_path_buf(), "toolchain A");

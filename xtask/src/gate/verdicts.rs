@@ -1,6 +1,6 @@
 //! What earlier gate runs found, remembered per crate and per module text (see [`Verdicts`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use passage_codegen::Generated;
@@ -45,6 +45,12 @@ impl Verdicts {
             dir,
             context: Some(context.to_owned()),
         }
+    }
+
+    /// Whether verdicts can be kept: the context (toolchain, lockfile, support crate, this
+    /// binary) could be read.
+    pub fn has_context(&self) -> bool {
+        self.context.is_some()
     }
 
     /// SHA-256 over `tag`, the context and each `(path, text)` pair, lengths first.
@@ -259,6 +265,20 @@ pub(super) fn without_header(text: &str) -> &str {
 const PASS: &[u8] = b"pass\n";
 const FAIL_PREFIX: &str = "fail\n";
 
+/// Every file under `dir`, its subfolders included (a module split into a folder is still part
+/// of the context).
+fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            rust_sources(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
 /// The context a verdict holds in (see [`Verdicts`]); `None` if any part cannot be read.
 fn verdict_context() -> Option<String> {
     let root = crate::workspace_root();
@@ -281,10 +301,8 @@ fn verdict_context() -> Option<String> {
     // The generated crate compiles against the support crate: a change there is a new context.
     let support = root.join(SUPPORT_CRATE_DIR);
     hasher.update(std::fs::read(support.join("Cargo.toml")).ok()?);
-    let mut sources: Vec<_> = std::fs::read_dir(support.join("src"))
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .collect();
+    let mut sources = Vec::new();
+    rust_sources(&support.join("src"), &mut sources).ok()?;
     sources.sort();
     for path in sources {
         hasher.update(path.display().to_string());

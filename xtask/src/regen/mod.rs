@@ -205,7 +205,14 @@ pub(crate) fn regen_in(
     let verdicts = if args.no_cache {
         gate::Verdicts::disabled()
     } else {
-        gate::Verdicts::open(gate::target_dir().join("regen-gate/verdicts"))
+        let verdicts = gate::Verdicts::open(gate::target_dir().join("regen-gate/verdicts"));
+        if !verdicts.has_context() {
+            progress.note(
+                "compile gate: the toolchain, lockfile or support crate could not be read, so no \
+                 verdict is kept: every change is checked as the whole crate",
+            );
+        }
+        verdicts
     };
     let settings_for_old = settings.clone();
     let generated = if args.no_gate {
