@@ -29,9 +29,11 @@ pub mod api_diff;
 pub mod compat;
 pub mod diff;
 mod emit;
+pub mod modules;
 pub mod naming;
 pub mod normalize;
 mod open_structs;
+mod parallel;
 mod postprocess;
 mod typify_driver;
 pub mod typing;
@@ -69,6 +71,7 @@ pub struct Settings {
     schema_budget: std::time::Duration,
     untyped_modules: BTreeMap<String, String>,
     typer: std::sync::Arc<dyn typing::SchemaTyper>,
+    pub(crate) module_cache: Option<std::sync::Arc<dyn modules::ModuleCache>>,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             schema_budget: std::time::Duration::from_secs(30),
             untyped_modules: BTreeMap::new(),
             typer: std::sync::Arc::new(typing::InProcessTyper),
+            module_cache: None,
         }
     }
 }
@@ -111,6 +115,14 @@ impl Settings {
     /// Where typify runs (default: in this process, [`typing::InProcessTyper`]).
     pub fn with_typer(mut self, typer: std::sync::Arc<dyn typing::SchemaTyper>) -> Self {
         self.typer = typer;
+        self
+    }
+
+    /// Where finished types modules are remembered across runs (default: nowhere). A schema
+    /// whose module is found there is neither typed nor post-processed again: the output is the
+    /// same, and a regen after one schema changed costs about one module's work.
+    pub fn with_module_cache(mut self, cache: std::sync::Arc<dyn modules::ModuleCache>) -> Self {
+        self.module_cache = Some(cache);
         self
     }
 
@@ -239,6 +251,8 @@ pub(crate) struct SchemaUnit {
     pub module: String,
     pub type_name: String,
     pub normalized: Value,
+    /// SHA-256 of `normalized`'s compact JSON (what tells distinct schemas apart).
+    pub normalized_sha256: String,
     pub notes: Vec<normalize::NormalizeNote>,
     /// Filled by typing.
     pub code: String,
@@ -267,8 +281,25 @@ pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, 
         typify_version: TYPIFY_VERSION.into(),
     };
     let (mut units, operations) = plan(&catalog);
-    let mut warnings = Vec::new();
-    let to_type: Vec<usize> = (0..units.len())
+    // Each unit's module: from the module cache, else typed (by typify, or as
+    // `serde_json::Value` for a module the gate refused) and finished here.
+    let keys: Vec<String> = units
+        .iter()
+        .map(|unit| {
+            let untyped = settings.untyped_modules.get(&unit.module);
+            modules::key(unit, untyped.map(String::as_str))
+        })
+        .collect();
+    let mut finished: Vec<Option<modules::FinishedModule>> = match &settings.module_cache {
+        Some(cache) => keys.iter().map(|key| cache.get(key)).collect(),
+        None => vec![None; units.len()],
+    };
+    let missing: Vec<usize> = (0..units.len())
+        .filter(|&i| finished[i].is_none())
+        .collect();
+    let to_type: Vec<usize> = missing
+        .iter()
+        .copied()
         .filter(|&i| !settings.untyped_modules.contains_key(&units[i].module))
         .collect();
     let schemas: Vec<Value> = to_type
@@ -283,10 +314,10 @@ pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, 
                 .type_schemas(&schemas, settings.schema_budget),
         )
         .collect();
-    let work: Vec<(&mut SchemaUnit, typing::TypedSchemaText)> = units
-        .iter_mut()
-        .enumerate()
-        .map(|(i, unit)| {
+    let work: Vec<(&SchemaUnit, typing::TypedSchemaText)> = missing
+        .iter()
+        .map(|&i| {
+            let unit = &units[i];
             let text = match typed.remove(&i) {
                 Some(text) => text,
                 None => typing::untyped(&unit.normalized, &settings.untyped_modules[&unit.module]),
@@ -294,8 +325,20 @@ pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, 
             (unit, text)
         })
         .collect();
-    for unit_warnings in type_units(work) {
-        warnings.extend(unit_warnings?);
+    for (i, module) in missing.iter().zip(modules::finish_all(work)) {
+        let module = module?;
+        if let Some(cache) = &settings.module_cache {
+            if !module.is_transient() {
+                cache.put(&keys[*i], &module);
+            }
+        }
+        finished[*i] = Some(module);
+    }
+    let mut warnings = Vec::new();
+    for (unit, module) in units.iter_mut().zip(finished) {
+        let module = module.expect("every unit found in the cache or finished");
+        warnings.extend(modules::warnings(unit, &module));
+        unit.code = module.code;
     }
     let files = emit::emit_crate(&units, &operations, &provenance, settings)?;
     let snapshots = operations
@@ -382,6 +425,7 @@ fn plan(catalog: &Catalog) -> (Vec<SchemaUnit>, Vec<PlannedOperation>) {
                 module: String::new(),
                 type_name,
                 normalized: normalized.schema,
+                normalized_sha256: hash,
                 notes: normalized.notes,
                 code: String::new(),
             });
@@ -456,101 +500,4 @@ fn name_modules(units: &mut [SchemaUnit]) {
     for (unit, name) in units.iter_mut().zip(names) {
         unit.module = name;
     }
-}
-
-/// [`type_unit`] of every unit, on every core (each unit is post-processed and formatted on its
-/// own: at 2,000 schemas this was most of a regen whose schemas all came from the typing cache).
-/// Each unit's warnings, in unit order, so the output does not depend on the threads.
-fn type_units(
-    work: Vec<(&mut SchemaUnit, typing::TypedSchemaText)>,
-) -> Vec<Result<Vec<Warning>, CodegenError>> {
-    let threads = std::thread::available_parallelism()
-        .map(std::num::NonZeroUsize::get)
-        .unwrap_or(1)
-        .min(work.len().max(1));
-    let chunk = work.len().div_ceil(threads).max(1);
-    let mut chunks: Vec<Vec<_>> = Vec::new();
-    let mut work = work.into_iter().peekable();
-    while work.peek().is_some() {
-        chunks.push(work.by_ref().take(chunk).collect());
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .into_iter()
-                        .map(|(unit, text)| {
-                            let mut warnings = Vec::new();
-                            type_unit(unit, text, &mut warnings).map(|()| warnings)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            // A panic in a post-processing pass is a generator bug: it surfaces as it would
-            // have without the threads.
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
-fn type_unit(
-    unit: &mut SchemaUnit,
-    typed: typing::TypedSchemaText,
-    warnings: &mut Vec<Warning>,
-) -> Result<(), CodegenError> {
-    let mut fallbacks: Vec<(String, String)> = typed
-        .fallbacks
-        .into_iter()
-        .map(|f| (f.pointer, f.reason))
-        .collect();
-    let mut file = match syn::parse_str::<syn::File>(&typed.code) {
-        Ok(file) => file,
-        Err(err) => {
-            let text = typing::untyped(
-                &unit.normalized,
-                &format!("typer returned invalid Rust: {err}"),
-            );
-            fallbacks = text
-                .fallbacks
-                .into_iter()
-                .map(|f| (f.pointer, f.reason))
-                .collect();
-            syn::parse_str(&text.code).unwrap_or_else(|_| syn::parse_quote! {})
-        }
-    };
-    postprocess::make_tolerant(&mut file);
-    let warn = |pointer: String, message: String| Warning {
-        integrations: unit.integrations.clone(),
-        resource: unit.resource.clone(),
-        action: unit.action.clone(),
-        role: unit.role,
-        pointer,
-        message,
-    };
-    for note in &unit.notes {
-        warnings.push(warn(note.pointer.clone(), note.message.clone()));
-    }
-    for (pointer, reason) in fallbacks {
-        warnings.push(warn(
-            pointer,
-            format!("typed as serde_json::Value: {reason}"),
-        ));
-    }
-    // Round-trip through the parser so a generator bug surfaces here, not in the crate build.
-    let text = prettyplease::unparse(&file);
-    syn::parse_file(&text).map_err(|err| CodegenError::InvalidOutput {
-        file: format!("src/types/{}.rs", unit.module),
-        message: err.to_string(),
-    })?;
-    unit.code = text;
-    Ok(())
 }

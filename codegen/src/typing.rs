@@ -19,6 +19,21 @@ pub struct Fallback {
     pub reason: String,
 }
 
+/// Whether a fallback `reason` says more about the machine than about the schema: a time or
+/// memory budget ran out, or the typing worker died or stopped answering (the wordings of
+/// [`type_one`] and of `cargo xtask regen`'s worker processes). Another run may type such a
+/// schema, so no cache may keep the result.
+pub fn is_transient_reason(reason: &str) -> bool {
+    const MACHINE: [&str; 5] = [
+        "over the time budget",
+        "over the memory budget",
+        "typing worker",
+        "typify overflowed its stack",
+        "typify panicked outside its guard",
+    ];
+    MACHINE.iter().any(|prefix| reason.starts_with(prefix))
+}
+
 /// typify's output for one normalized schema, as Rust source text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypedSchemaText {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use passage_catalog::Catalog;
-use passage_codegen::api_diff::{ApiChangeKind, ApiSeverity};
+use passage_codegen::api_diff::{self, ApiChangeKind, ApiSeverity, PublicApi};
 use passage_codegen::compat::Side;
 use passage_codegen::diff::{self, Bump, ChangeReport, Impact};
 use passage_codegen::{generate, SchemaRole, Settings};
@@ -230,6 +230,19 @@ fn the_report_on_each_mutation_of_the_pinned_catalog() {
             }
         }
         let api = report.api.clone().unwrap_or_default();
+        // The report parses only the files that differ; the changes must be those of the
+        // whole crates.
+        let whole = api_diff::compare(
+            &PublicApi::from_files(&old_files),
+            &PublicApi::from_files(&new_files),
+        );
+        let reported: Vec<_> = api.iter().map(|impact| impact.change.clone()).collect();
+        if reported != whole {
+            problems.push(format!(
+                "the API changes of the files that differ, {reported:?}, are not those of the \
+                 whole crates, {whole:?}"
+            ));
+        }
         match row.api {
             Some((kind, severity)) => {
                 let found = api.iter().any(|i| {

@@ -239,6 +239,9 @@ pub fn run(args: Args) -> Result<bool> {
         .with_typer(std::sync::Arc::new(crate::cache::CachingTyper::new(
             crate::typer::ProcessTyper::new(args.schema_memory_mib)?,
             crate::gate::target_dir().join("regen-cache"),
+        )))
+        .with_module_cache(std::sync::Arc::new(crate::cache::ModuleStore::new(
+            crate::gate::target_dir().join("regen-cache/modules"),
         )));
     let verdicts =
         crate::gate::Verdicts::open(crate::gate::target_dir().join("regen-gate/verdicts"));

@@ -9,6 +9,10 @@ use passage_codegen::{diff, Generated, Settings};
 
 use crate::{cache, gate, progress, report, snapshots, staleness, typer, workspace_root};
 
+/// The catalog an `--out-dir` crate was made from, kept beside it (`DIR/catalog.json`): the old
+/// side of the next experiment's change report in that folder.
+const EXPERIMENT_CATALOG: &str = "catalog.json";
+
 /// Production base URL of the Passage Connect API.
 const PRODUCTION_BASE_URL: &str = "https://connect.getpassage.ai";
 
@@ -44,7 +48,8 @@ pub(crate) struct RegenArgs {
     /// Time one schema may take in typify, in seconds; over it, it becomes `serde_json::Value`.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub(crate) schema_seconds: u64,
-    /// Use no cache (typify output, gate verdicts): what a first regen costs (benchmarks).
+    /// Use no cache (typify output, finished modules, gate verdicts): what a first regen costs
+    /// (benchmarks).
     #[arg(long, hide = true)]
     pub(crate) no_cache: bool,
     /// Also write the change report into DIR: `report.md` (for a pull-request comment, ending
@@ -184,13 +189,19 @@ pub(crate) fn regen_in(
     let settings = Settings::default()
         .with_catalog_label(label)
         .with_schema_budget(std::time::Duration::from_secs(args.schema_seconds));
-    let settings = if args.no_cache {
-        settings.with_typer(std::sync::Arc::new(typer))
-    } else {
-        settings.with_typer(std::sync::Arc::new(
-            cache::CachingTyper::new(typer, gate::target_dir().join("regen-cache"))
-                .with_progress(progress.clone()),
+    let modules = (!args.no_cache).then(|| {
+        std::sync::Arc::new(cache::ModuleStore::new(
+            gate::target_dir().join("regen-cache/modules"),
         ))
+    });
+    let settings = match &modules {
+        None => settings.with_typer(std::sync::Arc::new(typer)),
+        Some(modules) => settings
+            .with_typer(std::sync::Arc::new(
+                cache::CachingTyper::new(typer, gate::target_dir().join("regen-cache"))
+                    .with_progress(progress.clone()),
+            ))
+            .with_module_cache(modules.clone()),
     };
     let out_dir = args
         .out_dir
@@ -230,15 +241,42 @@ pub(crate) fn regen_in(
             progress,
         )?
     };
+    if let Some(modules) = &modules {
+        let (looked_up, found) = modules.lookups();
+        progress.note(format!(
+            "module cache: {found} of {looked_up} types module(s) and formatted file(s) found, \
+             not made again"
+        ));
+    }
     for warning in &generated.warnings {
         eprintln!("warning: {warning}");
     }
-    // The old crate is the one users have: `generated/` as committed. A workspace without it
-    // (a fresh experiment) gets it made from the pinned catalog, ungated.
+    // The old side is what the output replaces. For `generated/`: the crate users have, as
+    // committed (made from the pinned catalog, ungated, when a workspace lacks it). For an
+    // `--out-dir` experiment: the crate an earlier experiment wrote there with its catalog (kept
+    // beside it as `EXPERIMENT_CATALOG`), so a benchmark's second run reports, and pays for,
+    // what a user's regen of the same change would; a fresh folder compares with `generated/`.
     let stage = progress.waiting("checking the changes (counterexamples, Rust API)".to_string());
-    let old_files = match read_crate(&root.join("generated"))? {
-        Some(files) => files,
-        None => passage_codegen::generate(&previous, &settings_for_old)?.files,
+    let experiment_before = match &args.out_dir {
+        Some(dir) => match std::fs::read(dir.join(EXPERIMENT_CATALOG)) {
+            Ok(bytes) => read_crate(dir)?.map(|files| (bytes, files)),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let (old_catalog, old_files) = match experiment_before {
+        Some((bytes, files)) => (
+            Catalog::from_slice(&bytes)
+                .with_context(|| format!("the catalog kept in {EXPERIMENT_CATALOG}"))?,
+            files,
+        ),
+        None => match read_crate(&root.join("generated"))? {
+            Some(files) => (old_catalog, files),
+            None => (
+                old_catalog,
+                passage_codegen::generate(&previous, &settings_for_old)?.files,
+            ),
+        },
     };
     let report = diff::report(&old_catalog, &new_catalog, &old_files, &generated.files);
     stage.done(format!(
@@ -296,6 +334,11 @@ pub(crate) fn regen_in(
         println!("pinned the new catalog as {PINNED}");
     }
     let mut counts = write_generated(&out_dir, &generated)?;
+    if args.out_dir.is_some() {
+        let kept = out_dir.join(EXPERIMENT_CATALOG);
+        std::fs::write(&kept, &catalog_bytes)
+            .with_context(|| format!("writing {}", kept.display()))?;
+    }
     println!(
         "regenerated {} file(s) for {} operation(s): {} written, {} removed, {} unchanged",
         generated.files.len(),

@@ -13,6 +13,8 @@ use quote::{format_ident, quote};
 
 use crate::{naming, CodegenError, PlannedOperation, Provenance, SchemaRole, SchemaUnit, Settings};
 
+mod integration;
+
 /// The first lines of every generated file: made by regen, not to be edited. No provenance: a
 /// catalog hash here would change every file when one schema changes, hiding the real diff in
 /// review; it lives in [`crate::PROVENANCE_FILE`] alone.
@@ -46,12 +48,51 @@ fn provenance_file(provenance: &Provenance, settings: &Settings) -> String {
     )
 }
 
-fn format_tokens(tokens: TokenStream, file: &str) -> Result<String, CodegenError> {
-    let parsed: syn::File = syn::parse2(tokens).map_err(|err| CodegenError::InvalidOutput {
-        file: file.into(),
-        message: err.to_string(),
-    })?;
-    Ok(prettyplease::unparse(&parsed))
+/// Formats emitted tokens as a file (`prettyplease`), through the module cache when there is one:
+/// the text is a function of the tokens alone, and at 2,000 operations formatting `lib.rs` and
+/// every integration module was the largest part of a regen after one schema changed, where one
+/// integration module changes.
+#[derive(Clone, Copy)]
+struct Formatter<'a> {
+    cache: Option<&'a dyn crate::modules::ModuleCache>,
+}
+
+impl Formatter<'_> {
+    fn format(&self, tokens: TokenStream, file: &str) -> Result<String, CodegenError> {
+        let key = self.cache.map(|_| {
+            use sha2::Digest as _;
+            let mut hasher = sha2::Sha256::new();
+            for part in [
+                "formatted file",
+                crate::CODEGEN_VERSION,
+                file,
+                &tokens.to_string(),
+            ] {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part.as_bytes());
+            }
+            hex::encode(hasher.finalize())
+        });
+        if let (Some(cache), Some(key)) = (self.cache, &key) {
+            if let Some(found) = cache.get(key) {
+                return Ok(found.code);
+            }
+        }
+        let parsed: syn::File = syn::parse2(tokens).map_err(|err| CodegenError::InvalidOutput {
+            file: file.into(),
+            message: err.to_string(),
+        })?;
+        let code = prettyplease::unparse(&parsed);
+        if let (Some(cache), Some(key)) = (self.cache, &key) {
+            let formatted = crate::modules::FinishedModule {
+                code,
+                fallbacks: Vec::new(),
+            };
+            cache.put(key, &formatted);
+            return Ok(formatted.code);
+        }
+        Ok(code)
+    }
 }
 
 fn cfg_any(integrations: &BTreeSet<&str>, names: &naming::CrateNames) -> TokenStream {
@@ -184,12 +225,16 @@ pub(crate) fn emit_crate(
     files.insert("Cargo.toml".into(), cargo);
 
     // --- src/lib.rs and src/integrations/*.rs
+    let formatter = Formatter {
+        cache: settings.module_cache.as_deref(),
+    };
     let (lib, integration_files) = emit_lib(
         units,
         operations,
         &names,
         &integration_modules,
         &integration_names,
+        formatter,
     )?;
     files.insert(
         crate::PROVENANCE_FILE.into(),
@@ -205,19 +250,21 @@ pub(crate) fn emit_crate(
     Ok(files)
 }
 
+/// `crate::types::{module}::{Type}` of a unit's root type.
+fn type_path(unit: &SchemaUnit) -> TokenStream {
+    let module = format_ident!("{}", unit.module);
+    let ty = format_ident!("{}", unit.type_name);
+    quote!(crate::types::#module::#ty)
+}
+
 fn emit_lib(
     units: &[SchemaUnit],
     operations: &[PlannedOperation],
     names: &naming::CrateNames,
     integration_modules: &BTreeMap<String, syn::Ident>,
     integration_names: &BTreeMap<String, String>,
+    formatter: Formatter<'_>,
 ) -> Result<(String, BTreeMap<String, String>), CodegenError> {
-    let type_path = |unit: &SchemaUnit| -> TokenStream {
-        let module = format_ident!("{}", unit.module);
-        let ty = format_ident!("{}", unit.type_name);
-        quote!(crate::types::#module::#ty)
-    };
-
     let type_modules = units.iter().map(|unit| {
         let cfg = cfg_any(
             &unit.integrations.iter().map(String::as_str).collect(),
@@ -263,99 +310,34 @@ fn emit_lib(
     // Everything one operation adds (alias, registry entry with its schemas, decode arm, the
     // arms of `OperationResult`'s methods) goes into its integration's own file, compiled only
     // under the integration's feature: a build pays for the integrations it turns on.
-    let mut per_integration: BTreeMap<&str, IntegrationParts> = BTreeMap::new();
+    // The variants of `OperationResult` here; each integration's file on every core.
     let mut variants = Vec::new();
+    let mut by_integration: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (index, op) in operations.iter().enumerate() {
-        let op_names = operation_names(op, index, names, integration_modules);
         let OperationNames {
             variant,
             module,
             result_alias,
-            arguments_alias,
             feature,
-        } = &op_names;
+            ..
+        } = operation_names(op, index, names, integration_modules);
         let (integration, resource, action) = (&op.integration, &op.resource, &op.action);
-        let result_ty = match op.result_unit {
-            Some(i) => type_path(&units[i]),
-            None => quote!(::serde_json::Value),
-        };
-        let result_doc = format!(
-            "Result of `{resource}`/`{action}` on {} (`{integration}`).{}",
-            integration_names[integration],
-            if op.description.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", op.description)
-            }
-        );
-        let parts = per_integration.entry(integration.as_str()).or_default();
-        parts
-            .aliases
-            .push(quote! { #[doc = #result_doc] pub type #result_alias = #result_ty; });
-        if let Some(i) = op.arguments_unit {
-            let arguments_ty = type_path(&units[i]);
-            let doc = format!(
-                "Arguments of `{resource}`/`{action}` on {}.",
-                integration_names[integration]
-            );
-            parts
-                .aliases
-                .push(quote! { #[doc = #doc] pub type #arguments_alias = #arguments_ty; });
-        }
         let cfg = quote!(#[cfg(feature = #feature)]);
         let variant_doc = format!("`{integration}` `{resource}`/`{action}`.");
         variants.push(quote! { #[doc = #variant_doc] #cfg #variant(::std::boxed::Box<crate::#module::#result_alias>) });
-        let index = proc_macro2::Literal::usize_unsuffixed(parts.registry.len());
-        parts.operation_arms.push(
-            quote! { crate::OperationResult::#variant(_) => ::std::option::Option::Some(&OPERATIONS[#index]) },
-        );
-        parts.serialize_arms.push(quote! {
-            crate::OperationResult::#variant(value) => ::std::result::Result::Ok(::serde::Serialize::serialize(value, serializer))
-        });
-        let variant_name = variant.to_string();
-        parts.debug_arms.push(quote! {
-            crate::OperationResult::#variant(value) => ::std::option::Option::Some(f.debug_tuple(#variant_name).field(value).finish())
-        });
-        parts.clone_arms.push(quote! {
-            crate::OperationResult::#variant(value) => ::std::option::Option::Some(crate::OperationResult::#variant(::std::clone::Clone::clone(value)))
-        });
-        parts.eq_arms.push(quote! {
-            (crate::OperationResult::#variant(a), crate::OperationResult::#variant(b)) => ::std::option::Option::Some(a == b)
-        });
-        parts.decode_arms.push(quote! {
-            (#resource, #action) => crate::__private::decode::<#result_alias>(data)
-                .map(|value| crate::OperationResult::#variant(::std::boxed::Box::new(value)))
-        });
-        let description = &op.description;
-        let integration_name = &op.integration_name;
-        let result_type = format!("{}::{}", module, result_alias);
-        let arguments_type = match op.arguments_unit {
-            Some(_) => {
-                let t = format!("{}::{}", module, arguments_alias);
-                quote!(::std::option::Option::Some(#t))
-            }
-            None => quote!(::std::option::Option::None),
-        };
-        let opt = |s: &Option<String>| match s {
-            Some(text) => quote!(::std::option::Option::Some(#text)),
-            None => quote!(::std::option::Option::None),
-        };
-        let result_schema = opt(&op.result_schema);
-        let arguments_schema = opt(&op.arguments_schema);
-        parts.registry.push(quote! {
-            crate::OperationInfo {
-                integration: #integration,
-                integration_name: #integration_name,
-                resource: #resource,
-                action: #action,
-                description: #description,
-                result_type: #result_type,
-                arguments_type: #arguments_type,
-                result_schema: #result_schema,
-                arguments_schema: #arguments_schema,
-            }
-        });
+        by_integration
+            .entry(integration.as_str())
+            .or_default()
+            .push(index);
     }
+    let mut integration_texts = integration::files(
+        &by_integration,
+        units,
+        operations,
+        names,
+        integration_names,
+        formatter,
+    )?;
 
     let mut integration_files = BTreeMap::new();
     let mut integration_mods = Vec::new();
@@ -367,14 +349,10 @@ fn emit_lib(
     let mut debug_chain = Vec::new();
     let mut clone_chain = Vec::new();
     let mut find_arms = Vec::new();
-    for (integration, parts) in &per_integration {
+    for integration in by_integration.keys() {
         let module = &integration_modules[*integration];
         let feature = &names.features[*integration];
         let cfg = quote!(#[cfg(feature = #feature)]);
-        let doc = format!(
-            "Types of {} (`{integration}`): one alias per operation. Cargo feature `{feature}`.",
-            integration_names[*integration]
-        );
         let file = format!("integrations/{}.rs", naming::unraw(&module.to_string()));
         integration_mods.push(quote! {
             #cfg
@@ -419,7 +397,9 @@ fn emit_lib(
             .push(quote! { #cfg #integration => ::std::option::Option::Some(#module::OPERATIONS) });
         integration_files.insert(
             format!("src/{file}"),
-            emit_integration(integration, &integration_names[*integration], &doc, parts)?,
+            integration_texts
+                .remove(*integration)
+                .expect("one file per integration"),
         );
     }
 
@@ -648,114 +628,5 @@ fn emit_lib(
             pub use ::passage_generated_support::*;
         }
     };
-    Ok((format_tokens(tokens, "src/lib.rs")?, integration_files))
-}
-
-/// What one integration's operations contribute, emitted into `src/integrations/<module>.rs`.
-#[derive(Default)]
-struct IntegrationParts {
-    aliases: Vec<TokenStream>,
-    registry: Vec<TokenStream>,
-    decode_arms: Vec<TokenStream>,
-    operation_arms: Vec<TokenStream>,
-    serialize_arms: Vec<TokenStream>,
-    eq_arms: Vec<TokenStream>,
-    debug_arms: Vec<TokenStream>,
-    clone_arms: Vec<TokenStream>,
-}
-
-/// One integration's module: its type aliases, its registry entries (with the schemas) and
-/// the arms of `decode_result` and of `OperationResult`'s methods for its operations. `lib.rs`
-/// declares it behind the integration's feature, so none of it is compiled when that is off.
-fn emit_integration(
-    integration: &str,
-    integration_name: &str,
-    doc: &str,
-    parts: &IntegrationParts,
-) -> Result<String, CodegenError> {
-    let IntegrationParts {
-        aliases,
-        registry,
-        decode_arms,
-        operation_arms,
-        serialize_arms,
-        eq_arms,
-        debug_arms,
-        clone_arms,
-    } = parts;
-    let registry_doc = format!(
-        "The operations of {integration_name} (`{integration}`), sorted by resource and action."
-    );
-    let tokens = quote! {
-        #![doc = #doc]
-        #![cfg_attr(rustfmt, rustfmt::skip)]
-
-        #(#aliases)*
-
-        #[doc = #registry_doc]
-        pub static OPERATIONS: &[crate::OperationInfo] = &[#(#registry),*];
-
-        /// Decodes the data of one of this integration's operations; `None` when it has no
-        /// operation `resource`/`action`.
-        pub(crate) fn decode(
-            resource: &str,
-            action: &str,
-            data: &[u8],
-        ) -> ::std::option::Option<::std::result::Result<crate::OperationResult, (::std::string::String, ::std::string::String)>> {
-            let outcome = match (resource, action) {
-                #(#decode_arms,)*
-                _ => return ::std::option::Option::None,
-            };
-            ::std::option::Option::Some(outcome)
-        }
-
-        /// The registry entry of `result` when it is one of this integration's operations.
-        pub(crate) fn operation_of(result: &crate::OperationResult) -> ::std::option::Option<&'static crate::OperationInfo> {
-            match result {
-                #(#operation_arms,)*
-                _ => ::std::option::Option::None,
-            }
-        }
-
-        /// Serializes `result` when it is one of this integration's operations; hands the
-        /// serializer back otherwise.
-        pub(crate) fn serialize<S: ::serde::Serializer>(
-            result: &crate::OperationResult,
-            serializer: S,
-        ) -> ::std::result::Result<::std::result::Result<S::Ok, S::Error>, S> {
-            match result {
-                #(#serialize_arms,)*
-                _ => ::std::result::Result::Err(serializer),
-            }
-        }
-
-        /// `Debug` of `result` when it is one of this integration's operations.
-        pub(crate) fn debug(
-            result: &crate::OperationResult,
-            f: &mut ::std::fmt::Formatter<'_>,
-        ) -> ::std::option::Option<::std::fmt::Result> {
-            match result {
-                #(#debug_arms,)*
-                _ => ::std::option::Option::None,
-            }
-        }
-
-        /// A copy of `result` when it is one of this integration's operations.
-        pub(crate) fn clone(result: &crate::OperationResult) -> ::std::option::Option<crate::OperationResult> {
-            match result {
-                #(#clone_arms,)*
-                _ => ::std::option::Option::None,
-            }
-        }
-
-        /// Compares two results of the same operation of this integration; `None` when they
-        /// are not.
-        pub(crate) fn eq(a: &crate::OperationResult, b: &crate::OperationResult) -> ::std::option::Option<bool> {
-            match (a, b) {
-                #(#eq_arms,)*
-                _ => ::std::option::Option::None,
-            }
-        }
-    };
-    format_tokens(tokens, &format!("src/integrations/{integration}.rs"))
+    Ok((formatter.format(tokens, "src/lib.rs")?, integration_files))
 }
