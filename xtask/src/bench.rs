@@ -13,7 +13,8 @@
 //! from that integration alone. Synthetic builds report wall time and peak RSS (GNU time's
 //! maximum resident set: the largest of cargo and the rustc processes it waited for) and run
 //! under `ulimit -v` (`--memory-limit-mib`) so a runaway build fails instead of exhausting the
-//! machine.
+//! machine. Where both all-features builds fit, it also counts each crate's monomorphized items
+//! (`-Zprint-mono-items`) and gives lines, items and build seconds per operation.
 
 use std::path::Path;
 use std::process::Command;
@@ -257,12 +258,31 @@ fn synthetic_builds(
         &typify,
     );
     if let (Ok(all), Ok(typify)) = (&all, &typify) {
+        let lines = count_lines(&full.join("generated/src"))?;
+        let typify_lines =
+            count_lines(&typify_dir.join(crate::baseline::TYPIFY_CRATE).join("src"))?;
         println!(
-            "| generated crate (all integrations) / typify's output, {size} operations | {:.2}x wall, {:.2}x peak RSS; {} / {} lines |",
+            "| generated crate (all integrations) / typify's output, {size} operations | {:.2}x wall, {:.2}x peak RSS; {lines} / {typify_lines} lines |",
             all.wall_secs / typify.wall_secs.max(0.001),
             all.peak_rss_kib as f64 / typify.peak_rss_kib.max(1) as f64,
-            count_lines(&full.join("generated/src"))?,
-            count_lines(&typify_dir.join(crate::baseline::TYPIFY_CRATE).join("src"))?,
+        );
+        // Only where both builds fit the limit: the counting build costs as much again.
+        let mono = work.join("build-mono-items");
+        let items = mono_items(&full, &GENERATED, &mono)?;
+        let typify_items = mono_items(&typify_dir, &TYPIFY_OUTPUT, &mono)?;
+        let per_op = |n: f64| n / size as f64;
+        println!(
+            "| per operation, {size} operations: generated crate / typify's output | {:.1} / {:.1} lines; {:.0} / {:.0} monomorphized items ({} / {} in all, **{:.2}x**; {} of ours name `serde_path_to_error`; typify's crate has no function that decodes, so its derives are never instantiated, while `decode_result` instantiates every type's); {:.3} / {:.3} s of dev build |",
+            per_op(lines as f64),
+            per_op(typify_lines as f64),
+            per_op(items.total as f64),
+            per_op(typify_items.total as f64),
+            items.total,
+            typify_items.total,
+            items.total as f64 / typify_items.total.max(1) as f64,
+            items.path_tracking,
+            per_op(all.wall_secs),
+            per_op(typify.wall_secs),
         );
     }
     let mut pairs = Vec::new();
@@ -424,6 +444,67 @@ fn build_cost_of(
         peak_rss_kib: rss
             .parse()
             .with_context(|| format!("peak RSS in {text:?}"))?,
+    })
+}
+
+/// Monomorphized items of one crate's library.
+struct MonoItems {
+    total: usize,
+    /// Those naming `serde_path_to_error` (path tracking instantiated per type).
+    path_tracking: usize,
+}
+
+/// The monomorphized items of `package`'s library in the scratch workspace `dir`: a build with
+/// `-Zprint-mono-items=yes` (an unstable flag: `RUSTC_BOOTSTRAP=1` on this stable toolchain),
+/// in its own target directory `target` since its flags differ from the timed builds', counting
+/// the `MONO_ITEM` lines rustc prints.
+fn mono_items(dir: &Path, package: &Package, target: &Path) -> Result<MonoItems> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let run = |args: &[&str]| -> Result<Vec<u8>> {
+        let output = Command::new(&cargo)
+            .args(args)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "cargo {args:?} in {} failed: {}",
+                dir.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(output.stdout)
+    };
+    let mut dependencies = vec!["build", "--offline"];
+    for dependency in package.dependencies {
+        dependencies.extend(["-p", dependency]);
+    }
+    run(&dependencies)?;
+    run(&["clean", "--offline", "-p", package.name])?;
+    let stdout = run(&[
+        "rustc",
+        "--offline",
+        "-p",
+        package.name,
+        "--lib",
+        "--",
+        "-Zprint-mono-items=yes",
+    ])?;
+    let items: Vec<&[u8]> = stdout
+        .split(|&b| b == b'\n')
+        .filter(|line| line.starts_with(b"MONO_ITEM"))
+        .collect();
+    if items.is_empty() {
+        bail!("rustc printed no MONO_ITEM line for {}", package.name);
+    }
+    let needle = b"serde_path_to_error";
+    Ok(MonoItems {
+        total: items.len(),
+        path_tracking: items
+            .iter()
+            .filter(|line| line.windows(needle.len()).any(|w| w == needle))
+            .count(),
     })
 }
 
