@@ -351,13 +351,15 @@ pub(crate) const TYPIFY_OUTPUT: Package = Package {
     dependencies: &["serde", "serde_json", "chrono", "uuid", "regress"],
 };
 
-/// Runs `cargo ARGS` in the scratch workspace `dir` with `target` as its target directory.
-fn cargo_in(dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
+/// Runs `cargo ARGS` in the scratch workspace `dir` with `target` as its target directory and
+/// the extra environment variables `env`; returns cargo's standard output.
+fn cargo_in_env(dir: &Path, target: &Path, env: &[(&str, &str)], args: &[&str]) -> Result<Vec<u8>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(&cargo)
         .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
+        .envs(env.iter().copied())
         .output()?;
     if !output.status.success() {
         bail!(
@@ -366,18 +368,36 @@ fn cargo_in(dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok(())
+    Ok(output.stdout)
 }
 
 /// `subcommand` (`build`, `check`) of `package`'s dependencies, then `cargo clean -p` of the
 /// package itself: what is timed next is the package alone.
 fn prepare(dir: &Path, target: &Path, subcommand: &str, package: &Package) -> Result<()> {
+    prepare_env(dir, target, &[], subcommand, package)
+}
+
+/// [`prepare`] with extra environment variables `env` (which a later build with the same
+/// variables then reuses).
+fn prepare_env(
+    dir: &Path,
+    target: &Path,
+    env: &[(&str, &str)],
+    subcommand: &str,
+    package: &Package,
+) -> Result<()> {
     let mut args = vec![subcommand, "--offline"];
     for dependency in package.dependencies {
         args.extend(["-p", dependency]);
     }
-    cargo_in(dir, target, &args)?;
-    cargo_in(dir, target, &["clean", "--offline", "-p", package.name])
+    cargo_in_env(dir, target, env, &args)?;
+    cargo_in_env(
+        dir,
+        target,
+        env,
+        &["clean", "--offline", "-p", package.name],
+    )
+    .map(drop)
 }
 
 /// `cargo check` of `package` alone in the scratch workspace `dir`, its dependencies checked
@@ -459,38 +479,22 @@ struct MonoItems {
 /// in its own target directory `target` since its flags differ from the timed builds', counting
 /// the `MONO_ITEM` lines rustc prints.
 fn mono_items(dir: &Path, package: &Package, target: &Path) -> Result<MonoItems> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let run = |args: &[&str]| -> Result<Vec<u8>> {
-        let output = Command::new(&cargo)
-            .args(args)
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", target)
-            .env("RUSTC_BOOTSTRAP", "1")
-            .output()?;
-        if !output.status.success() {
-            bail!(
-                "cargo {args:?} in {} failed: {}",
-                dir.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Ok(output.stdout)
-    };
-    let mut dependencies = vec!["build", "--offline"];
-    for dependency in package.dependencies {
-        dependencies.extend(["-p", dependency]);
-    }
-    run(&dependencies)?;
-    run(&["clean", "--offline", "-p", package.name])?;
-    let stdout = run(&[
-        "rustc",
-        "--offline",
-        "-p",
-        package.name,
-        "--lib",
-        "--",
-        "-Zprint-mono-items=yes",
-    ])?;
+    let bootstrap = [("RUSTC_BOOTSTRAP", "1")];
+    prepare_env(dir, target, &bootstrap, "build", package)?;
+    let stdout = cargo_in_env(
+        dir,
+        target,
+        &bootstrap,
+        &[
+            "rustc",
+            "--offline",
+            "-p",
+            package.name,
+            "--lib",
+            "--",
+            "-Zprint-mono-items=yes",
+        ],
+    )?;
     let items: Vec<&[u8]> = stdout
         .split(|&b| b == b'\n')
         .filter(|line| line.starts_with(b"MONO_ITEM"))
