@@ -321,13 +321,13 @@ fn adjacent_union(e: &ItemEnum, tag: &str, content: &str) -> Option<Vec<Item>> {
             crate::postprocess::serde_rename_of(&v.attrs).unwrap_or_else(|| vident.to_string());
         arms.push(match &v.fields {
             Fields::Unit => quote! {
-                #wire => crate::__private::unit_content::<__D::Error>(&value, #name_text, #content)
+                #wire => value.unit_content::<__D::Error>(#name_text, #content)
                     .map(|()| Self::#vident)
             },
             Fields::Unnamed(u) if u.unnamed.len() == 1 => {
                 let ty = &u.unnamed[0].ty;
                 quote! {
-                    #wire => crate::__private::decode_content::<#ty, __D::Error>(&value, #name_text, #content)
+                    #wire => value.content::<#ty, __D::Error>(#name_text, #content)
                         .map(Self::#vident)
                 }
             }
@@ -335,7 +335,7 @@ fn adjacent_union(e: &ItemEnum, tag: &str, content: &str) -> Option<Vec<Item>> {
                 let (item, shadow, build) = shadow_struct(&name, vident, named);
                 items.push(item);
                 quote! {
-                    #wire => crate::__private::decode_content::<#shadow, __D::Error>(&value, #name_text, #content)
+                    #wire => value.content::<#shadow, __D::Error>(#name_text, #content)
                         .map(#build)
                 }
             }
@@ -345,11 +345,11 @@ fn adjacent_union(e: &ItemEnum, tag: &str, content: &str) -> Option<Vec<Item>> {
     items.push(syn::parse_quote! {
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {
-                let value = crate::__private::buffer_strict(deserializer)?;
-                let tag = crate::__private::union_tag::<__D::Error>(&value, #name_text, #tag)?;
-                match tag.as_str() {
+                let value = crate::__private::read_union(deserializer)?;
+                let tag = value.tag::<__D::Error>(#name_text, #tag)?;
+                match &*tag {
                     #(#arms,)*
-                    _ => ::std::result::Result::Ok(Self::Unknown(value)),
+                    _ => value.to_value::<__D::Error>().map(Self::Unknown),
                 }
             }
         }
@@ -438,42 +438,50 @@ fn rewrite_union(
                     match_arms.push(quote!(#value => ::std::result::Result::Ok(Self::#vident)));
                 } else {
                     match_arms.push(quote! {
-                        #value => crate::__private::decode_variant::<#ty, __D::Error>(value, #strip).map(#build)
+                        #value => value.variant::<#ty, __D::Error>(#strip).map(#build)
                     });
                 }
             }
             quote! {
-                let value = crate::__private::buffer_strict(deserializer)?;
-                let tag = crate::__private::union_tag::<__D::Error>(&value, #name_text, #property)?;
-                match tag.as_str() {
+                let value = crate::__private::read_union(deserializer)?;
+                let tag = value.tag::<__D::Error>(#name_text, #property)?;
+                match &*tag {
                     #(#match_arms,)*
-                    _ => ::std::result::Result::Ok(Self::Unknown(value)),
+                    _ => value.to_value::<__D::Error>().map(Self::Unknown),
                 }
             }
         }
         None => {
             let mut tries = Vec::new();
             let mut mask = 0u8;
-            for v in e.variants.iter().filter(|v| v.ident != "Unknown") {
-                mask |= match &v.fields {
+            let variants = e.variants.iter().filter(|v| v.ident != "Unknown");
+            for (v, (_, ty, build, _)) in variants.zip(&arms) {
+                let kind = match &v.fields {
                     Fields::Named(_) => OBJECT,
                     Fields::Unit => NULL,
                     Fields::Unnamed(u) => kinds.of(&u.unnamed[0].ty),
                 };
-            }
-            for (_, ty, build, _) in &arms {
-                tries.push(quote! {
-                    if let ::std::result::Result::Ok(decoded) = crate::__private::try_variant::<#ty>(&value).map(#build) {
+                mask |= kind;
+                let attempt = quote! {
+                    if let ::std::option::Option::Some(decoded) = value.try_variant::<#ty>().map(#build) {
                         return ::std::result::Result::Ok(decoded);
                     }
+                };
+                // Kinds first: a variant that cannot take the value's JSON kind is not tried.
+                tries.push(if kind == ANY {
+                    attempt
+                } else {
+                    let kind = proc_macro2::Literal::u8_unsuffixed(kind);
+                    quote!(if kind & #kind != 0 { #attempt })
                 });
             }
             let expected = kind_names(mask);
             let mask_lit = proc_macro2::Literal::u8_unsuffixed(mask);
             quote! {
-                let value = crate::__private::buffer_strict(deserializer)?;
+                let value = crate::__private::read_union(deserializer)?;
+                let kind = value.kind();
                 #(#tries)*
-                crate::__private::unknown_of_kind::<__D::Error>(value, #mask_lit, #name_text, #expected).map(Self::Unknown)
+                value.unknown_of_kind::<__D::Error>(#mask_lit, #name_text, #expected).map(Self::Unknown)
             }
         }
     };
@@ -518,5 +526,11 @@ mod tests {
             text.contains("try_variant::<::std::string::String>"),
             "{text}"
         );
+        // Kinds first: each variant is tried only on a value of a kind it takes.
+        assert!(
+            text.contains("ifkind&4!=0{iflet::std::option::Option::Some(decoded)=value.try_variant::<crate::__private::Integer<i64>>"),
+            "{text}"
+        );
+        assert!(text.contains("ifkind&8!=0"), "{text}");
     }
 }

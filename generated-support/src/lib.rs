@@ -10,8 +10,8 @@
 //!   (lenient integers), [`double_option`], [`present`], [`unique_map`].
 //! - [`open_struct!`] and [`open_enum!`]: `Deserialize` of structs that keep unknown fields and of
 //!   string enums that keep unknown values.
-//! - The union helpers ([`buffer_strict`], [`union_tag`], [`decode_variant`], …) the generated
-//!   union `Deserialize` impls call.
+//! - [`read_union`] and [`RawUnion`]: what the generated unions' `Deserialize` impls call (the
+//!   value as raw text, its tag or kind, a variant decoded from it).
 //!
 //! The generated crate re-exports this crate as its hidden `__private` module, so generated code
 //! names it as `crate::__private::…`. Knows nothing of typify, the catalog or HTTP. Not a public
@@ -34,7 +34,4 @@ pub use fields::{double_option, integer, present, unique_map, Integer, LenientIn
 pub use open_enum::deserialize_open_enum;
 pub use open_struct::{missing_field, Extra, FieldName, Key, KeySeed};
 pub use operation::{OperationArguments, OperationInfo};
-pub use unions::{
-    buffer_strict, decode_content, decode_variant, try_variant, union_tag, unit_content,
-    unknown_of_kind,
-};
+pub use unions::{read_union, RawUnion};

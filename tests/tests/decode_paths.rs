@@ -12,8 +12,27 @@ use serde_json::{json, Value};
 
 /// What `decode` returned before: the path `serde_path_to_error` names, and serde_json's message,
 /// a union's inner path spliced on as `decode` does.
+///
+/// Data that is not JSON at all (a plain parse into `serde_json::Value` breaks too) is named as
+/// a path-tracking decode into `Value` names it: the innermost container where it first breaks,
+/// with a plain parse's message. The typed decode would name the same place, but for the unions,
+/// which take their value as raw text in one step (`read_union`: serde_json skips over it before
+/// any visitor sees it), so a tracking decoder sees no path inside them.
 fn reference<T: DeserializeOwned>(data: &[u8]) -> Option<(String, String)> {
-    serde_json::from_slice::<T>(data).err()?;
+    let err = serde_json::from_slice::<T>(data).err()?;
+    let malformed = |category| category != serde_json::error::Category::Data;
+    let not_json = serde_json::from_slice::<Value>(data)
+        .err()
+        .is_some_and(|parsed| malformed(parsed.classify()));
+    if malformed(err.classify()) && not_json {
+        return Some(tracked::<Value>(data));
+    }
+    Some(tracked::<T>(data))
+}
+
+/// The path `serde_path_to_error` names decoding `T` from `data` (which must fail), and the
+/// message.
+fn tracked<T: DeserializeOwned>(data: &[u8]) -> (String, String) {
     let mut de = serde_json::Deserializer::from_slice(data);
     let result = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -25,11 +44,11 @@ fn reference<T: DeserializeOwned>(data: &[u8]) -> Option<(String, String)> {
         splice(path, err.into_inner().to_string())
     });
     match result {
-        Err(failure) => Some(failure),
-        Ok(_) => Some((
+        Err(failure) => failure,
+        Ok(_) => (
             "$".to_owned(),
             de.end().err().map(|e| e.to_string()).unwrap_or_default(),
-        )),
+        ),
     }
 }
 

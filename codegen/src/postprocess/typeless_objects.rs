@@ -246,11 +246,11 @@ fn widened(name: &syn::Ident, object: &syn::Ident, docs: &[syn::Attribute]) -> T
 
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {
-                let value = crate::__private::buffer_strict(deserializer)?;
-                if value.is_object() {
-                    crate::__private::decode_variant::<#object, __D::Error>(value, ::std::option::Option::None).map(Self::Object)
+                let value = crate::__private::read_union(deserializer)?;
+                if value.kind() == crate::__private::RawUnion::OBJECT {
+                    value.variant::<#object, __D::Error>(::std::option::Option::None).map(Self::Object)
                 } else {
-                    ::std::result::Result::Ok(Self::Other(value))
+                    value.to_value::<__D::Error>().map(Self::Other)
                 }
             }
         }

@@ -21,7 +21,7 @@
 
 /// One segment of a path, displayed as `serde_path_to_error` displays it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
+pub(crate) enum Segment {
     Key(String),
     Index(usize),
     /// A key that did not parse as a string (`?`).
@@ -117,7 +117,8 @@ fn offset(data: &[u8], line: usize, column: usize) -> Option<usize> {
     (at <= data.len()).then_some(at)
 }
 
-fn display(path: &[Segment]) -> String {
+/// A path as `serde_path_to_error` displays it (`$` for the root).
+pub(crate) fn display(path: &[Segment]) -> String {
     if path.is_empty() {
         return "$".to_owned();
     }
@@ -426,7 +427,7 @@ impl<'a> Scanner<'a> {
 }
 
 /// A key's text as serde_json decodes it (escapes resolved); the raw text if it does not parse.
-fn decode_key(raw: &[u8]) -> String {
+pub(crate) fn decode_key(raw: &[u8]) -> String {
     let mut quoted = Vec::with_capacity(raw.len() + 2);
     quoted.push(b'"');
     quoted.extend_from_slice(raw);

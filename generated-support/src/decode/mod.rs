@@ -6,6 +6,8 @@ use std::fmt;
 
 mod locate;
 
+pub(crate) use locate::{decode_key, display as display_path, strip_position, Segment};
+
 /// Data that does not fit its operation's generated type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -72,6 +74,7 @@ pub(crate) const INNER_PATH_SUFFIX: &str = "`: ";
 /// nothing more. The path is the one `serde_path_to_error` names for the same failure.
 pub fn decode<T: serde::de::DeserializeOwned>(data: &[u8]) -> Result<T, (String, String)> {
     serde_json::from_slice::<T>(data).map_err(|err| {
+        let err = first_break(data, err);
         let still_fails = |changed: &[u8]| {
             serde_json::from_slice::<T>(changed)
                 .err()
@@ -80,6 +83,28 @@ pub fn decode<T: serde::de::DeserializeOwned>(data: &[u8]) -> Result<T, (String,
         let path = locate::failure_path(data, &err, &still_fails);
         splice_path(path, err.to_string())
     })
+}
+
+/// For data that is not JSON at all, where it first breaks as a plain parse finds it; else
+/// `err`. A union's value is skipped over whole before it is decoded (`read_union`), and
+/// serde_json's skipping names some breaks less precisely than its parsing (a trailing comma
+/// in an object is "key must be a string") or not at all (a number out of range). An error a
+/// typed decode raises in valid JSON (a tuple with an item too many: "trailing characters")
+/// stays as it is.
+fn first_break(data: &[u8], err: serde_json::Error) -> serde_json::Error {
+    let malformed = |err: &serde_json::Error| {
+        matches!(
+            err.classify(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+        )
+    };
+    if !malformed(&err) {
+        return err;
+    }
+    match serde_json::from_slice::<serde_json::Value>(data) {
+        Err(parsed) if malformed(&parsed) => parsed,
+        _ => err,
+    }
 }
 
 /// A union variant's error carries the path inside the variant (``at `kind`: ...``); joined to

@@ -152,16 +152,15 @@ impl<'de> ::serde::Deserialize<'de> for OrderFulfillment {
     fn deserialize<__D: ::serde::Deserializer<'de>>(
         deserializer: __D,
     ) -> ::std::result::Result<Self, __D::Error> {
-        let value = crate::__private::buffer_strict(deserializer)?;
-        let tag = crate::__private::union_tag::<
-            __D::Error,
-        >(&value, "OrderFulfillment", "kind")?;
-        match tag.as_str() {
+        let value = crate::__private::read_union(deserializer)?;
+        let tag = value.tag::<__D::Error>("OrderFulfillment", "kind")?;
+        match &*tag {
             "delivery" => {
-                crate::__private::decode_variant::<
-                    __OrderFulfillmentDelivery,
-                    __D::Error,
-                >(value, ::std::option::Option::None)
+                value
+                    .variant::<
+                        __OrderFulfillmentDelivery,
+                        __D::Error,
+                    >(::std::option::Option::None)
                     .map(|v: __OrderFulfillmentDelivery| Self::Delivery {
                         address: v.address,
                         delivered_at: v.delivered_at,
@@ -170,17 +169,18 @@ impl<'de> ::serde::Deserialize<'de> for OrderFulfillment {
                     })
             }
             "pickup" => {
-                crate::__private::decode_variant::<
-                    __OrderFulfillmentPickup,
-                    __D::Error,
-                >(value, ::std::option::Option::None)
+                value
+                    .variant::<
+                        __OrderFulfillmentPickup,
+                        __D::Error,
+                    >(::std::option::Option::None)
                     .map(|v: __OrderFulfillmentPickup| Self::Pickup {
                         kind: v.kind,
                         ready_at: v.ready_at,
                         extra: v.extra,
                     })
             }
-            _ => ::std::result::Result::Ok(Self::Unknown(value)),
+            _ => value.to_value::<__D::Error>().map(Self::Unknown),
         }
     }
 }

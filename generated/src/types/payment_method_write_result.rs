@@ -72,32 +72,34 @@ impl<'de> ::serde::Deserialize<'de> for PaymentMethodWriteResult {
     fn deserialize<__D: ::serde::Deserializer<'de>>(
         deserializer: __D,
     ) -> ::std::result::Result<Self, __D::Error> {
-        let value = crate::__private::buffer_strict(deserializer)?;
-        if let ::std::result::Result::Ok(decoded) = crate::__private::try_variant::<
-            __PaymentMethodWriteResultDryRun,
-        >(&value)
-            .map(|v: __PaymentMethodWriteResultDryRun| Self::DryRun {
-                card: v.card,
-                dry_run: v.dry_run,
-                extra: v.extra,
-            })
-        {
-            return ::std::result::Result::Ok(decoded);
+        let value = crate::__private::read_union(deserializer)?;
+        let kind = value.kind();
+        if kind & 32 != 0 {
+            if let ::std::option::Option::Some(decoded) = value
+                .try_variant::<__PaymentMethodWriteResultDryRun>()
+                .map(|v: __PaymentMethodWriteResultDryRun| Self::DryRun {
+                    card: v.card,
+                    dry_run: v.dry_run,
+                    extra: v.extra,
+                })
+            {
+                return ::std::result::Result::Ok(decoded);
+            }
         }
-        if let ::std::result::Result::Ok(decoded) = crate::__private::try_variant::<
-            __PaymentMethodWriteResultSuccess,
-        >(&value)
-            .map(|v: __PaymentMethodWriteResultSuccess| Self::Success {
-                card: v.card,
-                success: v.success,
-                extra: v.extra,
-            })
-        {
-            return ::std::result::Result::Ok(decoded);
+        if kind & 32 != 0 {
+            if let ::std::option::Option::Some(decoded) = value
+                .try_variant::<__PaymentMethodWriteResultSuccess>()
+                .map(|v: __PaymentMethodWriteResultSuccess| Self::Success {
+                    card: v.card,
+                    success: v.success,
+                    extra: v.extra,
+                })
+            {
+                return ::std::result::Result::Ok(decoded);
+            }
         }
-        crate::__private::unknown_of_kind::<
-            __D::Error,
-        >(value, 32, "PaymentMethodWriteResult", "object")
+        value
+            .unknown_of_kind::<__D::Error>(32, "PaymentMethodWriteResult", "object")
             .map(Self::Unknown)
     }
 }
