@@ -90,6 +90,10 @@ impl KindTable {
         for _ in 0..3 {
             for item in &file.items {
                 match item {
+                    // Widened after this (an enum of the struct and any other value).
+                    Item::Struct(s) if crate::postprocess::is_typeless_object(s) => {
+                        table.named.insert(s.ident.to_string(), ANY);
+                    }
                     Item::Struct(s) => {
                         let kind = match &s.fields {
                             Fields::Named(_) => OBJECT,
@@ -454,6 +458,7 @@ fn rewrite_union(
         None => {
             let mut tries = Vec::new();
             let mut mask = 0u8;
+            let mut guarded = false;
             let variants = e.variants.iter().filter(|v| v.ident != "Unknown");
             for (v, (_, ty, build, _)) in variants.zip(&arms) {
                 let kind = match &v.fields {
@@ -471,15 +476,18 @@ fn rewrite_union(
                 tries.push(if kind == ANY {
                     attempt
                 } else {
+                    guarded = true;
                     let kind = proc_macro2::Literal::u8_unsuffixed(kind);
                     quote!(if kind & #kind != 0 { #attempt })
                 });
             }
             let expected = kind_names(mask);
             let mask_lit = proc_macro2::Literal::u8_unsuffixed(mask);
+            // Only variants of known kinds look at it (no unused variable otherwise).
+            let kind = guarded.then(|| quote!(let kind = value.kind();));
             quote! {
                 let value = crate::__private::read_union(deserializer)?;
-                let kind = value.kind();
+                #kind
                 #(#tries)*
                 value.unknown_of_kind::<__D::Error>(#mask_lit, #name_text, #expected).map(Self::Unknown)
             }
@@ -532,5 +540,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ifkind&8!=0"), "{text}");
+    }
+
+    #[test]
+    fn a_union_of_variants_of_any_kind_reads_no_kind() {
+        // Every variant takes any JSON kind: nothing looks at the kind, so it is not read
+        // (an unused variable would fail the compile gate).
+        let mut file: syn::File = syn::parse_quote! {
+            #[derive(::serde::Deserialize)]
+            #[serde(untagged)]
+            pub enum U {
+                Raw(::serde_json::Value),
+                Other(Opaque),
+                Unknown(::serde_json::Value),
+            }
+        };
+        super::strict_unions(&mut file, &["U".to_string()].into_iter().collect());
+        let text = quote::quote!(#file).to_string().replace(' ', "");
+        assert!(text.contains("try_variant::<Opaque>"), "{text}");
+        assert!(!text.contains("letkind"), "{text}");
     }
 }

@@ -28,6 +28,7 @@ pub(crate) use integers::is_integer_shape;
 use integers::lenient_integer_fields;
 use null_values::present_optional_fields;
 use open_enums::{open_enum, string_enum_variants};
+pub(crate) use typeless_objects::is_widenable as is_typeless_object;
 use typeless_objects::widen_typeless_objects;
 use union_variants::{
     add_unknown_variant, drop_exhaustive_impls, name_union_variants, rename_variant_types,

@@ -148,7 +148,8 @@ pub(super) fn widen_typeless_objects(file: &mut syn::File) {
 /// A marked struct with named fields (what typify makes of the object schema). A tuple struct is
 /// the `serde_json::Value` fallback the compile gate asked for (the mark comes with the schema's
 /// docs): it already takes every value, and other items reach into it (`.0`).
-fn is_widenable(s: &syn::ItemStruct) -> bool {
+/// A struct of an object schema without `type`: it becomes an enum that takes any JSON value.
+pub(crate) fn is_widenable(s: &syn::ItemStruct) -> bool {
     is_marked(&s.attrs) && matches!(s.fields, syn::Fields::Named(_))
 }
 
