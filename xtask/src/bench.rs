@@ -337,12 +337,7 @@ pub(crate) struct Package {
 /// The generated crate.
 const GENERATED: Package = Package {
     name: "passage-generated",
-    dependencies: &[
-        "serde",
-        "serde_json",
-        "serde_path_to_error",
-        "passage-generated-support",
-    ],
+    dependencies: &["serde", "serde_json", "passage-generated-support"],
 };
 
 /// The crate of typify's own output (`xtask __typify-baseline --crate-dir`).

@@ -207,12 +207,7 @@ pub(crate) fn regen_in(
         .out_dir
         .clone()
         .unwrap_or_else(|| root.join("generated"));
-    // One scratch workspace per output folder, so concurrent regens of different outputs
-    // (tests, benchmarks) do not overwrite each other's crate.
-    let scratch = {
-        let digest = sha_hex(out_dir.display().to_string().as_bytes());
-        gate::target_dir().join(format!("regen-gate/{}", &digest[..16]))
-    };
+    let scratch = scratch_dir(&out_dir);
     let verdicts = if args.no_cache {
         gate::Verdicts::disabled()
     } else {
@@ -368,6 +363,14 @@ pub(crate) fn regen_in(
 
 /// `file` relative to the workspace root when it lies inside it, else its bare file name: never
 /// an absolute path of the machine that ran regen.
+/// The compile gate's scratch workspace for a regen into `out_dir`: one per output folder, so
+/// concurrent regens of different outputs (tests, benchmarks) do not overwrite each other's
+/// crate.
+pub(crate) fn scratch_dir(out_dir: &Path) -> PathBuf {
+    let digest = sha_hex(out_dir.display().to_string().as_bytes());
+    gate::target_dir().join(format!("regen-gate/{}", &digest[..16]))
+}
+
 fn repo_label(root: &Path, file: &Path) -> String {
     let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
