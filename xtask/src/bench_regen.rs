@@ -204,7 +204,10 @@ fn forget_gate_checks(out: &Path) -> Result<()> {
         .status()
         .with_context(|| format!("cargo clean in {}", scratch.display()))?;
     if !status.success() {
-        bail!("cargo clean -p passage-generated in {} failed", scratch.display());
+        bail!(
+            "cargo clean -p passage-generated in {} failed",
+            scratch.display()
+        );
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! panic.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::decode::{decode_key, display_path, Segment};
@@ -160,9 +161,9 @@ enum Walk {
 
 fn walk<'a>(text: &'a str, i: usize, path: &mut Vec<Step<'a>>) -> Walk {
     let b = text.as_bytes();
-    match b.get(i) {
+    let outcome = match b.get(i) {
         Some(b'{') => {
-            let mut keys: Vec<Cow<'a, str>> = Vec::new();
+            let mut keys = Keys::default();
             let mut j = skip_ws(b, i + 1);
             while b.get(j) == Some(&b'"') {
                 let Some(key_end) = string_end(b, j) else {
@@ -172,46 +173,86 @@ fn walk<'a>(text: &'a str, i: usize, path: &mut Vec<Step<'a>>) -> Walk {
                     return Walk::Malformed;
                 };
                 let key = key_text(raw);
-                if keys.contains(&key) {
+                if !keys.insert(key.clone()) {
                     return Walk::Found(named(path), key.into_owned());
                 }
-                keys.push(key);
                 let value_start = skip_ws(b, skip_ws(b, key_end) + 1);
-                path.push(Step::Key(raw));
-                let end = walk(text, value_start, path);
-                path.pop();
-                let Walk::End(end) = end else { return end };
-                j = skip_ws(b, end);
-                if b.get(j) == Some(&b',') {
-                    j = skip_ws(b, j + 1);
-                }
+                j = match child(text, value_start, Step::Key(raw), path) {
+                    Ok(next) => next,
+                    Err(walk) => return walk,
+                };
             }
-            match b.get(j) {
-                Some(b'}') => Walk::End(j + 1),
-                _ => Walk::Malformed,
-            }
+            (j, b'}')
         }
         Some(b'[') => {
             let mut j = skip_ws(b, i + 1);
             let mut index = 0;
             while !matches!(b.get(j), Some(b']') | None) {
-                path.push(Step::Index(index));
-                let end = walk(text, j, path);
-                path.pop();
-                let Walk::End(end) = end else { return end };
+                j = match child(text, j, Step::Index(index), path) {
+                    Ok(next) => next,
+                    Err(walk) => return walk,
+                };
                 index += 1;
-                j = skip_ws(b, end);
-                if b.get(j) == Some(&b',') {
-                    j = skip_ws(b, j + 1);
-                }
             }
-            match b.get(j) {
-                Some(b']') => Walk::End(j + 1),
-                _ => Walk::Malformed,
-            }
+            (j, b']')
         }
-        Some(_) => value_end(b, i).map_or(Walk::Malformed, Walk::End),
-        None => Walk::Malformed,
+        Some(_) => return value_end(b, i).map_or(Walk::Malformed, Walk::End),
+        None => return Walk::Malformed,
+    };
+    match outcome {
+        (j, close) if b.get(j) == Some(&close) => Walk::End(j + 1),
+        _ => Walk::Malformed,
+    }
+}
+
+/// Walks the member or element at `start` (its `step` pushed on the path meanwhile); `Ok` with
+/// where the next one, or the closing bracket, begins.
+fn child<'a>(
+    text: &'a str,
+    start: usize,
+    step: Step<'a>,
+    path: &mut Vec<Step<'a>>,
+) -> Result<usize, Walk> {
+    path.push(step);
+    let walked = walk(text, start, path);
+    path.pop();
+    let Walk::End(end) = walked else {
+        return Err(walked);
+    };
+    let b = text.as_bytes();
+    let after = skip_ws(b, end);
+    Ok(if b.get(after) == Some(&b',') {
+        skip_ws(b, after + 1)
+    } else {
+        after
+    })
+}
+
+/// The keys of one object, to find one repeated: a list while it is short, a hash set beyond,
+/// so that an object of many keys costs no quadratic number of comparisons.
+#[derive(Default)]
+struct Keys<'a> {
+    list: Vec<Cow<'a, str>>,
+    set: Option<HashSet<Cow<'a, str>>>,
+}
+
+impl<'a> Keys<'a> {
+    /// Beyond this many keys, the set.
+    const LIST_MAX: usize = 16;
+
+    /// Adds `key`; `false` if the object had it already.
+    fn insert(&mut self, key: Cow<'a, str>) -> bool {
+        if let Some(set) = &mut self.set {
+            return set.insert(key);
+        }
+        if self.list.contains(&key) {
+            return false;
+        }
+        self.list.push(key);
+        if self.list.len() > Self::LIST_MAX {
+            self.set = Some(self.list.drain(..).collect());
+        }
+        true
     }
 }
 
