@@ -13,16 +13,18 @@
 //!   `null`), with errors at the path inside it; an unknown tag is kept in `Unknown`, anything
 //!   but an object with a string tag is an error. Other properties are ignored, as serde's
 //!   derive ignores them.
-//! - **Untagged** unions: variants are tried in order; a value no variant accepts is kept in
-//!   `Unknown` only when some variant has its JSON kind (an object where objects are expected),
-//!   else it is an error listing the kinds the union takes.
-//! - The value is buffered once with duplicate keys refused, so decode → encode → decode is
-//!   stable (a duplicate key can no longer decode as `Unknown` first and typed afterwards).
+//! - **Untagged** unions: variants are tried in order, kinds first (a variant whose type cannot
+//!   take the value's JSON kind is not tried); a value no variant accepts is kept in `Unknown`
+//!   only when some variant has its JSON kind (an object where objects are expected), else it is
+//!   an error listing the kinds the union takes.
+//! - The value is read once as raw JSON text, not built as a `Value` (`read_union`), with a key
+//!   repeated in any object inside it refused, so decode → encode → decode is stable (a
+//!   duplicate key can no longer decode as `Unknown` first and typed afterwards).
 //!
 //! Struct variants are decoded through private shadow structs with the same fields and serde
-//! attributes; serialization keeps typify's derive. The functions the impls call live in the
-//! support crate `passage-generated-support` (`crate::__private` of the generated crate), tested
-//! there; the impls themselves are exercised end to end by `tests/tests/union_decoding.rs` and
+//! attributes; serialization keeps typify's derive. What the impls call (`read_union` and
+//! `RawUnion`'s methods) lives in the support crate `passage-generated-support`
+//! (`crate::__private` of the generated crate), tested there; the impls themselves are exercised end to end by `tests/tests/union_decoding.rs` and
 //! xtask's `gated_crates` tests.
 
 use std::collections::{BTreeMap, BTreeSet};
