@@ -12,6 +12,7 @@
 mod scan;
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use crate::decode::{strip_position, INNER_PATH_PREFIX, INNER_PATH_SUFFIX};
 
@@ -44,6 +45,10 @@ fn kind_name(kind: u8) -> &'static str {
 #[derive(Debug)]
 pub struct RawUnion<'de> {
     text: Cow<'de, str>,
+    /// The first top-level member looked up ([`RawUnion::member`]): an internally tagged union
+    /// reads its tag and then cuts the same member out of the variant, and the text's top level
+    /// is scanned once for both.
+    looked_up: OnceCell<scan::Member>,
 }
 
 /// Reads a union's value as raw JSON text; a key repeated in any object inside it is an error
@@ -64,17 +69,34 @@ impl RawUnion<'_> {
     pub const OBJECT: u8 = OBJECT;
 
     fn from_value(value: ::serde_json::Value) -> Self {
-        RawUnion {
-            text: Cow::Owned(value.to_string()),
-        }
+        RawUnion::new(Cow::Owned(value.to_string()))
     }
 
     /// The text, for tests.
     #[cfg(test)]
     fn of(text: &str) -> RawUnion<'_> {
+        RawUnion::new(Cow::Borrowed(text))
+    }
+
+    fn new(text: Cow<'_, str>) -> RawUnion<'_> {
         RawUnion {
-            text: Cow::Borrowed(text),
+            text,
+            looked_up: OnceCell::new(),
         }
+    }
+
+    /// The top-level member `key` ([`scan::member`]). The first member found is remembered,
+    /// and a later lookup of the same key (the tag, then the tag cut from the variant) does not
+    /// scan again.
+    fn member(&self, key: &str) -> Option<scan::Member> {
+        if let Some(found) = self.looked_up.get() {
+            if scan::key_text(&self.text[found.key.clone()]) == key {
+                return Some(found.clone());
+            }
+        }
+        let found = scan::member(&self.text, key)?;
+        let _ = self.looked_up.set(found.clone());
+        Some(found)
     }
 
     fn duplicate_key(&self) -> Option<String> {
@@ -105,7 +127,7 @@ impl RawUnion<'_> {
                 kind_name(kind)
             ));
         }
-        let Some(member) = scan::member(&self.text, property) else {
+        let Some(member) = self.member(property) else {
             return Err(format!("{union}: missing tag property `{property}`"));
         };
         let value = &self.text[member.value];
@@ -131,7 +153,7 @@ impl RawUnion<'_> {
         &self,
         strip_tag: ::std::option::Option<&str>,
     ) -> ::std::result::Result<T, E> {
-        let text = match strip_tag.and_then(|tag| scan::member(&self.text, tag)) {
+        let text = match strip_tag.and_then(|tag| self.member(tag)) {
             Some(member) => {
                 let mut text = self.text.to_string();
                 text.replace_range(member.cut, "");
@@ -155,7 +177,7 @@ impl RawUnion<'_> {
         union: &str,
         content: &str,
     ) -> ::std::result::Result<T, E> {
-        let Some(member) = scan::member(&self.text, content) else {
+        let Some(member) = self.member(content) else {
             return Err(E::custom(::std::format_args!(
                 "{union}: missing field `{content}`"
             )));
@@ -170,7 +192,8 @@ impl RawUnion<'_> {
         union: &str,
         content: &str,
     ) -> ::std::result::Result<(), E> {
-        let kind = scan::member(&self.text, content)
+        let kind = self
+            .member(content)
             .map_or(NULL, |member| scan::kind(&self.text[member.value]));
         if kind == NULL {
             return Ok(());
@@ -249,7 +272,7 @@ impl<'de> ::serde::de::Visitor<'de> for RawVisitor {
         let first = map.next_key::<String>()?;
         if first.as_deref() == Some(RAW_VALUE_TOKEN) {
             let text = map.next_value_seed(RawText)?;
-            return Ok(RawUnion { text });
+            return Ok(RawUnion::new(text));
         }
         strict_map(first, map).map(RawUnion::from_value)
     }
@@ -559,6 +582,36 @@ mod tests {
         );
         assert!(err.starts_with("at `at[1]`: invalid type: string"), "{err}");
         assert!(!err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn an_internally_tagged_value_is_scanned_once_for_its_tag_and_the_cut() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Pickup {
+            #[allow(dead_code)]
+            at: u8,
+        }
+        let scans = || super::scan::tests::MEMBER_SCANS.with(|scans| scans.get());
+        let value = read(r#"{"at": 1, "kind": "pickup"}"#).unwrap();
+        let before = scans();
+        assert_eq!(value.tag::<Error>("Fulfillment", "kind").unwrap(), "pickup");
+        assert!(value.variant::<Pickup, Error>(Some("kind")).is_ok());
+        assert_eq!(
+            scans() - before,
+            1,
+            "the tag's member is found once and reused"
+        );
+        // Another key is looked up afresh, never answered with the remembered member.
+        assert!(value
+            .member("at")
+            .is_some_and(|m| &value.text[m.value] == "1"));
+        assert!(value.member("none").is_none());
+        assert_eq!(value.member("kind").map(|m| m.key), Some(11..15));
+        let escaped = read(r#"{"kind": "pickup", "at": 1}"#).unwrap();
+        assert_eq!(escaped.tag::<Error>("F", "kind").unwrap(), "pickup");
+        assert!(escaped.variant::<Pickup, Error>(Some("kind")).is_ok());
+        assert!(escaped.member("kinds").is_none());
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::ops::Range;
 use crate::decode::{decode_key, display_path, Segment};
 
 /// One member of the top-level object.
+#[derive(Clone, Debug)]
 pub(super) struct Member {
+    /// The key's bytes, between its quotes (escapes not resolved).
+    pub key: Range<usize>,
     /// The value's bytes.
     pub value: Range<usize>,
     /// The bytes to cut to remove the member and one comma next to it, leaving valid JSON.
@@ -73,7 +76,7 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// A key's text (between its quotes): borrowed unless it holds an escape.
-fn key_text(raw: &str) -> Cow<'_, str> {
+pub(super) fn key_text(raw: &str) -> Cow<'_, str> {
     if raw.contains('\\') {
         Cow::Owned(decode_key(raw.as_bytes()))
     } else {
@@ -98,6 +101,8 @@ pub(super) fn kind(text: &str) -> u8 {
 /// The member of the top-level object whose key is `key`; `None` if there is none or the text
 /// is not an object.
 pub(super) fn member(text: &str, key: &str) -> Option<Member> {
+    #[cfg(test)]
+    tests::MEMBER_SCANS.with(|scans| scans.set(scans.get() + 1));
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
@@ -125,6 +130,7 @@ pub(super) fn member(text: &str, key: &str) -> Option<Member> {
                 (None, None) => key_start..end,
             };
             return Some(Member {
+                key: key_start + 1..key_end - 1,
                 value: value_start..end,
                 cut,
             });
@@ -268,8 +274,14 @@ fn named(path: &[Step<'_>]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::{duplicate_key, kind, member};
+
+    thread_local! {
+        /// How many times [`member`] scanned a text on this thread (a union's top level should
+        /// be scanned once per lookup key, however many methods ask).
+        pub(in crate::unions) static MEMBER_SCANS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     #[test]
     fn members_are_found_by_key_with_escapes_resolved() {
