@@ -188,26 +188,9 @@ pub fn typify_workspace(work: &Path, size: usize) -> std::path::PathBuf {
 }
 
 /// Makes the compile gate's next `cargo check` of the crate regen writes into `out` a first one:
-/// its scratch workspace keeps cargo's results of an earlier run (another benchmark run, the same
-/// crate), with which cargo would find the crate fresh and check nothing. Its dependencies stay
-/// built, as the first-regen row says.
+/// its scratch workspaces keep cargo's results of an earlier run (another benchmark run, the
+/// same crate), with which cargo would find the crate fresh and check nothing. Its dependencies
+/// stay built, as the first-regen row says.
 fn forget_gate_checks(out: &Path) -> Result<()> {
-    let scratch = crate::regen::scratch_dir(out);
-    if !scratch.join("Cargo.toml").is_file() {
-        return Ok(());
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["clean", "--offline", "--quiet", "-p", "passage-generated"])
-        .current_dir(&scratch)
-        .env("CARGO_TARGET_DIR", crate::gate::shared_build_dir())
-        .status()
-        .with_context(|| format!("cargo clean in {}", scratch.display()))?;
-    if !status.success() {
-        bail!(
-            "cargo clean -p passage-generated in {} failed",
-            scratch.display()
-        );
-    }
-    Ok(())
+    crate::gate::forget_checks(&crate::regen::scratch_dir(out))
 }

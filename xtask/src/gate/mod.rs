@@ -18,11 +18,13 @@ use passage_codegen::Generated;
 use crate::progress::Progress;
 
 mod delta;
+mod split;
 mod verdicts;
 mod workspace;
 
 use delta::{delta_crate, delta_dir};
 pub use verdicts::Verdicts;
+use workspace::write_crate;
 pub(crate) use workspace::{module_files, write_if_changed};
 pub use workspace::{write_manifest, write_workspace, write_workspace_manifest};
 
@@ -66,6 +68,22 @@ pub fn shared_build_dir() -> PathBuf {
 /// Type-checks `generated` in the scratch workspace `dir`.
 pub fn check(generated: &Generated, dir: &Path) -> Result<GateReport> {
     write_workspace(generated, dir, &[])?;
+    let errors = run_cargo_check(dir, &["-p", "passage-generated"])?;
+    Ok(report_of(&errors))
+}
+
+/// One compiler error: the file of its primary span (relative to the workspace), and a line
+/// that says what and where.
+#[derive(Debug, Clone)]
+pub(super) struct CompilerError {
+    pub file: Option<String>,
+    pub summary: String,
+}
+
+/// `cargo check --all-features -D warnings` of the packages `select` names in the scratch
+/// workspace `dir` (offline, the shared build directory): its compiler errors. Fails when cargo
+/// fails without one.
+pub(super) fn run_cargo_check(dir: &Path, select: &[&str]) -> Result<Vec<CompilerError>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(&cargo)
         .args([
@@ -74,28 +92,29 @@ pub fn check(generated: &Generated, dir: &Path) -> Result<GateReport> {
             "--quiet",
             "--all-features",
             "--message-format=json",
-            "-p",
-            "passage-generated",
         ])
+        .args(select)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", shared_build_dir())
         .env("RUSTFLAGS", "-D warnings")
         .env_remove("RUSTC_WRAPPER")
         .output()
         .with_context(|| format!("running {cargo} check in {}", dir.display()))?;
-    let report = parse_messages(&String::from_utf8_lossy(&output.stdout));
-    if !output.status.success() && report.is_clean() {
+    let errors = compiler_errors(&String::from_utf8_lossy(&output.stdout));
+    if !output.status.success() && errors.is_empty() {
         bail!(
-            "cargo check of the generated crate failed without a compiler error:\n{}",
+            "cargo check in {} failed without a compiler error:\n{}",
+            dir.display(),
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok(report)
+    Ok(errors)
 }
 
-/// Traces `cargo check --message-format=json` errors to the types module they point at.
-fn parse_messages(stdout: &str) -> GateReport {
-    let mut report = GateReport::default();
+/// The errors of `cargo check --message-format=json` output (not cargo's closing "aborting due
+/// to" and "could not compile" lines).
+fn compiler_errors(stdout: &str) -> Vec<CompilerError> {
+    let mut errors = Vec::new();
     for line in stdout.lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -114,37 +133,80 @@ fn parse_messages(stdout: &str) -> GateReport {
             .or_else(|| spans.first());
         let text = diagnostic["message"].as_str().unwrap_or_default();
         let code = diagnostic["code"]["code"].as_str();
-        let location = primary.map(|span| {
-            format!(
-                "{}:{}",
-                span["file_name"].as_str().unwrap_or_default(),
-                span["line_start"]
-            )
-        });
+        let file = primary.and_then(|span| span["file_name"].as_str());
+        if file.is_none()
+            && (text.starts_with("aborting due to") || text.starts_with("could not compile"))
+        {
+            continue;
+        }
+        let location =
+            primary.map(|span| format!("{}:{}", file.unwrap_or_default(), span["line_start"]));
         let summary = match (code, &location) {
             (Some(code), Some(at)) => format!("error[{code}]: {text} (at {at})"),
             (None, Some(at)) => format!("error: {text} (at {at})"),
             (Some(code), None) => format!("error[{code}]: {text}"),
             (None, None) => format!("error: {text}"),
         };
-        let module = primary
-            .and_then(|span| span["file_name"].as_str())
-            .and_then(|file| file.strip_prefix("generated/src/types/"))
-            .and_then(|file| file.strip_suffix(".rs"))
-            .map(str::to_string);
+        errors.push(CompilerError {
+            file: file.map(str::to_owned),
+            summary,
+        });
+    }
+    errors
+}
+
+/// Traces the errors of a check of the workspace's `generated` crate to the types module they
+/// point at.
+fn report_of(errors: &[CompilerError]) -> GateReport {
+    let mut report = GateReport::default();
+    for error in errors {
+        let module = error
+            .file
+            .as_deref()
+            .and_then(|file| file.strip_prefix("generated/"))
+            .and_then(types_module);
         match module {
             Some(module) => {
-                report.failing_modules.entry(module).or_insert(summary);
+                report
+                    .failing_modules
+                    .entry(module.to_owned())
+                    .or_insert_with(|| error.summary.clone());
             }
-            None => {
-                if text.starts_with("aborting due to") || text.starts_with("could not compile") {
-                    continue;
-                }
-                report.other_errors.push(summary);
-            }
+            None => report.other_errors.push(error.summary.clone()),
         }
     }
     report
+}
+
+/// Forgets cargo's results of the gate's checks in the scratch workspace `scratch` and its split
+/// workspace (their generated crates only; dependencies stay built), so the next check is a
+/// first one: for benchmarks.
+pub fn forget_checks(scratch: &Path) -> Result<()> {
+    let split = split::split_dir(scratch);
+    for (dir, packages) in [
+        (scratch.to_path_buf(), vec!["passage-generated".to_owned()]),
+        (split.clone(), split::packages_in(&split)),
+    ] {
+        if !dir.join("Cargo.toml").is_file() || packages.is_empty() {
+            continue;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["clean", "--offline", "--quiet"])
+            .args(packages.iter().flat_map(|package| ["-p", package]))
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", shared_build_dir())
+            .status()
+            .with_context(|| format!("cargo clean in {}", dir.display()))?;
+        if !status.success() {
+            bail!(
+                "cargo clean -p {} in {} failed",
+                packages.join(" -p "),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The crate already where regen is about to write, and how far it is trusted.
@@ -289,6 +351,52 @@ pub fn generate_gated(
                 }
             }
         }
+        // No verdict covers the rest of the crate (a first regen): the check is split across
+        // the cores; what the split cannot settle falls back to the whole crate.
+        let parts = split::parts_for(types_count(&generated));
+        if parts > 1 {
+            let stubs = passage_codegen::generate(catalog, &all_untyped(&settings, &generated))?;
+            if let Some(copies) = split::split_crates(&generated, &stubs, parts) {
+                let stage = progress.waiting(format!(
+                    "compile gate: cargo check of {} types module(s) as {parts} copies of the crate \
+                     at once, each with its share of the modules (the first run also builds \
+                     serde and serde_json)",
+                    types_count(&generated)
+                ));
+                match split::check(&copies, &split::split_dir(scratch))? {
+                    split::SplitOutcome::Clean => {
+                        stage.done(gate_summary(
+                            &GateReport::default(),
+                            types_count(&generated),
+                        ));
+                        verdicts.record_pass(&generated);
+                        verdicts.record_skeleton_pass(&generated);
+                        for module in verdicts.unverified_modules(&generated) {
+                            verdicts.record_module_pass(&generated, &module);
+                        }
+                        return Ok(generated);
+                    }
+                    split::SplitOutcome::Failing(failing_modules) => {
+                        let report = GateReport {
+                            failing_modules,
+                            other_errors: Vec::new(),
+                        };
+                        stage.done(gate_summary(&report, types_count(&generated)));
+                        for (module, error) in report.failing_modules {
+                            verdicts.record_failure(&generated, &module, &error);
+                            settings = retype(settings, module, &error)?;
+                        }
+                        continue;
+                    }
+                    split::SplitOutcome::Unsettled(errors) => stage.done(format!(
+                        "compile gate: the split check found {} error(s) outside the modules it \
+                         checks (first: {}); checking the whole crate",
+                        errors.len(),
+                        errors.first().map_or("", String::as_str)
+                    )),
+                }
+            }
+        }
         let stage = progress.waiting(format!(
             "compile gate: cargo check of the whole generated crate ({} types module(s); the \
              first run also builds serde and serde_json)",
@@ -324,6 +432,28 @@ pub fn generate_gated(
          order, with the compiler's first error:\n  {}",
         retyped.join("\n  ")
     )
+}
+
+/// `settings` with every types module of `generated` typed as `serde_json::Value`: the stubs
+/// of a split check.
+fn all_untyped(
+    settings: &passage_codegen::Settings,
+    generated: &Generated,
+) -> passage_codegen::Settings {
+    generated
+        .files
+        .keys()
+        .filter_map(|path| types_module(path))
+        .fold(settings.clone(), |settings, module| {
+            if settings.untyped_modules().contains_key(module) {
+                settings
+            } else {
+                settings.with_untyped_module(
+                    module.to_owned(),
+                    "a stand-in while another copy of the split compile gate checks this module",
+                )
+            }
+        })
 }
 
 /// The number of `src/types/` modules of `generated`.
@@ -724,7 +854,7 @@ mod tests {
             r#"{"reason":"build-finished","success":false}"#,
         ]
         .join("\n");
-        let report = parse_messages(&lines);
+        let report = report_of(&compiler_errors(&lines));
         assert_eq!(report.failing_modules.len(), 1);
         assert_eq!(
             report.failing_modules["x_read_result"],

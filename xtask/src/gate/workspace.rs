@@ -1,6 +1,7 @@
 //! The scratch workspaces the gate checks in: the generated crate's files, a manifest with the
 //! repository's dependency versions, its lock file.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -9,16 +10,21 @@ use passage_codegen::Generated;
 /// Writes (only changed files of) a workspace holding the generated crate and the crates named
 /// in `extra_members` (folders the caller fills, e.g. a harness that uses the generated crate).
 pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]) -> Result<()> {
-    let crate_dir = dir.join("generated");
-    for rel in module_files(&crate_dir)? {
-        if !generated.files.contains_key(&rel) {
+    write_crate(&generated.files, &dir.join("generated"))?;
+    write_manifest(dir, extra_members)
+}
+
+/// Writes (only changed) `files` into `crate_dir`, removing module files they no longer hold.
+pub(super) fn write_crate(files: &BTreeMap<String, String>, crate_dir: &Path) -> Result<()> {
+    for rel in module_files(crate_dir)? {
+        if !files.contains_key(&rel) {
             std::fs::remove_file(crate_dir.join(&rel))?;
         }
     }
-    for (path, contents) in &generated.files {
+    for (path, contents) in files {
         write_if_changed(&crate_dir.join(path), contents)?;
     }
-    write_manifest(dir, extra_members)
+    Ok(())
 }
 
 /// Writes the manifest and lock file of a scratch workspace at `dir` whose members are the
