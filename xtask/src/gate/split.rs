@@ -1,8 +1,9 @@
 //! The check of a crate no verdict covers (a first regen), split across the cores.
 //!
-//! `cargo check` of one crate runs on one core, and on a first regen nearly all of its time is
-//! the types modules. So the crate is checked as several copies of itself at once, one per
-//! core, in one scratch workspace: in copy *i*, the types modules of part *i* are the real ones
+//! `cargo check` of one crate runs on one core, and on a first regen nearly all of its time and
+//! memory is the types modules. So the crate is checked as several copies of itself, one per
+//! core at once (and more, of at most [`MODULES_PER_COPY`] modules each, for a large catalog),
+//! in one scratch workspace: in copy *i*, the types modules of part *i* are the real ones
 //! and every other module is its `serde_json::Value` form (the form the gate falls back to,
 //! which is a few lines). Everything else (`Cargo.toml` but for the package name, `lib.rs`, the
 //! integrations, the support crate) is the real crate's, byte for byte: copies whose files
@@ -32,15 +33,23 @@ pub(super) fn split_dir(scratch: &Path) -> PathBuf {
     scratch.with_file_name(name)
 }
 
-/// How many copies a check of `modules` types modules is split into: one per core (at most 8),
-/// when each copy gets at least two modules; 1 (no split) on one core.
+/// Real modules per copy at most, which bounds a check's memory: rustc's memory grows with the
+/// modules it checks (2,000 synthetic operations, 2,010 modules: the whole crate 11.2 GB; a copy
+/// of 1,005 real modules and 1,005 stand-ins 6.1 GB; the rest of the crate with stand-ins only
+/// 0.9 GB), and cargo runs one compiler per core, so about 2.2 GB per copy at this size.
+const MODULES_PER_COPY: usize = 250;
+
+/// How many copies a check of `modules` types modules is split into: one per core (at most 8)
+/// when each copy gets at least two modules, and more when a copy would hold more than
+/// [`MODULES_PER_COPY`]; 1 is no split.
 pub(super) fn parts_for(modules: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if cores < 2 || modules < 2 * cores {
-        1
-    } else {
+    let for_cores = if cores >= 2 && modules >= 2 * cores {
         cores
-    }
+    } else {
+        1
+    };
+    for_cores.max(modules.div_ceil(MODULES_PER_COPY))
 }
 
 /// One copy of the crate: its own real modules, its files.
@@ -278,6 +287,20 @@ mod tests {
             }
             assert_eq!(part.files.len(), typed.files.len());
         }
+    }
+
+    #[test]
+    fn copies_follow_the_cores_and_bound_the_modules_per_copy() {
+        assert_eq!(parts_for(0), 1);
+        assert_eq!(parts_for(3), 1, "fewer than two modules per core: no split");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        assert_eq!(parts_for(200), if cores >= 2 { cores } else { 1 });
+        assert_eq!(
+            parts_for(2010),
+            cores.max(9),
+            "at most 250 real modules per copy"
+        );
+        assert!(2010usize.div_ceil(parts_for(2010)) <= MODULES_PER_COPY);
     }
 
     #[test]
