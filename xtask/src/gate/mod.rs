@@ -497,7 +497,17 @@ mod tests {
     use super::verdicts::{code_shape, without_header};
     use super::*;
 
-    fn crate_of(files: &[(&str, &str)]) -> Generated {
+    /// The pinned catalog, and settings that type it in this process.
+    pub(super) fn pinned() -> (Vec<u8>, passage_codegen::Settings) {
+        let catalog = std::fs::read(crate::workspace_root().join("catalog/providers.json"))
+            .expect("the pinned catalog");
+        let settings = passage_codegen::Settings::default()
+            .with_typer(std::sync::Arc::new(passage_codegen::typing::InProcessTyper));
+        (catalog, settings)
+    }
+
+    /// A crate of `files` (path, text), for tests.
+    pub(super) fn crate_of(files: &[(&str, &str)]) -> Generated {
         Generated {
             files: files
                 .iter()
@@ -515,10 +525,7 @@ mod tests {
 
     #[test]
     fn an_output_equal_to_the_crate_on_disk_is_not_checked_and_any_difference_is() {
-        let catalog = std::fs::read(crate::workspace_root().join("catalog/providers.json"))
-            .expect("the pinned catalog");
-        let settings = passage_codegen::Settings::default()
-            .with_typer(std::sync::Arc::new(passage_codegen::typing::InProcessTyper));
+        let (catalog, settings) = pinned();
         let generated = passage_codegen::generate(&catalog, &settings).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("generated");
@@ -580,10 +587,7 @@ mod tests {
 
     #[test]
     fn a_module_whose_value_form_fails_too_stops_the_gate_at_once() {
-        let catalog = std::fs::read(crate::workspace_root().join("catalog/providers.json"))
-            .expect("the pinned catalog");
-        let settings = passage_codegen::Settings::default()
-            .with_typer(std::sync::Arc::new(passage_codegen::typing::InProcessTyper));
+        let (catalog, settings) = pinned();
         let typed = passage_codegen::generate(&catalog, &settings).unwrap();
         let module = typed
             .files

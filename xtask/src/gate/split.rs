@@ -218,23 +218,8 @@ fn judge(parts: &[Part], errors: &[CompilerError]) -> SplitOutcome {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{crate_of, pinned};
     use super::*;
-
-    fn crate_of(files: &[(&str, &str)]) -> Generated {
-        Generated {
-            files: files
-                .iter()
-                .map(|(path, text)| (path.to_string(), text.to_string()))
-                .collect(),
-            snapshots: Vec::new(),
-            warnings: Vec::new(),
-            provenance: passage_codegen::Provenance {
-                catalog_sha256: String::new(),
-                codegen_version: String::new(),
-                typify_version: String::new(),
-            },
-        }
-    }
 
     const MANIFEST: &str = "[package]\nname = \"passage-generated\"\n";
 
@@ -379,10 +364,7 @@ mod tests {
     /// nothing.
     #[test]
     fn cargo_checks_the_copies_and_traces_each_error_to_its_copy() {
-        let catalog = std::fs::read(crate::workspace_root().join("catalog/providers.json"))
-            .expect("the pinned catalog");
-        let settings = passage_codegen::Settings::default()
-            .with_typer(std::sync::Arc::new(passage_codegen::typing::InProcessTyper));
+        let (catalog, settings) = pinned();
         let typed = passage_codegen::generate(&catalog, &settings).unwrap();
         let stubs =
             passage_codegen::generate(&catalog, &super::super::all_untyped(&settings, &typed))
