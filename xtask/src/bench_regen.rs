@@ -3,7 +3,7 @@
 //! schemas (`xtask __typify-baseline`), in the same run, in three situations:
 //!
 //! * **first regen**: `--no-cache`, nothing remembered; the compile gate `cargo check`s the
-//!   whole generated crate (its dependencies already built);
+//!   whole generated crate, split across the cores (its dependencies already built);
 //! * **nothing changed**: every schema's typify output and the gate's verdict come from the
 //!   caches in `target/`;
 //! * **one schema changed**: one operation's result schema gains a property; typify runs for that

@@ -3,7 +3,9 @@
 //! The generated files go into a scratch workspace under the target directory
 //! (`<target>/regen-gate/`, `Cargo.lock` copied from the repository so the check is offline and
 //! uses the same dependency versions), and `cargo check --all-features` runs there with
-//! `-D warnings`, all distinct schemas in one batch. Each compiler error is traced to the
+//! `-D warnings`, all distinct schemas in one batch: split across the cores when no verdict
+//! covers the crate ([`split`]), only the changed modules when the rest passed before
+//! ([`delta`]). Each compiler error is traced to the
 //! `src/types/<module>.rs` it points at; regen then types those modules as `serde_json::Value`
 //! (with the compiler's first error in the warning) and checks again. An error outside a types
 //! module is a generator bug: regen stops and writes nothing.
