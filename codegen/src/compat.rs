@@ -308,6 +308,26 @@ pub fn reader_view(schema: &Value) -> Value {
 
 fn open_up(schema: &mut Value, definitions: &Value, depth: usize) {
     let Value::Object(map) = schema else { return };
+    // Normalization makes an optional property that allows `null` required (so typify types it
+    // `Option<T>`, which post-processing makes a defaulted `Option<Option<T>>`): the types read
+    // it as optional, and so does the reader view.
+    if let (Some(Value::Object(properties)), Some(Value::Array(required))) =
+        (map.get("properties"), map.get("required"))
+    {
+        let kept: Vec<Value> = required
+            .iter()
+            .filter(|name| {
+                !name
+                    .as_str()
+                    .and_then(|name| properties.get(name))
+                    .and_then(|property| property.get("description"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|text| text.contains(crate::normalize::NULLABLE_OPTIONAL_DOC))
+            })
+            .cloned()
+            .collect();
+        map.insert("required".into(), Value::Array(kept));
+    }
     if let Some(Value::Array(values)) = map.get("enum") {
         if values.iter().all(|v| v.is_string() || v.is_null()) {
             let nullable = values.iter().any(Value::is_null);
@@ -432,5 +452,25 @@ mod tests {
             "properties":{"a":{"type":"string"},"b":{"type":"string"}}});
         let pair = SchemaPair::new(SchemaRole::Result, Some(&old), Some(&wider)).unwrap();
         assert!(pair.witnesses().is_empty());
+    }
+
+    #[test]
+    fn an_optional_field_that_allows_null_stays_optional_in_the_reader_view() {
+        // A change report once proved "breaking" an added field with a payload the old types
+        // read: the reader view required the optional nullable `note` (as normalization does
+        // for typify), so every payload without it was "refused by the old types".
+        let old = json!({"type":"object","additionalProperties":false,"required":["a"],
+            "properties":{"a":{"type":"string"},"note":{"type":["string","null"]}}});
+        let view = reader_view(&old);
+        assert_eq!(view["required"], json!(["a"]), "{view}");
+        let mut new = old.clone();
+        new["properties"]["b"] = json!({"type":"string"});
+        let pair = SchemaPair::new(SchemaRole::Result, Some(&old), Some(&new)).unwrap();
+        let witnesses = pair.witnesses();
+        assert!(witnesses.is_empty(), "{:?}", witnesses.first());
+        // Required and nullable stays required: a payload without it is refused.
+        let strict = json!({"type":"object","required":["note"],
+            "properties":{"note":{"type":["string","null"]}}});
+        assert_eq!(reader_view(&strict)["required"], json!(["note"]));
     }
 }
