@@ -291,11 +291,7 @@ pub fn generate_gated(
         if let Some(dir) = on_disk.dir() {
             if crate::regen::stale_generated(dir, &generated)?.is_empty() {
                 if let OnDisk::CheckedIn(_) = on_disk {
-                    verdicts.record_pass(&generated);
-                    verdicts.record_skeleton_pass(&generated);
-                    for module in verdicts.unverified_modules(&generated) {
-                        verdicts.record_module_pass(&generated, &module);
-                    }
+                    verdicts.record_crate_pass(&generated);
                 }
                 progress.note(
                     "compile gate: the crate on disk is exactly this output, nothing to write, \
@@ -375,11 +371,7 @@ pub fn generate_gated(
                             &GateReport::default(),
                             types_count(&generated),
                         ));
-                        verdicts.record_pass(&generated);
-                        verdicts.record_skeleton_pass(&generated);
-                        for module in verdicts.unverified_modules(&generated) {
-                            verdicts.record_module_pass(&generated, &module);
-                        }
+                        verdicts.record_crate_pass(&generated);
                         return Ok(generated);
                     }
                     split::SplitOutcome::Failing(failing_modules) => {
@@ -411,11 +403,7 @@ pub fn generate_gated(
         let report = check(&generated, scratch)?;
         stage.done(gate_summary(&report, types_count(&generated)));
         if report.is_clean() {
-            verdicts.record_pass(&generated);
-            verdicts.record_skeleton_pass(&generated);
-            for module in verdicts.unverified_modules(&generated) {
-                verdicts.record_module_pass(&generated, &module);
-            }
+            verdicts.record_crate_pass(&generated);
             return Ok(generated);
         }
         for (module, error) in &report.failing_modules {

@@ -161,6 +161,15 @@ impl Verdicts {
             .collect()
     }
 
+    /// Records a crate that compiled whole: the crate, its skeleton and every types module.
+    pub(super) fn record_crate_pass(&self, generated: &Generated) {
+        self.record_pass(generated);
+        self.record_skeleton_pass(generated);
+        for module in self.unverified_modules(generated) {
+            self.record_module_pass(generated, &module);
+        }
+    }
+
     pub(super) fn record_skeleton_pass(&self, generated: &Generated) {
         if let Some(key) = self.skeleton_key(generated) {
             self.write(&key, PASS);
