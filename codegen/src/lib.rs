@@ -72,6 +72,7 @@ pub struct Settings {
     untyped_modules: BTreeMap<String, String>,
     typer: std::sync::Arc<dyn typing::SchemaTyper>,
     pub(crate) module_cache: Option<std::sync::Arc<dyn modules::ModuleCache>>,
+    pub(crate) shard_modules: Option<usize>,
 }
 
 impl Default for Settings {
@@ -82,6 +83,7 @@ impl Default for Settings {
             untyped_modules: BTreeMap::new(),
             typer: std::sync::Arc::new(typing::InProcessTyper),
             module_cache: None,
+            shard_modules: None,
         }
     }
 }
@@ -123,6 +125,15 @@ impl Settings {
     /// same, and a regen after one schema changed costs about one module's work.
     pub fn with_module_cache(mut self, cache: std::sync::Arc<dyn modules::ModuleCache>) -> Self {
         self.module_cache = Some(cache);
+        self
+    }
+
+    /// Writes a crate of more than `max` types modules as a facade over shard crates of about
+    /// `max` modules each ([`Generated::sharded`]); `0` (the default is none) keeps one crate.
+    /// rustc holds a whole crate in memory, so a large catalog's crate builds in a fraction of
+    /// the memory this way; the paths users write are the same.
+    pub fn with_shard_modules(mut self, max: usize) -> Self {
+        self.shard_modules = Some(max);
         self
     }
 
@@ -230,14 +241,30 @@ pub struct OperationSnapshot {
 /// Everything one generation produces.
 #[derive(Debug, Clone)]
 pub struct Generated {
-    /// Files of the `generated/` crate, keyed by path relative to it (`src/lib.rs`, `Cargo.toml`, ...).
+    /// Files of the `generated/` crate as one package, keyed by path relative to it
+    /// (`src/lib.rs`, `Cargo.toml`, ...): what the compile gate checks.
     pub files: BTreeMap<String, String>,
+    /// For a catalog of more types modules than [`Settings::with_shard_modules`]: the files that
+    /// replace (`Cargo.toml`, `src/lib.rs`, `src/integrations/*`) or join (`shards/*`) `files`
+    /// when the crate is written ([`Generated::written_files`]); empty for one crate. The types
+    /// modules are the same files in both layouts.
+    pub sharded: BTreeMap<String, String>,
     /// One snapshot per operation.
     pub snapshots: Vec<OperationSnapshot>,
     /// Schema problems worked around.
     pub warnings: Vec<Warning>,
     /// What the files were made from.
     pub provenance: Provenance,
+}
+
+impl Generated {
+    /// The files as written to disk: [`Generated::files`] with [`Generated::sharded`] laid over
+    /// them.
+    pub fn written_files(&self) -> BTreeMap<String, String> {
+        let mut files = self.files.clone();
+        files.extend(self.sharded.clone());
+        files
+    }
 }
 
 /// One distinct schema: shared by every integration that publishes it byte-for-byte (after
@@ -340,7 +367,8 @@ pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, 
         warnings.extend(modules::warnings(unit, &module));
         unit.code = module.code;
     }
-    let files = emit::emit_crate(&units, &operations, &provenance, settings)?;
+    let emit::Emitted { files, sharded } =
+        emit::emit_crate(&units, &operations, &provenance, settings)?;
     let snapshots = operations
         .iter()
         .map(|op| {
@@ -366,6 +394,7 @@ pub fn generate(catalog_bytes: &[u8], settings: &Settings) -> Result<Generated, 
         .collect();
     Ok(Generated {
         files,
+        sharded,
         snapshots,
         warnings,
         provenance,

@@ -28,6 +28,16 @@ fn regen_and_run(
     harness_main: &str,
     harness_arg: &Value,
 ) -> (tempfile::TempDir, String) {
+    regen_and_run_with(catalog, &[], harness_main, harness_arg)
+}
+
+/// [`regen_and_run`] with `extra` regen flags.
+fn regen_and_run_with(
+    catalog: &Value,
+    extra: &[&str],
+    harness_main: &str,
+    harness_arg: &Value,
+) -> (tempfile::TempDir, String) {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join("catalog")).unwrap();
     std::fs::copy(
@@ -39,14 +49,19 @@ fn regen_and_run(
     std::fs::write(&catalog_file, serde_json::to_vec(catalog).unwrap()).unwrap();
     let scratch = root.path().join("scratch");
     // Parsed like the command line, so the test keeps up with new flags and their defaults.
-    let cli = Cli::parse_from([
-        OsStr::new("xtask"),
-        OsStr::new("regen"),
-        OsStr::new("--catalog"),
-        catalog_file.as_os_str(),
-        OsStr::new("--out-dir"),
-        scratch.join("generated").as_os_str(),
-    ]);
+    let out_dir = scratch.join("generated");
+    let cli = Cli::parse_from(
+        [
+            OsStr::new("xtask"),
+            OsStr::new("regen"),
+            OsStr::new("--catalog"),
+            catalog_file.as_os_str(),
+            OsStr::new("--out-dir"),
+            out_dir.as_os_str(),
+        ]
+        .into_iter()
+        .chain(extra.iter().map(OsStr::new)),
+    );
     let Task::Regen(args) = cli.command else {
         unreachable!("parsed as regen")
     };
@@ -197,6 +212,68 @@ fn hostile_names_regen_through_the_gate_into_a_crate_where_every_operation_is_di
     }
     assert!(crate_dir.join("src/types/enum_read_result.rs").is_file());
     assert!(crate_dir.join("src/integrations/type.rs").is_file());
+}
+
+#[test]
+fn a_catalog_past_the_shard_size_is_written_as_shard_crates_behind_the_same_paths() {
+    let catalog_value = hostile_catalog();
+    let catalog = passage_catalog::Catalog::from_value(catalog_value.clone()).unwrap();
+    let operations: Vec<[String; 3]> = catalog
+        .operations()
+        .map(|op| [op.integration, op.resource, op.action].map(str::to_string))
+        .collect();
+    // The same harness as the unsharded crate's: every operation found, decoded (through its
+    // shard's decode function) and named back, through the facade's paths.
+    let (root, stdout) = regen_and_run_with(
+        &catalog_value,
+        &["--shard-modules", "4"],
+        NAMES_HARNESS,
+        &json!(operations),
+    );
+    assert_eq!(stdout.trim(), format!("ok {}", operations.len()));
+    let crate_dir = root.path().join("scratch/generated");
+    let modules = gate::module_files(&crate_dir)
+        .unwrap()
+        .into_iter()
+        .filter(|path| path.starts_with("src/types/"))
+        .count();
+    let shards = gate::generator_owned_files(&crate_dir)
+        .unwrap()
+        .into_iter()
+        .filter(|path| path.ends_with("/lib.rs"))
+        .count();
+    assert_eq!(shards, modules.div_ceil(4), "{modules} modules");
+    let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
+    assert!(
+        lib.contains("pub use ::passage_generated_shard_"),
+        "the facade re-exports the shards' modules"
+    );
+    assert!(!lib.contains("impl crate::OperationArguments"), "{lib}");
+    // One integration's feature alone turns on its modules in the shards, and only those.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let scratch = root.path().join("scratch");
+    let output = Command::new(cargo)
+        .args([
+            "check",
+            "--offline",
+            "--quiet",
+            "-p",
+            "passage-generated",
+            "--no-default-features",
+            "--features",
+            "type",
+        ])
+        .current_dir(&scratch)
+        .env("CARGO_TARGET_DIR", gate::shared_build_dir())
+        .env("RUSTFLAGS", "-D warnings")
+        .env_remove("RUSTC_WRAPPER")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Builds `main` as the harness crate against the crate in `scratch/generated` and runs it with

@@ -129,6 +129,7 @@ fn steps(args: &Args, skip_dir: &Path, own_skips: &mut OwnSkips) -> Result<()> {
         schema_memory_mib: 4096,
         schema_seconds: 60,
         no_cache: false,
+        shard_modules: crate::regen::DEFAULT_SHARD_MODULES,
         report: None,
     })?;
     if !fresh {

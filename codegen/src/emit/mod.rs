@@ -14,6 +14,9 @@ use quote::{format_ident, quote};
 use crate::{naming, CodegenError, PlannedOperation, Provenance, SchemaRole, SchemaUnit, Settings};
 
 mod integration;
+mod shards;
+
+pub(crate) use shards::ShardPlan;
 
 /// The first lines of every generated file: made by regen, not to be edited. No provenance: a
 /// catalog hash here would change every file when one schema changes, hiding the real diff in
@@ -135,7 +138,7 @@ pub(crate) fn emit_crate(
     operations: &[PlannedOperation],
     provenance: &Provenance,
     settings: &Settings,
-) -> Result<BTreeMap<String, String>, CodegenError> {
+) -> Result<Emitted, CodegenError> {
     let mut files = BTreeMap::new();
 
     // Every name made from catalog names, distinct and valid however Passage spells them.
@@ -182,47 +185,16 @@ pub(crate) fn emit_crate(
     }
 
     // --- Cargo.toml
-    let features: Vec<&String> = names.features.values().collect();
-    let mut cargo = header(settings, "#");
-    cargo.push_str(
-        "[package]\n\
-         name = \"passage-generated\"\n\
-         description = \"Typed results and arguments of every Passage Connect operation, generated from the provider catalog.\"\n\
-         version.workspace = true\n\
-         edition.workspace = true\n\
-         rust-version.workspace = true\n\
-         license.workspace = true\n\
-         publish = true\n\
-         repository.workspace = true\n\
-         readme = \"../README.md\"\n\
-         keywords = [\"passage\", \"generated\", \"types\", \"api\"]\n\
-         categories = [\"api-bindings\"]\n\n\
-         [features]\n\
-         default = [\"full\"]\n",
+    files.insert(
+        "Cargo.toml".into(),
+        manifest(
+            settings,
+            &names,
+            &integration_modules,
+            &integration_names,
+            None,
+        ),
     );
-    cargo.push_str(&format!(
-        "# Every integration.\nfull = [{}]\n",
-        features
-            .iter()
-            .map(|f| format!("\"{f}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    for (integration, feature) in integration_modules.keys().zip(&features) {
-        cargo.push_str(&format!(
-            "# {} ({integration})\n{feature} = []\n",
-            integration_names[integration]
-        ));
-    }
-    cargo.push_str(
-        "\n[dependencies]\n\
-         serde.workspace = true\n\
-         serde_json.workspace = true\n\
-         passage-generated-support.workspace = true\n\n\
-         [package.metadata.docs.rs]\n\
-         all-features = true\n",
-    );
-    files.insert("Cargo.toml".into(), cargo);
 
     // --- src/lib.rs and src/integrations/*.rs
     let formatter = Formatter {
@@ -235,6 +207,7 @@ pub(crate) fn emit_crate(
         &integration_modules,
         &integration_names,
         formatter,
+        None,
     )?;
     files.insert(
         crate::PROVENANCE_FILE.into(),
@@ -247,7 +220,132 @@ pub(crate) fn emit_crate(
     for (path, text) in integration_files {
         files.insert(path, format!("{}{}", header(settings, "//"), text));
     }
-    Ok(files)
+
+    // --- the sharded layout's glue, when the crate is large (see `shards`)
+    let mut sharded = BTreeMap::new();
+    if let Some(plan) = shards::plan(units, settings.shard_modules) {
+        let shard_files = shards::emit(
+            &plan,
+            units,
+            &names,
+            &|comment| header(settings, comment),
+            &|tokens, file| formatter.format(tokens, file),
+        )?;
+        let (lib, integration_files) = emit_lib(
+            units,
+            operations,
+            &names,
+            &integration_modules,
+            &integration_names,
+            formatter,
+            Some(&plan),
+        )?;
+        sharded.insert(
+            "Cargo.toml".into(),
+            manifest(
+                settings,
+                &names,
+                &integration_modules,
+                &integration_names,
+                Some(&shard_files),
+            ),
+        );
+        sharded.insert(
+            "src/lib.rs".into(),
+            format!("{}{}", header(settings, "//"), lib),
+        );
+        for (path, text) in integration_files {
+            sharded.insert(path, format!("{}{}", header(settings, "//"), text));
+        }
+        sharded.extend(shard_files.files);
+    }
+    Ok(Emitted { files, sharded })
+}
+
+/// What [`emit_crate`] makes.
+pub(crate) struct Emitted {
+    /// The crate as one package: what the compile gate checks.
+    pub files: BTreeMap<String, String>,
+    /// For a catalog past [`Settings::with_shard_modules`]: the files that replace
+    /// (`Cargo.toml`, `src/lib.rs`, `src/integrations/*`) or join (`shards/`) [`Emitted::files`]
+    /// in the written crate; empty otherwise.
+    pub sharded: BTreeMap<String, String>,
+}
+
+/// The crate's `Cargo.toml`: one feature per integration, `full` (the default) for all; in the
+/// sharded layout, a dependency on each shard and each feature turning on the shards' features.
+fn manifest(
+    settings: &Settings,
+    names: &naming::CrateNames,
+    integration_modules: &BTreeMap<String, syn::Ident>,
+    integration_names: &BTreeMap<String, String>,
+    shards: Option<&shards::ShardFiles>,
+) -> String {
+    let features: Vec<&String> = names.features.values().collect();
+    let mut cargo = header(settings, "#");
+    if shards.is_some() {
+        // The shards are path dependencies without a published version: this layout is built
+        // where it is generated, not published (a published crate is made from its own catalog).
+        cargo.push_str(
+            "# Sharded: the types modules are compiled as the crates under shards/ (a catalog of\n\
+             # many schemas); this crate re-exports them, so the paths are the same.\n",
+        );
+    }
+    cargo.push_str(&format!(
+        "[package]\n\
+         name = \"passage-generated\"\n\
+         description = \"Typed results and arguments of every Passage Connect operation, generated from the provider catalog.\"\n\
+         version.workspace = true\n\
+         edition.workspace = true\n\
+         rust-version.workspace = true\n\
+         license.workspace = true\n\
+         publish = {}\n\
+         repository.workspace = true\n\
+         readme = \"../README.md\"\n\
+         keywords = [\"passage\", \"generated\", \"types\", \"api\"]\n\
+         categories = [\"api-bindings\"]\n\n\
+         [features]\n\
+         default = [\"full\"]\n",
+        shards.is_none(),
+    ));
+    cargo.push_str(&format!(
+        "# Every integration.\nfull = [{}]\n",
+        features
+            .iter()
+            .map(|f| format!("\"{f}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    for (integration, feature) in integration_modules.keys().zip(&features) {
+        let enables = shards
+            .and_then(|shards| shards.forwards.get(*feature))
+            .map(|enabled| {
+                enabled
+                    .iter()
+                    .map(|f| format!("\"{f}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        cargo.push_str(&format!(
+            "# {} ({integration})\n{feature} = [{enables}]\n",
+            integration_names[integration]
+        ));
+    }
+    cargo.push_str(
+        "\n[dependencies]\n\
+         serde.workspace = true\n\
+         serde_json.workspace = true\n\
+         passage-generated-support.workspace = true\n",
+    );
+    if let Some(shards) = shards {
+        cargo.push_str(&shards.dependencies);
+    }
+    cargo.push_str(
+        "\n[package.metadata.docs.rs]\n\
+         all-features = true\n",
+    );
+    cargo
 }
 
 /// `crate::types::{module}::{Type}` of a unit's root type.
@@ -257,6 +355,41 @@ fn type_path(unit: &SchemaUnit) -> TokenStream {
     quote!(crate::types::#module::#ty)
 }
 
+/// The doc line of a types module's declaration.
+fn module_doc(unit: &SchemaUnit) -> String {
+    format!(
+        "`{}`/`{}` {} types (integrations: {}).",
+        unit.resource,
+        unit.action,
+        if unit.role == SchemaRole::Result {
+            "result"
+        } else {
+            "arguments"
+        },
+        unit.integrations.join(", ")
+    )
+}
+
+/// `impl OperationArguments` for an arguments unit's root type, behind its integrations' features.
+fn arguments_impl(unit: &SchemaUnit, names: &naming::CrateNames) -> TokenStream {
+    let cfg = cfg_any(
+        &unit.integrations.iter().map(String::as_str).collect(),
+        names,
+    );
+    let path = type_path(unit);
+    let resource = &unit.resource;
+    let action = &unit.action;
+    let integrations = &unit.integrations;
+    quote! {
+        #cfg
+        impl crate::OperationArguments for #path {
+            const RESOURCE: &'static str = #resource;
+            const ACTION: &'static str = #action;
+            const INTEGRATIONS: &'static [&'static str] = &[#(#integrations),*];
+        }
+    }
+}
+
 fn emit_lib(
     units: &[SchemaUnit],
     operations: &[PlannedOperation],
@@ -264,6 +397,7 @@ fn emit_lib(
     integration_modules: &BTreeMap<String, syn::Ident>,
     integration_names: &BTreeMap<String, String>,
     formatter: Formatter<'_>,
+    shards: Option<&ShardPlan>,
 ) -> Result<(String, BTreeMap<String, String>), CodegenError> {
     let type_modules = units.iter().map(|unit| {
         let cfg = cfg_any(
@@ -271,41 +405,21 @@ fn emit_lib(
             names,
         );
         let module = format_ident!("{}", unit.module);
-        let doc = format!(
-            "`{}`/`{}` {} types (integrations: {}).",
-            unit.resource,
-            unit.action,
-            if unit.role == SchemaRole::Result {
-                "result"
-            } else {
-                "arguments"
-            },
-            unit.integrations.join(", ")
-        );
-        quote! { #[doc = #doc] #cfg pub mod #module; }
+        let doc = module_doc(unit);
+        match shards {
+            None => quote! { #[doc = #doc] #cfg pub mod #module; },
+            Some(plan) => {
+                let library = plan.library_of(&unit.module);
+                quote! { #[doc = #doc] #cfg pub use ::#library::types::#module; }
+            }
+        }
     });
 
+    // In the sharded layout the impls live in the shards (the orphan rule).
     let argument_impls = units
         .iter()
-        .filter(|u| u.role == SchemaRole::Arguments)
-        .map(|unit| {
-            let cfg = cfg_any(
-                &unit.integrations.iter().map(String::as_str).collect(),
-                names,
-            );
-            let path = type_path(unit);
-            let resource = &unit.resource;
-            let action = &unit.action;
-            let integrations = &unit.integrations;
-            quote! {
-                #cfg
-                impl crate::OperationArguments for #path {
-                    const RESOURCE: &'static str = #resource;
-                    const ACTION: &'static str = #action;
-                    const INTEGRATIONS: &'static [&'static str] = &[#(#integrations),*];
-                }
-            }
-        });
+        .filter(|u| u.role == SchemaRole::Arguments && shards.is_none())
+        .map(|unit| arguments_impl(unit, names));
 
     // Everything one operation adds (alias, registry entry with its schemas, decode arm, the
     // arms of `OperationResult`'s methods) goes into its integration's own file, compiled only
@@ -337,6 +451,7 @@ fn emit_lib(
         names,
         integration_names,
         formatter,
+        shards,
     )?;
 
     let mut integration_files = BTreeMap::new();

@@ -85,6 +85,7 @@ pub(super) fn delta_crate(generated: &Generated, modules: &[String]) -> Option<G
     );
     Some(Generated {
         files,
+        sharded: Default::default(),
         snapshots: Vec::new(),
         warnings: Vec::new(),
         provenance: generated.provenance.clone(),

@@ -185,6 +185,33 @@ impl Verdicts {
         }
     }
 
+    /// Key of the sharded layout's glue ([`Generated::sharded`]) by shape.
+    fn layout_key(&self, generated: &Generated) -> Option<String> {
+        self.files_key(
+            "layout",
+            generated.sharded.iter().map(|(path, text)| {
+                (
+                    path.as_str(),
+                    std::borrow::Cow::Owned(self.shape_digest(path, text)),
+                )
+            }),
+        )
+    }
+
+    /// Whether the sharded layout's glue, by shape, compiled before.
+    pub(super) fn layout_passed(&self, generated: &Generated) -> bool {
+        self.layout_key(generated)
+            .and_then(|key| std::fs::read(self.dir.join(key)).ok())
+            .is_some_and(|bytes| bytes == PASS)
+    }
+
+    /// Remembers that the sharded layout's glue compiled.
+    pub(super) fn record_layout_pass(&self, generated: &Generated) {
+        if let Some(key) = self.layout_key(generated) {
+            self.write(&key, PASS);
+        }
+    }
+
     /// Whether exactly this crate passed the gate before.
     pub fn passed(&self, generated: &Generated) -> bool {
         self.crate_key(generated)

@@ -16,7 +16,7 @@ pub fn write_workspace(generated: &Generated, dir: &Path, extra_members: &[&str]
 
 /// Writes (only changed) `files` into `crate_dir`, removing module files they no longer hold.
 pub(super) fn write_crate(files: &BTreeMap<String, String>, crate_dir: &Path) -> Result<()> {
-    for rel in module_files(crate_dir)? {
+    for rel in generator_owned_files(crate_dir)? {
         if !files.contains_key(&rel) {
             std::fs::remove_file(crate_dir.join(&rel))?;
         }
@@ -79,6 +79,34 @@ pub(crate) fn module_files(crate_dir: &Path) -> Result<Vec<String>> {
         }
     }
     out.sort();
+    Ok(out)
+}
+
+/// The files of the sharded layout's shard crates under `crate_dir` (`shards/*/Cargo.toml`,
+/// `shards/*/lib.rs`, as crate-relative paths, sorted): all generated, so one the generator no
+/// longer produces is stale.
+pub(crate) fn shard_files(crate_dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(crate_dir.join("shards")) else {
+        return Ok(out);
+    };
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        for file in ["Cargo.toml", "lib.rs"] {
+            if crate_dir.join("shards").join(&name).join(file).is_file() {
+                out.push(format!("shards/{name}/{file}"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every file of the crate at `crate_dir` that only the generator writes and that it may have
+/// to remove: [`module_files`] and [`shard_files`].
+pub(crate) fn generator_owned_files(crate_dir: &Path) -> Result<Vec<String>> {
+    let mut out = module_files(crate_dir)?;
+    out.extend(shard_files(crate_dir)?);
     Ok(out)
 }
 

@@ -52,11 +52,20 @@ pub(crate) struct RegenArgs {
     /// (benchmarks).
     #[arg(long, hide = true)]
     pub(crate) no_cache: bool,
+    /// Past this many types modules, write the crate as a facade over shard crates of about this
+    /// many modules each (rustc holds a whole crate in memory; the paths stay the same); 0 keeps
+    /// one crate whatever the size.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SHARD_MODULES)]
+    pub(crate) shard_modules: usize,
     /// Also write the change report into DIR: `report.md` (for a pull-request comment, ending
     /// with `semver: major|minor|patch`) and `counterexamples/NN.json`.
     #[arg(long, value_name = "DIR")]
     pub(crate) report: Option<PathBuf>,
 }
+
+/// The default of `--shard-modules`: a shard of 150 modules builds (dev, all features) in about
+/// 1.5 GB, so two at once (one per core here) stay well under 4 GB. See BENCHMARKS.md.
+pub(crate) const DEFAULT_SHARD_MODULES: usize = 150;
 
 /// Where the new catalog comes from.
 #[derive(Debug, PartialEq, Eq)]
@@ -187,6 +196,7 @@ pub(crate) fn regen_in(
     };
     let typer = typer::ProcessTyper::new(args.schema_memory_mib)?.with_progress(progress.clone());
     let settings = Settings::default()
+        .with_shard_modules(args.shard_modules)
         .with_catalog_label(label)
         .with_schema_budget(std::time::Duration::from_secs(args.schema_seconds));
     let modules = (!args.no_cache).then(|| {
@@ -269,11 +279,18 @@ pub(crate) fn regen_in(
             Some(files) => (old_catalog, files),
             None => (
                 old_catalog,
-                passage_codegen::generate(&previous, &settings_for_old)?.files,
+                passage_codegen::generate(&previous, &settings_for_old)?.written_files(),
             ),
         },
     };
-    let report = diff::report(&old_catalog, &new_catalog, &old_files, &generated.files);
+    // Both sides as written (the old one is read from disk): in the sharded layout `lib.rs`
+    // re-exports the types modules, and the two sides must agree on that.
+    let report = diff::report(
+        &old_catalog,
+        &new_catalog,
+        &old_files,
+        &generated.written_files(),
+    );
     stage.done(format!(
         "checked the changes: {} counterexample(s), semver {}",
         report.counterexamples.len(),
@@ -334,13 +351,26 @@ pub(crate) fn regen_in(
         std::fs::write(&kept, &catalog_bytes)
             .with_context(|| format!("writing {}", kept.display()))?;
     }
+    let total = counts.total;
     println!(
-        "regenerated {} file(s) for {} operation(s): {} written, {} removed, {} unchanged",
-        generated.files.len(),
+        "regenerated {total} file(s) for {} operation(s): {} written, {} removed, {} unchanged{}",
         generated.snapshots.len(),
         counts.written.len(),
         counts.removed.len(),
-        generated.files.len() - counts.written.len(),
+        total.saturating_sub(counts.written.len()),
+        if generated.sharded.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (sharded: {} shard crate(s) of at most about {} types modules)",
+                generated
+                    .sharded
+                    .keys()
+                    .filter(|path| path.ends_with("/lib.rs"))
+                    .count(),
+                args.shard_modules
+            )
+        },
     );
     for path in &counts.written {
         println!("  wrote {path}");
@@ -429,15 +459,16 @@ fn read_crate(dir: &Path) -> Result<Option<std::collections::BTreeMap<String, St
 /// Files under `generated/` that differ from, are missing from, or are extra to the output.
 pub(crate) fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>> {
     let mut stale = Vec::new();
-    for (path, contents) in &generated.files {
+    let files = generated.written_files();
+    for (path, contents) in &files {
         match std::fs::read_to_string(out_dir.join(path)) {
             Ok(existing) if existing == *contents => {}
             Ok(_) => stale.push(format!("generated/{path} differs")),
             Err(_) => stale.push(format!("generated/{path} is missing")),
         }
     }
-    for extra in gate::module_files(out_dir)? {
-        if !generated.files.contains_key(&extra) {
+    for extra in gate::generator_owned_files(out_dir)? {
+        if !files.contains_key(&extra) {
             stale.push(format!("generated/{extra} is no longer generated"));
         }
     }
@@ -454,11 +485,15 @@ pub(crate) struct WriteCounts {
     removed: Vec<String>,
     /// Operation snapshots left pending review.
     pending_snapshots: usize,
+    /// The files of the crate as written.
+    total: usize,
 }
 
 pub(crate) fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts> {
     let mut counts = WriteCounts::default();
-    for (path, contents) in &generated.files {
+    let files = generated.written_files();
+    counts.total = files.len();
+    for (path, contents) in &files {
         let target = out_dir.join(path);
         if std::fs::read_to_string(&target).ok().as_deref() == Some(contents.as_str()) {
             continue;
@@ -470,9 +505,16 @@ pub(crate) fn write_generated(out_dir: &Path, generated: &Generated) -> Result<W
             .with_context(|| format!("writing {}", target.display()))?;
         counts.written.push(path.clone());
     }
-    for extra in gate::module_files(out_dir)? {
-        if !generated.files.contains_key(&extra) {
+    for extra in gate::generator_owned_files(out_dir)? {
+        if !files.contains_key(&extra) {
             std::fs::remove_file(out_dir.join(&extra))?;
+            // A shard no longer generated leaves an empty folder: remove it too (not an error
+            // when something else is in it).
+            if extra.starts_with("shards/") {
+                if let Some(folder) = out_dir.join(&extra).parent() {
+                    let _ = std::fs::remove_dir(folder);
+                }
+            }
             counts.removed.push(extra);
         }
     }

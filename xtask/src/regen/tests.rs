@@ -15,6 +15,7 @@ fn args() -> RegenArgs {
         schema_memory_mib: 4096,
         schema_seconds: 60,
         no_cache: false,
+        shard_modules: DEFAULT_SHARD_MODULES,
         report: None,
     }
 }
