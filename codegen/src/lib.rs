@@ -265,6 +265,14 @@ impl Generated {
         files.extend(self.sharded.clone());
         files
     }
+
+    /// How many shard crates the written crate has (0: one crate).
+    pub fn shard_count(&self) -> usize {
+        self.sharded
+            .keys()
+            .filter(|path| path.starts_with("shards/") && path.ends_with("/Cargo.toml"))
+            .count()
+    }
 }
 
 /// One distinct schema: shared by every integration that publishes it byte-for-byte (after

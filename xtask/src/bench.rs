@@ -258,7 +258,12 @@ fn synthetic_builds(
         &typify,
     );
     if let (Ok(all), Ok(typify)) = (&all, &typify) {
-        let lines = count_lines(&full.join("generated/src"))?;
+        // With the shards' `lib.rs` (their modules are the files under `src/`).
+        let lines = count_lines(&full.join("generated/src"))?
+            + match std::fs::exists(full.join("generated/shards")) {
+                Ok(true) => count_lines(&full.join("generated/shards"))?,
+                _ => 0,
+            };
         let typify_lines =
             count_lines(&typify_dir.join(crate::baseline::TYPIFY_CRATE).join("src"))?;
         println!(
@@ -386,13 +391,31 @@ fn prepare_env(
         args.extend(["-p", dependency]);
     }
     cargo_in_env(dir, target, env, &args)?;
-    cargo_in_env(
-        dir,
-        target,
-        env,
-        &["clean", "--offline", "-p", package.name],
-    )
-    .map(drop)
+    // The generated crate's shards (a large catalog) are part of what is timed: cleaned too.
+    let mut clean = vec!["clean", "--offline", "-p", package.name];
+    let shards = shard_packages(dir, package);
+    for shard in &shards {
+        clean.extend(["-p", shard.as_str()]);
+    }
+    cargo_in_env(dir, target, env, &clean).map(drop)
+}
+
+/// The shard packages of the generated crate in the scratch workspace `dir` (none for another
+/// package, or a crate written as one package).
+fn shard_packages(dir: &Path, package: &Package) -> Vec<String> {
+    if package.name != GENERATED.name {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(dir.join("generated/shards")) else {
+        return Vec::new();
+    };
+    let mut shards: Vec<String> = entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.parse::<usize>().is_ok())
+        .map(|k| format!("passage-generated-shard-{k}"))
+        .collect();
+    shards.sort();
+    shards
 }
 
 /// `cargo check` of `package` alone in the scratch workspace `dir`, its dependencies checked
@@ -476,20 +499,22 @@ struct MonoItems {
 fn mono_items(dir: &Path, package: &Package, target: &Path) -> Result<MonoItems> {
     let bootstrap = [("RUSTC_BOOTSTRAP", "1")];
     prepare_env(dir, target, &bootstrap, "build", package)?;
-    let stdout = cargo_in_env(
-        dir,
-        target,
-        &bootstrap,
-        &[
-            "rustc",
-            "--offline",
-            "-p",
-            package.name,
-            "--lib",
-            "--",
-            "-Zprint-mono-items=yes",
-        ],
-    )?;
+    // `cargo rustc` passes the flag to one package: each shard (all its features, which are the
+    // integrations' that `full` turns on) and then the facade.
+    let mut stdout = Vec::new();
+    for name in shard_packages(dir, package)
+        .iter()
+        .map(String::as_str)
+        .chain([package.name])
+    {
+        let mut args = vec!["rustc", "--offline", "-p", name, "--lib"];
+        if name != package.name {
+            args.push("--all-features");
+        }
+        args.extend(["--", "-Zprint-mono-items=yes"]);
+        stdout.extend(cargo_in_env(dir, target, &bootstrap, &args)?);
+        stdout.push(b'\n');
+    }
     let items: Vec<&[u8]> = stdout
         .split(|&b| b == b'\n')
         .filter(|line| line.starts_with(b"MONO_ITEM"))

@@ -192,12 +192,7 @@ fn main() {
 
 #[test]
 fn hostile_names_regen_through_the_gate_into_a_crate_where_every_operation_is_distinct() {
-    let catalog_value = hostile_catalog();
-    let catalog = passage_catalog::Catalog::from_value(catalog_value.clone()).unwrap();
-    let operations: Vec<[String; 3]> = catalog
-        .operations()
-        .map(|op| [op.integration, op.resource, op.action].map(str::to_string))
-        .collect();
+    let (catalog_value, operations) = hostile_operations();
     let (root, stdout) = regen_and_run(&catalog_value, NAMES_HARNESS, &json!(operations));
     assert_eq!(stdout.trim(), format!("ok {}", operations.len()));
     let crate_dir = root.path().join("scratch/generated");
@@ -216,12 +211,7 @@ fn hostile_names_regen_through_the_gate_into_a_crate_where_every_operation_is_di
 
 #[test]
 fn a_catalog_past_the_shard_size_is_written_as_shard_crates_behind_the_same_paths() {
-    let catalog_value = hostile_catalog();
-    let catalog = passage_catalog::Catalog::from_value(catalog_value.clone()).unwrap();
-    let operations: Vec<[String; 3]> = catalog
-        .operations()
-        .map(|op| [op.integration, op.resource, op.action].map(str::to_string))
-        .collect();
+    let (catalog_value, operations) = hostile_operations();
     // The same harness as the unsharded crate's: every operation found, decoded (through its
     // shard's decode function) and named back, through the facade's paths.
     let (root, stdout) = regen_and_run_with(
@@ -240,7 +230,7 @@ fn a_catalog_past_the_shard_size_is_written_as_shard_crates_behind_the_same_path
     let shards = gate::generator_owned_files(&crate_dir)
         .unwrap()
         .into_iter()
-        .filter(|path| path.ends_with("/lib.rs"))
+        .filter(|path| path.starts_with("shards/") && path.ends_with("/lib.rs"))
         .count();
     assert_eq!(shards, modules.div_ceil(4), "{modules} modules");
     let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
@@ -274,6 +264,17 @@ fn a_catalog_past_the_shard_size_is_written_as_shard_crates_behind_the_same_path
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// [`hostile_catalog`] and its operations (integration, resource, action).
+fn hostile_operations() -> (Value, Vec<[String; 3]>) {
+    let catalog_value = hostile_catalog();
+    let catalog = passage_catalog::Catalog::from_value(catalog_value.clone()).unwrap();
+    let operations = catalog
+        .operations()
+        .map(|op| [op.integration, op.resource, op.action].map(str::to_string))
+        .collect();
+    (catalog_value, operations)
 }
 
 /// Builds `main` as the harness crate against the crate in `scratch/generated` and runs it with

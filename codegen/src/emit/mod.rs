@@ -200,26 +200,27 @@ pub(crate) fn emit_crate(
     let formatter = Formatter {
         cache: settings.module_cache.as_deref(),
     };
-    let (lib, integration_files) = emit_lib(
-        units,
-        operations,
-        &names,
-        &integration_modules,
-        &integration_names,
-        formatter,
-        None,
-    )?;
+    // `src/lib.rs` and the integrations' files, with their headers, in one layout or the other.
+    let lib_files = |shards: Option<&ShardPlan>| -> Result<BTreeMap<String, String>, CodegenError> {
+        let (lib, integration_files) = emit_lib(
+            units,
+            operations,
+            &names,
+            &integration_modules,
+            &integration_names,
+            formatter,
+            shards,
+        )?;
+        Ok(std::iter::once(("src/lib.rs".to_owned(), lib))
+            .chain(integration_files)
+            .map(|(path, text)| (path, format!("{}{}", header(settings, "//"), text)))
+            .collect())
+    };
     files.insert(
         crate::PROVENANCE_FILE.into(),
         provenance_file(provenance, settings),
     );
-    files.insert(
-        "src/lib.rs".into(),
-        format!("{}{}", header(settings, "//"), lib),
-    );
-    for (path, text) in integration_files {
-        files.insert(path, format!("{}{}", header(settings, "//"), text));
-    }
+    files.extend(lib_files(None)?);
 
     // --- the sharded layout's glue, when the crate is large (see `shards`)
     let mut sharded = BTreeMap::new();
@@ -231,15 +232,7 @@ pub(crate) fn emit_crate(
             &|comment| header(settings, comment),
             &|tokens, file| formatter.format(tokens, file),
         )?;
-        let (lib, integration_files) = emit_lib(
-            units,
-            operations,
-            &names,
-            &integration_modules,
-            &integration_names,
-            formatter,
-            Some(&plan),
-        )?;
+        sharded.extend(lib_files(Some(&plan))?);
         sharded.insert(
             "Cargo.toml".into(),
             manifest(
@@ -250,13 +243,6 @@ pub(crate) fn emit_crate(
                 Some(&shard_files),
             ),
         );
-        sharded.insert(
-            "src/lib.rs".into(),
-            format!("{}{}", header(settings, "//"), lib),
-        );
-        for (path, text) in integration_files {
-            sharded.insert(path, format!("{}{}", header(settings, "//"), text));
-        }
         sharded.extend(shard_files.files);
     }
     Ok(Emitted { files, sharded })

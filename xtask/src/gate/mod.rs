@@ -314,12 +314,9 @@ fn check_layout(
         );
     }
     let stage = progress.waiting(format!(
-        "compile gate: cargo check of the sharded layout ({} shard crate(s)) with stand-in types          modules",
-        generated
-            .sharded
-            .keys()
-            .filter(|path| path.ends_with("/lib.rs"))
-            .count()
+        "compile gate: cargo check of the sharded layout ({} shard crate(s)) with stand-in types \
+         modules",
+        generated.shard_count()
     ));
     let dir = layout_dir(scratch);
     write_crate(&stand_ins.written_files(), &dir.join("generated"))?;

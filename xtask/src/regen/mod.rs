@@ -363,11 +363,7 @@ pub(crate) fn regen_in(
         } else {
             format!(
                 " (sharded: {} shard crate(s) of at most about {} types modules)",
-                generated
-                    .sharded
-                    .keys()
-                    .filter(|path| path.ends_with("/lib.rs"))
-                    .count(),
+                generated.shard_count(),
                 args.shard_modules
             )
         },
