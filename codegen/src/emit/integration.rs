@@ -21,7 +21,6 @@ pub(super) fn files(
     names: &naming::CrateNames,
     integration_names: &BTreeMap<String, String>,
     formatter: super::Formatter<'_>,
-    shards: Option<&super::ShardPlan>,
 ) -> Result<BTreeMap<String, String>, CodegenError> {
     let work: Vec<(&str, &Vec<usize>)> = by_integration.iter().map(|(k, v)| (*k, v)).collect();
     crate::parallel::map(work, |(integration, indices)| {
@@ -38,7 +37,6 @@ pub(super) fn files(
             names,
             &modules,
             integration_names,
-            shards,
         );
         let text = emit_integration(
             integration,
@@ -61,7 +59,6 @@ fn parts(
     names: &naming::CrateNames,
     modules: &BTreeMap<String, syn::Ident>,
     integration_names: &BTreeMap<String, String>,
-    shards: Option<&super::ShardPlan>,
 ) -> IntegrationParts {
     let mut parts = IntegrationParts::default();
     for &index in indices {
@@ -118,15 +115,14 @@ fn parts(
         parts.eq_arms.push(quote! {
             (crate::OperationResult::#variant(a), crate::OperationResult::#variant(b)) => ::std::option::Option::Some(a == b)
         });
-        // Sharded, the result type's shard decodes it (a plain function there), so the type's
-        // deserializer is compiled in the shard, not here.
-        let decode = match (shards, op.result_unit) {
-            (Some(plan), Some(i)) => {
-                let library = plan.library_of(&units[i].module);
-                let function = super::shards::decode_fn(&units[i].module);
-                quote!(::#library::#function(data))
+        // The result type's own module decodes it (a plain function there), so the type's
+        // deserializer is compiled with the type: in its shard, in the sharded layout.
+        let decode = match op.result_unit {
+            Some(i) => {
+                let module = format_ident!("{}", units[i].module);
+                quote!(crate::types::#module::__decode(data))
             }
-            _ => quote!(crate::__private::decode::<#result_alias>(data)),
+            None => quote!(crate::__private::decode::<#result_alias>(data)),
         };
         parts.decode_arms.push(quote! {
             (#resource, #action) => #decode

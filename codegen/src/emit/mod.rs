@@ -174,12 +174,13 @@ pub(crate) fn emit_crate(
              #![cfg_attr(rustfmt, rustfmt::skip)]\n\
              // Allowed: `missing_docs` (schemas without descriptions), `dead_code` and\n\
              // `unused_imports` (types only some operations of a feature use). No clippy lint is.\n\
-             #![allow(missing_docs, dead_code, unused_imports)]\n\n{}",
+             #![allow(missing_docs, dead_code, unused_imports)]\n\n{}{}",
             header(settings, "//"),
             unit.resource,
             unit.action,
             unit.integrations.join(", "),
-            unit.code
+            unit.code,
+            decode_function(unit),
         );
         files.insert(path, text);
     }
@@ -341,6 +342,24 @@ fn type_path(unit: &SchemaUnit) -> TokenStream {
     quote!(crate::types::#module::#ty)
 }
 
+/// For a result unit, the plain function `decode_result` calls to decode its root type: one
+/// function per type, not `decode::<T>` at the call site, so the type's deserializer is compiled
+/// in the crate that defines the type (a shard, in the sharded layout; see `shards`), and the
+/// integrations' files are the same text in both layouts.
+fn decode_function(unit: &SchemaUnit) -> String {
+    if unit.role != SchemaRole::Result {
+        return String::new();
+    }
+    format!(
+        "\n/// Decodes an operation's data into [`{ty}`] (what `decode_result` calls): the type's\n\
+         /// deserializer compiled here, with the type.\n\
+         #[doc(hidden)]\n\
+         pub fn __decode(data: &[u8]) -> ::std::result::Result<{ty}, (::std::string::String, ::std::string::String)> {{\n    \
+         crate::__private::decode::<{ty}>(data)\n}}\n",
+        ty = unit.type_name,
+    )
+}
+
 /// The doc line of a types module's declaration.
 fn module_doc(unit: &SchemaUnit) -> String {
     format!(
@@ -430,15 +449,18 @@ fn emit_lib(
             .or_default()
             .push(index);
     }
-    let mut integration_texts = integration::files(
-        &by_integration,
-        units,
-        operations,
-        names,
-        integration_names,
-        formatter,
-        shards,
-    )?;
+    // The integrations' files are the same in both layouts: made once, with the one-crate layout.
+    let mut integration_texts = match shards {
+        None => integration::files(
+            &by_integration,
+            units,
+            operations,
+            names,
+            integration_names,
+            formatter,
+        )?,
+        Some(_) => BTreeMap::new(),
+    };
 
     let mut integration_files = BTreeMap::new();
     let mut integration_mods = Vec::new();
@@ -496,12 +518,9 @@ fn emit_lib(
         });
         find_arms
             .push(quote! { #cfg #integration => ::std::option::Option::Some(#module::OPERATIONS) });
-        integration_files.insert(
-            format!("src/{file}"),
-            integration_texts
-                .remove(*integration)
-                .expect("one file per integration"),
-        );
+        if let Some(text) = integration_texts.remove(*integration) {
+            integration_files.insert(format!("src/{file}"), text);
+        }
     }
 
     let tokens = quote! {

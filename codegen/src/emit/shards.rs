@@ -17,11 +17,11 @@
 //! Two things must live in the shard of the type they name:
 //! - the `OperationArguments` impls (the orphan rule: the trait is the support crate's, so its
 //!   impl must be in the crate that defines the type);
-//! - decoding: the facade calls one plain (not generic) `decode_{module}` function per result
-//!   type that the shard defines, so each type's `Deserialize` is instantiated in its shard. A
-//!   generic `decode::<T>` called from the facade instantiates every type's deserializer in the
-//!   facade, which then costs as much memory as the unsharded crate (8.48 GB measured at 2,000
-//!   operations, against 2.18 GB with the plain functions).
+//! - decoding: the facade calls one plain (not generic) `__decode` function per result type,
+//!   defined in the type's module (in either layout), so each type's `Deserialize` is
+//!   instantiated in its shard. A generic `decode::<T>` called from the facade instantiates every
+//!   type's deserializer in the facade, which then costs as much memory as the unsharded crate
+//!   (8.48 GB measured at 2,000 operations, against 2.18 GB with the plain functions).
 //!
 //! The types module files stay where they are (`src/types/{module}.rs`): a shard declares them
 //! with `#[path]`, so the compile gate, the module cache and the change report see the same files
@@ -92,11 +92,6 @@ impl ShardPlan {
     pub fn folder(k: usize) -> String {
         format!("shards/{k}")
     }
-}
-
-/// The shard's plain decode function for the result type of `module`.
-pub(crate) fn decode_fn(module: &str) -> syn::Ident {
-    format_ident!("decode_{}", naming::unraw(module))
 }
 
 /// `shards/{k}/Cargo.toml` and `shards/{k}/lib.rs` of every shard, and the lines the facade's
@@ -182,7 +177,7 @@ pub(crate) fn emit(
 }
 
 /// `lib.rs` of shard `k` of `count`: its types modules (the files under the facade's
-/// `src/types/`), their `OperationArguments` impls and one plain decode function per result type.
+/// `src/types/`) and their `OperationArguments` impls.
 fn shard_lib(
     k: usize,
     count: usize,
@@ -191,7 +186,6 @@ fn shard_lib(
 ) -> TokenStream {
     let mut modules = Vec::new();
     let mut impls = Vec::new();
-    let mut decoders = Vec::new();
     for unit in units {
         let cfg = super::cfg_any(
             &unit.integrations.iter().map(String::as_str).collect(),
@@ -200,26 +194,8 @@ fn shard_lib(
         let module = format_ident!("{}", unit.module);
         let doc = super::module_doc(unit);
         modules.push(quote! { #[doc = #doc] #cfg pub mod #module; });
-        let path = super::type_path(unit);
-        match unit.role {
-            SchemaRole::Arguments => impls.push(super::arguments_impl(unit, names)),
-            SchemaRole::Result => {
-                let name = decode_fn(&unit.module);
-                let doc = format!(
-                    "Decodes the data of a `{}`/`{}` result into [`{}`]: one plain function per \
-                     type, so the type's deserializer is compiled in this crate, not in the facade.",
-                    unit.resource,
-                    unit.action,
-                    path.to_string().replace(' ', "")
-                );
-                decoders.push(quote! {
-                    #[doc = #doc]
-                    #cfg
-                    pub fn #name(data: &[u8]) -> ::std::result::Result<#path, (::std::string::String, ::std::string::String)> {
-                        crate::__private::decode::<#path>(data)
-                    }
-                });
-            }
+        if unit.role == SchemaRole::Arguments {
+            impls.push(super::arguments_impl(unit, names));
         }
     }
     let doc = format!(
@@ -232,7 +208,7 @@ fn shard_lib(
         #![cfg_attr(rustfmt, rustfmt::skip)]
         // As in the facade's `lib.rs`: `missing_docs` (schemas without descriptions),
         // `unused_imports`/`unused_macros`/`unreachable_patterns` (code behind features that are
-        // off), `clippy::result_large_err` (the decode functions' error is the support crate's).
+        // off), `clippy::result_large_err` (as in the facade).
         #![allow(missing_docs, unused_imports, unused_macros, unreachable_patterns, clippy::result_large_err)]
         #![forbid(unsafe_code)]
 
@@ -248,8 +224,6 @@ fn shard_lib(
         pub use ::passage_generated_support::OperationArguments;
 
         #(#impls)*
-
-        #(#decoders)*
 
         /// The support code generated types name as `crate::__private::…`.
         #[doc(hidden)]

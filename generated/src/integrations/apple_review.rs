@@ -40,7 +40,7 @@ pub(crate) fn decode(
 > {
     let outcome = match (resource, action) {
         ("readHistory", "read") => {
-            crate::__private::decode::<ReadHistoryReadResult>(data)
+            crate::types::read_history_read_result::__decode(data)
                 .map(|value| crate::OperationResult::AppleReviewReadHistoryRead(
                     ::std::boxed::Box::new(value),
                 ))

@@ -40,7 +40,7 @@ pub(crate) fn decode(
 > {
     let outcome = match (resource, action) {
         ("orderHistory", "read") => {
-            crate::__private::decode::<OrderHistoryReadResult>(data)
+            crate::types::doordash_order_history_read_result::__decode(data)
                 .map(|value| crate::OperationResult::DoordashOrderHistoryRead(
                     ::std::boxed::Box::new(value),
                 ))

@@ -76,19 +76,19 @@ pub(crate) fn decode(
 > {
     let outcome = match (resource, action) {
         ("mobileBillingStatement", "read") => {
-            crate::__private::decode::<MobileBillingStatementReadResult>(data)
+            crate::types::mobile_billing_statement_read_result::__decode(data)
                 .map(|value| crate::OperationResult::TmobileMobileBillingStatementRead(
                     ::std::boxed::Box::new(value),
                 ))
         }
         ("paymentMethod", "read") => {
-            crate::__private::decode::<PaymentMethodReadResult>(data)
+            crate::types::payment_method_read_result::__decode(data)
                 .map(|value| crate::OperationResult::TmobilePaymentMethodRead(
                     ::std::boxed::Box::new(value),
                 ))
         }
         ("paymentMethod", "write") => {
-            crate::__private::decode::<PaymentMethodWriteResult>(data)
+            crate::types::payment_method_write_result::__decode(data)
                 .map(|value| crate::OperationResult::TmobilePaymentMethodWrite(
                     ::std::boxed::Box::new(value),
                 ))

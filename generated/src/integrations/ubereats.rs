@@ -40,7 +40,7 @@ pub(crate) fn decode(
 > {
     let outcome = match (resource, action) {
         ("orderHistory", "read") => {
-            crate::__private::decode::<OrderHistoryReadResult>(data)
+            crate::types::ubereats_order_history_read_result::__decode(data)
                 .map(|value| crate::OperationResult::UbereatsOrderHistoryRead(
                     ::std::boxed::Box::new(value),
                 ))

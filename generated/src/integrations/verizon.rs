@@ -76,19 +76,19 @@ pub(crate) fn decode(
 > {
     let outcome = match (resource, action) {
         ("mobileBillingStatement", "read") => {
-            crate::__private::decode::<MobileBillingStatementReadResult>(data)
+            crate::types::verizon_mobile_billing_statement_read_result::__decode(data)
                 .map(|value| crate::OperationResult::VerizonMobileBillingStatementRead(
                     ::std::boxed::Box::new(value),
                 ))
         }
         ("paymentMethod", "read") => {
-            crate::__private::decode::<PaymentMethodReadResult>(data)
+            crate::types::payment_method_read_result::__decode(data)
                 .map(|value| crate::OperationResult::VerizonPaymentMethodRead(
                     ::std::boxed::Box::new(value),
                 ))
         }
         ("paymentMethod", "write") => {
-            crate::__private::decode::<PaymentMethodWriteResult>(data)
+            crate::types::payment_method_write_result::__decode(data)
                 .map(|value| crate::OperationResult::VerizonPaymentMethodWrite(
                     ::std::boxed::Box::new(value),
                 ))

@@ -55,3 +55,10 @@ crate::__private::open_struct!(
     currency = "currency"[], due_date = "dueDate"[], period_end = "periodEnd"[],
     period_start = "periodStart"[], statement_id = "statementId"[]
 );
+
+/// Decodes an operation's data into [`MobileBillingStatementReadResult`] (what `decode_result` calls): the type's
+/// deserializer compiled here, with the type.
+#[doc(hidden)]
+pub fn __decode(data: &[u8]) -> ::std::result::Result<MobileBillingStatementReadResult, (::std::string::String, ::std::string::String)> {
+    crate::__private::decode::<MobileBillingStatementReadResult>(data)
+}

@@ -84,3 +84,10 @@ crate::__private::open_enum!(
     PaymentMethodReadResultPaymentMethodsItemType, Unknown; CreditCard => "credit_card",
     DebitCard => "debit_card", BankAccount => "bank_account", Other => "other"
 );
+
+/// Decodes an operation's data into [`PaymentMethodReadResult`] (what `decode_result` calls): the type's
+/// deserializer compiled here, with the type.
+#[doc(hidden)]
+pub fn __decode(data: &[u8]) -> ::std::result::Result<PaymentMethodReadResult, (::std::string::String, ::std::string::String)> {
+    crate::__private::decode::<PaymentMethodReadResult>(data)
+}

@@ -103,3 +103,10 @@ impl<'de> ::serde::Deserialize<'de> for PaymentMethodWriteResult {
             .map(Self::Unknown)
     }
 }
+
+/// Decodes an operation's data into [`PaymentMethodWriteResult`] (what `decode_result` calls): the type's
+/// deserializer compiled here, with the type.
+#[doc(hidden)]
+pub fn __decode(data: &[u8]) -> ::std::result::Result<PaymentMethodWriteResult, (::std::string::String, ::std::string::String)> {
+    crate::__private::decode::<PaymentMethodWriteResult>(data)
+}

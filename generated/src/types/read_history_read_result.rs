@@ -57,3 +57,10 @@ pub enum ReadHistoryReadResultHistoryItemReviewerRole {
 crate::__private::open_enum!(
     ReadHistoryReadResultHistoryItemReviewerRole, Unknown; Reviewer => "reviewer"
 );
+
+/// Decodes an operation's data into [`ReadHistoryReadResult`] (what `decode_result` calls): the type's
+/// deserializer compiled here, with the type.
+#[doc(hidden)]
+pub fn __decode(data: &[u8]) -> ::std::result::Result<ReadHistoryReadResult, (::std::string::String, ::std::string::String)> {
+    crate::__private::decode::<ReadHistoryReadResult>(data)
+}

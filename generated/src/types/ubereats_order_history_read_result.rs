@@ -19,3 +19,10 @@ pub struct OrderHistoryReadResult {
 crate::__private::open_struct!(
     OrderHistoryReadResult, extra; order_count = "orderCount"[], orders = "orders"[]
 );
+
+/// Decodes an operation's data into [`OrderHistoryReadResult`] (what `decode_result` calls): the type's
+/// deserializer compiled here, with the type.
+#[doc(hidden)]
+pub fn __decode(data: &[u8]) -> ::std::result::Result<OrderHistoryReadResult, (::std::string::String, ::std::string::String)> {
+    crate::__private::decode::<OrderHistoryReadResult>(data)
+}

@@ -101,3 +101,10 @@ pub enum StatementStatus {
 crate::__private::open_enum!(
     StatementStatus, Unknown; Open => "open", Paid => "paid", Overdue => "overdue"
 );
+
+/// Decodes an operation's data into [`MobileBillingStatementReadResult`] (what `decode_result` calls): the type's
+/// deserializer compiled here, with the type.
+#[doc(hidden)]
+pub fn __decode(data: &[u8]) -> ::std::result::Result<MobileBillingStatementReadResult, (::std::string::String, ::std::string::String)> {
+    crate::__private::decode::<MobileBillingStatementReadResult>(data)
+}
