@@ -134,9 +134,10 @@ fn rewrite_struct(s: &mut syn::ItemStruct) -> Option<Item> {
     })
 }
 
-/// Whether the field is the `extra` map postprocess flattened (`unique_map`).
+/// Whether the field is the `extra` map postprocess flattened (`UnknownFields`, read by
+/// `unique_map`).
 fn is_flattened_extra(field: &syn::Field) -> bool {
-    type_name(&field.ty) == "Map"
+    matches!(type_name(&field.ty).as_str(), "Map" | "UnknownFields")
         && field.attrs.iter().any(|a| {
             serde_metas(a).is_some_and(|metas| metas.iter().any(|m| m.path().is_ident("flatten")))
         })

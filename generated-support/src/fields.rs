@@ -5,7 +5,6 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
-use serde_json::{Map, Value};
 
 /// An optional field that allows `null`: absent → `None` (by `default`), `null` →
 /// `Some(None)`, a value → `Some(Some(value))`.
@@ -172,34 +171,19 @@ impl<'de, T: LenientInteger> serde::Deserialize<'de> for Integer<T> {
     }
 }
 
-/// The unknown fields of an object (a flattened `extra` map), refusing a key sent twice.
+/// The unknown fields of an object (a flattened `extra` field), refusing a key sent twice:
+/// [`UnknownFields`](crate::UnknownFields)' own `Deserialize`, named for the
+/// `deserialize_with` of the structs serde's derive still reads.
 pub fn unique_map<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Map<String, Value>, D::Error> {
-    struct MapVisitor;
-    impl<'de> Visitor<'de> for MapVisitor {
-        type Value = Map<String, Value>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut object = Map::new();
-            while let Some(key) = map.next_key::<String>()? {
-                if object.contains_key(&key) {
-                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
-                }
-                let value = map.next_value()?;
-                object.insert(key, value);
-            }
-            Ok(object)
-        }
-    }
-    deserializer.deserialize_map(MapVisitor)
+) -> Result<crate::UnknownFields, D::Error> {
+    serde::Deserialize::deserialize(deserializer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[derive(Debug, PartialEq, serde::Deserialize)]
     struct Counts {
@@ -301,7 +285,7 @@ mod tests {
     #[derive(Debug, serde::Deserialize)]
     struct Open {
         #[serde(flatten, deserialize_with = "unique_map")]
-        extra: Map<String, Value>,
+        extra: crate::UnknownFields,
     }
 
     #[test]

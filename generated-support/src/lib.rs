@@ -8,6 +8,8 @@
 //!   failure and the raw JSON kept.
 //! - The `serde` helpers generated types name in their attributes: [`integer`] and [`Integer`]
 //!   (lenient integers), [`double_option`], [`present`], [`unique_map`].
+//! - [`UnknownFields`]: the `extra` field of generated structs (the members a schema does not
+//!   declare), one pointer wide until one is kept.
 //! - [`open_struct!`] and [`open_enum!`]: `Deserialize` of structs that keep unknown fields and of
 //!   string enums that keep unknown values.
 //! - [`read_union`] and [`RawUnion`]: what the generated unions' `Deserialize` impls call (the
@@ -28,6 +30,7 @@ mod open_enum;
 mod open_struct;
 mod operation;
 mod unions;
+mod unknown_fields;
 
 pub use decode::{decode, DecodeError};
 pub use fields::{double_option, integer, present, unique_map, Integer, LenientInteger};
@@ -35,3 +38,4 @@ pub use open_enum::deserialize_open_enum;
 pub use open_struct::{missing_field, Extra, FieldName, Key, KeySeed};
 pub use operation::{OperationArguments, OperationInfo};
 pub use unions::{read_union, RawUnion};
+pub use unknown_fields::UnknownFields;

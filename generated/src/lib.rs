@@ -449,6 +449,9 @@ impl ::std::cmp::PartialEq for OperationResult {
     }
 }
 pub use ::passage_generated_support::DecodeError;
+/// The type of every generated struct's `extra` field: the members its schema does
+/// not declare, kept as sent. Reads as a `serde_json::Map`.
+pub use ::passage_generated_support::UnknownFields;
 /// Decodes one operation's data straight from raw JSON bytes into its generated type.
 ///
 /// An operation this build does not know (or whose integration feature is off) is

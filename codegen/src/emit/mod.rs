@@ -711,6 +711,9 @@ fn emit_lib(
         }
 
         pub use ::passage_generated_support::DecodeError;
+        /// The type of every generated struct's `extra` field: the members its schema does
+        /// not declare, kept as sent. Reads as a `serde_json::Map`.
+        pub use ::passage_generated_support::UnknownFields;
 
         /// Decodes one operation's data straight from raw JSON bytes into its generated type.
         ///

@@ -215,7 +215,8 @@ pub(super) fn nullable_optional_fields(file: &mut syn::File) {
     Rewrite.visit_file_mut(file);
 }
 
-/// The flattened `extra` map that keeps unknown fields refuses a key sent twice, as serde does
+/// The flattened `extra` map that keeps unknown fields becomes the support crate's
+/// `UnknownFields` and refuses a key sent twice, as serde does
 /// for a declared field: a duplicate would otherwise keep its last value on the first decode and
 /// lose the first, so decode → encode → decode would not see what was sent.
 pub(super) fn unique_extra_keys(file: &mut syn::File) {
@@ -231,6 +232,10 @@ pub(super) fn unique_extra_keys(file: &mut syn::File) {
             if flattened_map {
                 field.attrs.retain(|a| !a.path().is_ident("serde"));
                 field.attrs.push(syn::parse_quote!(#[serde(flatten, deserialize_with = "crate::__private::unique_map")]));
+                // One pointer wide where the map took 24 bytes, allocated only when a member
+                // is kept: nearly every object has none (see the support crate's
+                // `unknown_fields` module for what it cost in a 5 MB decode).
+                field.ty = syn::parse_quote!(crate::__private::UnknownFields);
             }
         }
     }

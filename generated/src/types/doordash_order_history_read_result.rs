@@ -17,7 +17,7 @@ pub struct Item {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub quantity: ::std::option::Option<i64>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     Item, extra; modifiers = "modifiers"[default], name = "name"[], price = "price"[],
@@ -50,7 +50,7 @@ pub struct Order {
     ///Constraints (not enforced when decoding): `minimum`: `0`.
     pub total: f64,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     Order, extra; courier_note : ::std::option::Option < ::std::option::Option <
@@ -68,7 +68,7 @@ pub enum OrderFulfillment {
         delivered_at: ::std::option::Option<::std::string::String>,
         kind: OrderFulfillmentDeliveryKind,
         #[serde(flatten)]
-        extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        extra: crate::__private::UnknownFields,
     },
     Pickup {
         kind: OrderFulfillmentPickupKind,
@@ -76,7 +76,7 @@ pub enum OrderFulfillment {
         #[serde(rename = "readyAt")]
         ready_at: ::std::string::String,
         #[serde(flatten)]
-        extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        extra: crate::__private::UnknownFields,
     },
     /// A shape this version of the schema does not describe; kept as raw JSON.
     Unknown(::serde_json::Value),
@@ -121,7 +121,7 @@ pub struct OrderHistoryReadResult {
     pub order_count: i64,
     pub orders: ::std::vec::Vec<Order>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     OrderHistoryReadResult, extra; order_count : i64 = "orderCount"[with = crate
@@ -132,7 +132,7 @@ struct __OrderFulfillmentDelivery {
     address: ::std::string::String,
     delivered_at: ::std::option::Option<::std::string::String>,
     kind: OrderFulfillmentDeliveryKind,
-    extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     __OrderFulfillmentDelivery, extra; address = "address"[], delivered_at :
@@ -143,7 +143,7 @@ crate::__private::open_struct!(
 struct __OrderFulfillmentPickup {
     kind: OrderFulfillmentPickupKind,
     ready_at: ::std::string::String,
-    extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     __OrderFulfillmentPickup, extra; kind = "kind"[], ready_at = "readyAt"[]

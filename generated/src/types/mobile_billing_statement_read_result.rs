@@ -12,7 +12,7 @@ pub struct MobileBillingStatementReadResult {
     ///Statements, newest first.
     pub billing: ::std::vec::Vec<MobileBillingStatementReadResultBillingItem>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     MobileBillingStatementReadResult, extra; billing = "billing"[]
@@ -48,7 +48,7 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
     )]
     pub statement_id: ::std::option::Option<::std::string::String>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     MobileBillingStatementReadResultBillingItem, extra; amount_due = "amountDue"[],

@@ -12,7 +12,7 @@ pub struct PaymentMethodReadResult {
     #[serde(rename = "paymentMethods")]
     pub payment_methods: ::std::vec::Vec<PaymentMethodReadResultPaymentMethodsItem>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     PaymentMethodReadResult, extra; payment_methods = "paymentMethods"[]
@@ -56,7 +56,7 @@ pub struct PaymentMethodReadResultPaymentMethodsItem {
     #[serde(rename = "vendorId")]
     pub vendor_id: ::std::string::String,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     PaymentMethodReadResultPaymentMethodsItem, extra; billing_address =

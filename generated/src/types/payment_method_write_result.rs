@@ -16,14 +16,14 @@ pub enum PaymentMethodWriteResult {
         #[serde(rename = "dryRun")]
         dry_run: bool,
         #[serde(flatten)]
-        extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        extra: crate::__private::UnknownFields,
     },
     Success {
         card: PaymentMethodWriteResultSuccessCard,
         ///Constraints (not enforced when decoding): always `true`.
         success: bool,
         #[serde(flatten)]
-        extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        extra: crate::__private::UnknownFields,
     },
     /// A shape this version of the schema does not describe; kept as raw JSON.
     Unknown(::serde_json::Value),
@@ -35,7 +35,7 @@ pub struct PaymentMethodWriteResultDryRunCard {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub nickname: ::std::option::Option<::std::string::String>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     PaymentMethodWriteResultDryRunCard, extra; last4 = "last4"[], nickname = "nickname"[]
@@ -45,7 +45,7 @@ pub struct PaymentMethodWriteResultSuccessCard {
     ///Constraints (not enforced when decoding): pattern: `^[0-9]{4}$`.
     pub last4: ::std::string::String,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     PaymentMethodWriteResultSuccessCard, extra; last4 = "last4"[]
@@ -54,7 +54,7 @@ crate::__private::open_struct!(
 struct __PaymentMethodWriteResultDryRun {
     card: PaymentMethodWriteResultDryRunCard,
     dry_run: bool,
-    extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     __PaymentMethodWriteResultDryRun, extra; card = "card"[], dry_run = "dryRun"[]
@@ -63,7 +63,7 @@ crate::__private::open_struct!(
 struct __PaymentMethodWriteResultSuccess {
     card: PaymentMethodWriteResultSuccessCard,
     success: bool,
-    extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     __PaymentMethodWriteResultSuccess, extra; card = "card"[], success = "success"[]

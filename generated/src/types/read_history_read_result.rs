@@ -11,7 +11,7 @@
 pub struct ReadHistoryReadResult {
     pub history: ::std::vec::Vec<ReadHistoryReadResultHistoryItem>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(ReadHistoryReadResult, extra; history = "history"[]);
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
@@ -27,7 +27,7 @@ pub struct ReadHistoryReadResultHistoryItem {
     pub source: ::std::string::String,
     pub title: ::std::string::String,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     ReadHistoryReadResultHistoryItem, extra; duration = "duration"[], id = "id"[],
@@ -40,7 +40,7 @@ pub struct ReadHistoryReadResultHistoryItemReviewer {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<ReadHistoryReadResultHistoryItemReviewerRole>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     ReadHistoryReadResultHistoryItemReviewer, extra; email = "email"[], role = "role"[]

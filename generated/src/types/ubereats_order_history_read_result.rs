@@ -14,7 +14,7 @@ pub struct OrderHistoryReadResult {
     ///Provider-specific order records.
     pub orders: ::serde_json::Value,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     OrderHistoryReadResult, extra; order_count = "orderCount"[], orders = "orders"[]

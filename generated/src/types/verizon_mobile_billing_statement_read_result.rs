@@ -17,7 +17,7 @@ pub struct MobileBillingStatementReadResult {
     pub account_number: ::std::option::Option<::std::string::String>,
     pub billing: ::std::vec::Vec<MobileBillingStatementReadResultBillingItem>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     MobileBillingStatementReadResult, extra; account_number = "accountNumber"[], billing
@@ -72,7 +72,7 @@ Constraints (not enforced when decoding): pattern: `^\d{2}/\d{2}/\d{4}$`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<StatementStatus>,
     #[serde(flatten)]
-    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub extra: crate::__private::UnknownFields,
 }
 crate::__private::open_struct!(
     MobileBillingStatementReadResultBillingItem, extra; amount_due = "amountDue"[],

@@ -2,13 +2,14 @@
 //! structs: serde's derive with `#[serde(flatten, deserialize_with = "unique_map")] extra`,
 //! under the same names (serde's messages name the struct). The reference of the differential
 //! test (`open_struct_decoding.rs`) and of the decode benchmark (`benches/decode.rs`); the union
-//! `fulfillment` is today's generated type.
+//! `fulfillment` is today's generated type, and `extra` today's `UnknownFields` (what
+//! `unique_map` returns).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
 use passage_generated::types::doordash_order_history_read_result::OrderFulfillment;
-use serde_json::{Map, Value};
+use passage_generated::UnknownFields;
 
 #[derive(serde::Deserialize, serde::Serialize)]
 pub struct OrderHistoryReadResult {
@@ -17,7 +18,7 @@ pub struct OrderHistoryReadResult {
     order_count: i64,
     orders: Vec<Order>,
     #[serde(flatten, deserialize_with = "passage_generated::__private::unique_map")]
-    extra: Map<String, Value>,
+    extra: UnknownFields,
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -39,7 +40,7 @@ pub struct Order {
     store: String,
     total: f64,
     #[serde(flatten, deserialize_with = "passage_generated::__private::unique_map")]
-    extra: Map<String, Value>,
+    extra: UnknownFields,
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -52,5 +53,5 @@ pub struct Item {
     #[serde(default, deserialize_with = "passage_generated::__private::integer")]
     quantity: Option<i64>,
     #[serde(flatten, deserialize_with = "passage_generated::__private::unique_map")]
-    extra: Map<String, Value>,
+    extra: UnknownFields,
 }
