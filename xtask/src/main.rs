@@ -41,6 +41,7 @@ mod snapshots;
 mod staleness;
 mod synth;
 mod test;
+mod tree_memory;
 mod typer;
 
 #[derive(Debug, Parser)]
