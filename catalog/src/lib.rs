@@ -128,6 +128,19 @@ pub struct CatalogOperation<'a> {
 impl Catalog {
     /// Parses a catalog from JSON bytes, naming the JSON path of any envelope error.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CatalogError> {
+        // A plain parse first: path tracking costs on every value (a 2,000-operation catalog is
+        // parsed several times per regen), and only a failure needs the path, so the bytes are
+        // parsed again with it then. The error is the tracked parse's either way.
+        let catalog = match serde_json::from_slice::<Catalog>(bytes) {
+            Ok(catalog) => catalog,
+            Err(_) => Self::parse_tracked(bytes)?,
+        };
+        catalog.validate()?;
+        Ok(catalog)
+    }
+
+    /// The parse of [`Catalog::from_slice`] with the JSON path of a failure.
+    fn parse_tracked(bytes: &[u8]) -> Result<Self, CatalogError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let catalog: Catalog =
             serde_path_to_error::deserialize(&mut de).map_err(|err| CatalogError::Envelope {
@@ -138,7 +151,6 @@ impl Catalog {
             path: "$".into(),
             message: err.to_string(),
         })?;
-        catalog.validate()?;
         Ok(catalog)
     }
 
@@ -252,6 +264,15 @@ mod tests {
         let err = Catalog::from_slice(br#"{"providers":[{"id":7,"name":"X","resources":[]}]}"#)
             .unwrap_err();
         assert!(err.to_string().contains("providers[0].id"), "{err}");
+    }
+
+    #[test]
+    fn text_after_the_catalog_is_refused_at_the_root() {
+        let err = Catalog::from_slice(br#"{"providers":[]} x"#).unwrap_err();
+        assert!(
+            matches!(&err, CatalogError::Envelope { path, .. } if path == "$"),
+            "{err:?}"
+        );
     }
 
     #[test]

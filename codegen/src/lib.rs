@@ -261,9 +261,21 @@ impl Generated {
     /// The files as written to disk: [`Generated::files`] with [`Generated::sharded`] laid over
     /// them.
     pub fn written_files(&self) -> BTreeMap<String, String> {
-        let mut files = self.files.clone();
-        files.extend(self.sharded.clone());
-        files
+        self.written()
+            .into_iter()
+            .map(|(path, text)| (path.to_owned(), text.to_owned()))
+            .collect()
+    }
+
+    /// [`Generated::written_files`] borrowed: the same map without copying the files (34 MB at
+    /// 2,000 operations).
+    pub fn written(&self) -> BTreeMap<&str, &str> {
+        // Collected in order, so a path in both maps keeps the sharded layout's text.
+        self.files
+            .iter()
+            .chain(&self.sharded)
+            .map(|(path, text)| (path.as_str(), text.as_str()))
+            .collect()
     }
 
     /// How many shard crates the written crate has (0: one crate).

@@ -26,8 +26,12 @@ mod workspace;
 
 use delta::{delta_crate, delta_dir};
 pub use verdicts::Verdicts;
+
+use crate::regen::on_disk::CrateOnDisk;
+#[cfg(test)]
+pub(crate) use workspace::module_files;
 use workspace::write_crate;
-pub(crate) use workspace::{generator_owned_files, module_files, write_if_changed};
+pub(crate) use workspace::{generator_owned_files, write_if_changed};
 pub use workspace::{write_manifest, write_workspace, write_workspace_manifest};
 
 /// What one check found.
@@ -223,20 +227,20 @@ pub enum OnDisk<'a> {
     /// A folder an earlier regen wrote (`--out-dir`, maybe with `--no-gate`): an output equal to
     /// it is not checked (nothing is written), but it is not known to compile, so no verdict is
     /// derived from it.
-    Written(&'a Path),
+    Written(&'a CrateOnDisk),
     /// The repository's `generated/`, which the workspace's own build and clippy compile (CI
     /// refuses a change where it does not): an output equal to it is recorded as passed, crate,
     /// skeleton and modules. These are the verdicts derived from the checked-in crate: on a
     /// fresh clone, `regen --check` checks nothing, and a later change of one schema is checked
     /// as a delta crate of its module, not as the whole crate.
-    CheckedIn(&'a Path),
+    CheckedIn(&'a CrateOnDisk),
 }
 
 impl<'a> OnDisk<'a> {
-    fn dir(self) -> Option<&'a Path> {
+    fn crate_on_disk(self) -> Option<&'a CrateOnDisk> {
         match self {
             OnDisk::Ignored => None,
-            OnDisk::Written(dir) | OnDisk::CheckedIn(dir) => Some(dir),
+            OnDisk::Written(on_disk) | OnDisk::CheckedIn(on_disk) => Some(on_disk),
         }
     }
 }
@@ -273,8 +277,8 @@ pub fn generate_gated(
     }
     // As for the crate: an output equal to what is on disk writes nothing and needs no check,
     // and the checked-in crate, which the workspace builds, is a pass.
-    if let Some(dir) = on_disk.dir() {
-        if crate::regen::stale_generated(dir, &generated)?.is_empty() {
+    if let Some(crate_on_disk) = on_disk.crate_on_disk() {
+        if crate_on_disk.is(&generated) {
             if let OnDisk::CheckedIn(_) = on_disk {
                 verdicts.record_layout_pass(&generated);
             }
@@ -383,8 +387,8 @@ fn gate_crate(
     };
     loop {
         let generated = passage_codegen::generate(catalog, &settings)?;
-        if let Some(dir) = on_disk.dir() {
-            if crate::regen::stale_generated(dir, &generated)?.is_empty() {
+        if let Some(crate_on_disk) = on_disk.crate_on_disk() {
+            if crate_on_disk.is(&generated) {
                 if let OnDisk::CheckedIn(_) = on_disk {
                     verdicts.record_crate_pass(&generated);
                 }
@@ -615,7 +619,8 @@ mod tests {
         let generated = passage_codegen::generate(&catalog, &settings).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("generated");
-        crate::regen::write_generated(&out, &generated).unwrap();
+        crate::regen::write_generated(&CrateOnDisk::read(&out).unwrap(), &generated).unwrap();
+        let on_disk = CrateOnDisk::read(&out).unwrap();
         // A scratch folder under a plain file: any attempt to check the crate fails loudly.
         let blocker = dir.path().join("not-a-folder");
         std::fs::write(&blocker, "").unwrap();
@@ -627,7 +632,7 @@ mod tests {
             settings.clone(),
             &scratch,
             &verdicts,
-            OnDisk::Written(&out),
+            OnDisk::Written(&on_disk),
             &progress,
         )
         .expect("the crate on disk is the output: no check");
@@ -641,7 +646,7 @@ mod tests {
             settings.clone(),
             &scratch,
             &verdicts,
-            OnDisk::CheckedIn(&out),
+            OnDisk::CheckedIn(&on_disk),
             &progress,
         )
         .expect("the checked-in crate is the output: no check");
@@ -660,7 +665,7 @@ mod tests {
             settings,
             &scratch,
             &Verdicts::disabled(),
-            OnDisk::CheckedIn(&out),
+            OnDisk::CheckedIn(&CrateOnDisk::read(&out).unwrap()),
             &progress,
         )
         .expect_err("a crate on disk that differs is checked (here: the check cannot start)");
@@ -668,6 +673,38 @@ mod tests {
             err.chain()
                 .any(|cause| cause.downcast_ref::<std::io::Error>().is_some()),
             "the check was attempted and failed on the scratch folder: {err:#}"
+        );
+    }
+
+    #[test]
+    fn scratch_workspaces_sharing_the_build_directory_do_not_share_a_crate() {
+        let manifest = "[package]\nname = \"passage-generated\"\nversion.workspace = true\n";
+        let good = crate_of(&[
+            ("Cargo.toml", manifest),
+            ("src/lib.rs", "pub fn f() -> u8 { 1 }\n"),
+        ]);
+        let broken = crate_of(&[
+            ("Cargo.toml", manifest),
+            ("src/lib.rs", "pub fn f() -> u8 { \"x\" }\n"),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        // The broken crate is written first, and its file made older than any build to come:
+        // the order in which a workspace checked earlier meets one checked later.
+        write_workspace(&broken, &b, &[]).unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for file in ["generated/src/lib.rs", "generated/Cargo.toml", "Cargo.toml"] {
+            std::fs::File::options()
+                .write(true)
+                .open(b.join(file))
+                .and_then(|f| f.set_modified(hour_ago))
+                .unwrap();
+        }
+        assert!(check(&good, &a).unwrap().is_clean());
+        let report = check(&broken, &b).unwrap();
+        assert!(
+            !report.is_clean(),
+            "the broken crate in another workspace was taken for the one built: {report:?}"
         );
     }
 

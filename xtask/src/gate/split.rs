@@ -222,7 +222,9 @@ mod tests {
     use super::super::tests::{crate_of, pinned};
     use super::*;
 
-    const MANIFEST: &str = "[package]\nname = \"passage-generated\"\n";
+    /// The version inherited from the workspace, as the generated manifest has it: each scratch
+    /// workspace gives its members a version of its own (`workspace::own_version`).
+    const MANIFEST: &str = "[package]\nname = \"passage-generated\"\nversion.workspace = true\n";
 
     fn typed_and_stubs() -> (Generated, Generated) {
         let lib = "pub mod types { pub mod a; pub mod b; pub mod c; pub mod d; pub mod e; }";
@@ -261,7 +263,9 @@ mod tests {
         for (i, part) in parts.iter().enumerate() {
             assert_eq!(
                 part.files["Cargo.toml"],
-                format!("[package]\nname = \"passage-generated-part{i}\"\n")
+                format!(
+                    "[package]\nname = \"passage-generated-part{i}\"\nversion.workspace = true\n"
+                )
             );
             for (path, text) in &part.files {
                 let expected = match types_module(path) {

@@ -40,6 +40,8 @@ pub fn write_manifest(dir: &Path, extra_members: &[&str]) -> Result<()> {
 /// folders `members`, with the repository's dependency versions and lock file.
 pub fn write_workspace_manifest(dir: &Path, members: &[&str]) -> Result<()> {
     let root = crate::workspace_root();
+    // Made first, so that its canonical path (the version's tag) is the same on every call.
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let members: Vec<String> = members.iter().map(|name| format!("\"{name}\"")).collect();
     let manifest = format!(
         "# Scratch workspace of `cargo xtask`: written and checked by the regen compile gate.\n\
@@ -50,13 +52,44 @@ pub fn write_workspace_manifest(dir: &Path, members: &[&str]) -> Result<()> {
          # shared build directory small.\n\
          [profile.dev]\ndebug = false\n",
         members.join(", "),
-        workspace_section(&root, "[workspace.package]")?,
+        own_version(&workspace_section(&root, "[workspace.package]")?, dir),
         workspace_section(&root, "[workspace.dependencies]")?
     );
     write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
     write_if_changed(&dir.join("Cargo.lock"), &lock)?;
     Ok(())
+}
+
+/// The `[workspace.package]` section with its version given build metadata of this
+/// workspace's own (`0.1.0+scratch.{hash of dir}`), which every member inherits.
+///
+/// Why: the scratch workspaces share one build directory ([`super::shared_build_dir`]), and
+/// cargo identifies a member by its name, version and path *relative to its workspace root*.
+/// Two workspaces each with a `generated` member named `passage-generated` were one unit to
+/// cargo: after a check in one, a crate in the other whose files were older than that build
+/// was taken as fresh, and its errors never reported (reproduced by
+/// `tests::scratch_workspaces_sharing_the_build_directory_do_not_share_a_crate`; it made the
+/// split check report a broken copy clean when another test checked at the same time). Build
+/// metadata changes no version requirement (`^0.1.0` still matches) and nothing of the
+/// generated files.
+fn own_version(section: &str, dir: &Path) -> String {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let tag = &crate::regen::sha_hex(dir.to_string_lossy().as_bytes())[..12];
+    section
+        .lines()
+        .map(|line| match line.strip_prefix("version = \"") {
+            Some(rest) => match rest.split_once('"') {
+                Some((version, after)) if !version.contains('+') => {
+                    format!("version = \"{version}+scratch.{tag}\"{after}")
+                }
+                _ => line.to_owned(),
+            },
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Folders of the generated crate whose `.rs` files are all generated, one per module: a file

@@ -9,6 +9,8 @@ use passage_codegen::{diff, Generated, Settings};
 
 use crate::{cache, gate, progress, report, snapshots, staleness, typer, workspace_root};
 
+pub(crate) mod on_disk;
+
 /// The catalog an `--out-dir` crate was made from, kept beside it (`DIR/catalog.json`): the old
 /// side of the next experiment's change report in that folder.
 const EXPERIMENT_CATALOG: &str = "catalog.json";
@@ -231,6 +233,8 @@ pub(crate) fn regen_in(
         verdicts
     };
     let settings_for_old = settings.clone();
+    // The crate the output replaces, read once for the gate, the report and the write.
+    let on_disk = on_disk::CrateOnDisk::read(&out_dir)?;
     let generated = if args.no_gate {
         passage_codegen::generate(&catalog_bytes, &settings)?
     } else {
@@ -240,8 +244,8 @@ pub(crate) fn regen_in(
             &scratch,
             &verdicts,
             match args.out_dir {
-                None => gate::OnDisk::CheckedIn(&out_dir),
-                Some(_) => gate::OnDisk::Written(&out_dir),
+                None => gate::OnDisk::CheckedIn(&on_disk),
+                Some(_) => gate::OnDisk::Written(&on_disk),
             },
             progress,
         )?
@@ -264,24 +268,33 @@ pub(crate) fn regen_in(
     let stage = progress.waiting("checking the changes (counterexamples, Rust API)".to_string());
     let experiment_before = match &args.out_dir {
         Some(dir) => match std::fs::read(dir.join(EXPERIMENT_CATALOG)) {
-            Ok(bytes) => read_crate(dir)?.map(|files| (bytes, files)),
-            Err(_) => None,
+            Ok(bytes) if on_disk.exists() => Some(bytes),
+            _ => None,
         },
         None => None,
     };
     let (old_catalog, old_files) = match experiment_before {
-        Some((bytes, files)) => (
+        Some(bytes) => (
             Catalog::from_slice(&bytes)
                 .with_context(|| format!("the catalog kept in {EXPERIMENT_CATALOG}"))?,
-            files,
+            on_disk.report_files(),
         ),
-        None => match read_crate(&root.join("generated"))? {
-            Some(files) => (old_catalog, files),
-            None => (
-                old_catalog,
-                passage_codegen::generate(&previous, &settings_for_old)?.written_files(),
-            ),
-        },
+        None => {
+            // `generated/` is the output folder itself unless this is an experiment.
+            let checked_in = match &args.out_dir {
+                None => None,
+                Some(_) => Some(on_disk::CrateOnDisk::read(&root.join("generated"))?),
+            };
+            let checked_in = checked_in.as_ref().unwrap_or(&on_disk);
+            if checked_in.exists() {
+                (old_catalog, checked_in.report_files())
+            } else {
+                (
+                    old_catalog,
+                    passage_codegen::generate(&previous, &settings_for_old)?.written_files(),
+                )
+            }
+        }
     };
     // Both sides as written (the old one is read from disk): in the sharded layout `lib.rs`
     // re-exports the types modules, and the two sides must agree on that.
@@ -325,7 +338,7 @@ pub(crate) fn regen_in(
             generated: &generated,
             pinned_sha256: sha_hex(&previous),
             pin_differs,
-            stale_files: stale_generated(&out_dir, &generated)?,
+            stale_files: on_disk.stale(&generated),
             snapshots: match args.out_dir {
                 None => Some(snapshots::compare(&snapshot_dir, &generated)?),
                 Some(_) => None,
@@ -345,7 +358,7 @@ pub(crate) fn regen_in(
             .with_context(|| format!("writing {}", pinned_path.display()))?;
         println!("pinned the new catalog as {PINNED}");
     }
-    let mut counts = write_generated(&out_dir, &generated)?;
+    let mut counts = write_generated(&on_disk, &generated)?;
     if args.out_dir.is_some() {
         let kept = out_dir.join(EXPERIMENT_CATALOG);
         std::fs::write(&kept, &catalog_bytes)
@@ -436,41 +449,6 @@ fn fetch_catalog(base_url: &str, api_key: &str) -> Result<Vec<u8>> {
     Ok(text.into_bytes())
 }
 
-/// The Rust files of a generated crate (`src/lib.rs`, its types and integrations modules),
-/// keyed as `Generated::files`; `None` when there is no crate at `dir`.
-fn read_crate(dir: &Path) -> Result<Option<std::collections::BTreeMap<String, String>>> {
-    let lib = dir.join("src/lib.rs");
-    if !lib.exists() {
-        return Ok(None);
-    }
-    let mut files = std::collections::BTreeMap::new();
-    for path in std::iter::once("src/lib.rs".to_owned()).chain(gate::module_files(dir)?) {
-        let text = std::fs::read_to_string(dir.join(&path))
-            .with_context(|| format!("reading {}", dir.join(&path).display()))?;
-        files.insert(path, text);
-    }
-    Ok(Some(files))
-}
-
-/// Files under `generated/` that differ from, are missing from, or are extra to the output.
-pub(crate) fn stale_generated(out_dir: &Path, generated: &Generated) -> Result<Vec<String>> {
-    let mut stale = Vec::new();
-    let files = generated.written_files();
-    for (path, contents) in &files {
-        match std::fs::read_to_string(out_dir.join(path)) {
-            Ok(existing) if existing == *contents => {}
-            Ok(_) => stale.push(format!("generated/{path} differs")),
-            Err(_) => stale.push(format!("generated/{path} is missing")),
-        }
-    }
-    for extra in gate::generator_owned_files(out_dir)? {
-        if !files.contains_key(&extra) {
-            stale.push(format!("generated/{extra} is no longer generated"));
-        }
-    }
-    Ok(stale)
-}
-
 /// What [`write_generated`] (and the snapshot step after it) did.
 #[derive(Debug, Default)]
 pub(crate) struct WriteCounts {
@@ -485,36 +463,18 @@ pub(crate) struct WriteCounts {
     total: usize,
 }
 
-pub(crate) fn write_generated(out_dir: &Path, generated: &Generated) -> Result<WriteCounts> {
-    let mut counts = WriteCounts::default();
-    let files = generated.written_files();
-    counts.total = files.len();
-    for (path, contents) in &files {
-        let target = out_dir.join(path);
-        if std::fs::read_to_string(&target).ok().as_deref() == Some(contents.as_str()) {
-            continue;
-        }
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&target, contents)
-            .with_context(|| format!("writing {}", target.display()))?;
-        counts.written.push(path.clone());
-    }
-    for extra in gate::generator_owned_files(out_dir)? {
-        if !files.contains_key(&extra) {
-            std::fs::remove_file(out_dir.join(&extra))?;
-            // A shard no longer generated leaves an empty folder: remove it too (not an error
-            // when something else is in it).
-            if extra.starts_with("shards/") {
-                if let Some(folder) = out_dir.join(&extra).parent() {
-                    let _ = std::fs::remove_dir(folder);
-                }
-            }
-            counts.removed.push(extra);
-        }
-    }
-    Ok(counts)
+/// Writes `generated` over the crate read in `on_disk` (see [`on_disk::CrateOnDisk::write`]).
+pub(crate) fn write_generated(
+    on_disk: &on_disk::CrateOnDisk,
+    generated: &Generated,
+) -> Result<WriteCounts> {
+    let (written, removed, total) = on_disk.write(generated)?;
+    Ok(WriteCounts {
+        written,
+        removed,
+        pending_snapshots: 0,
+        total,
+    })
 }
 
 pub(crate) fn sha_hex(bytes: &[u8]) -> String {
