@@ -336,6 +336,50 @@ fn rewrite_in(
                     })
                     .unwrap_or_default();
                 if key == "allOf" {
+                    // typify's merge of the members drops the descriptions of their own
+                    // properties, and with them the mark that widens a typeless object: such a
+                    // property would become a plain struct refusing the other kinds the schema
+                    // allows. Until the mark survives the merge, it is typed as any JSON value
+                    // (its nested schemas keep their marks: only the member's own properties
+                    // lose them). Reproduced by adversarial `typeless-in-all-of-member`.
+                    for (i, member) in members.iter_mut().enumerate() {
+                        let Some(Value::Object(properties)) = member.get_mut("properties") else {
+                            continue;
+                        };
+                        for (name, property) in properties.iter_mut() {
+                            if !is_marked_object(property) {
+                                continue;
+                            }
+                            let text = property
+                                .get("description")
+                                .map(|d| without_typeless_marks(&value_text(d)))
+                                .unwrap_or_default();
+                            let mut raw = Map::new();
+                            let sentence = "Typed as any JSON value: an object schema without \
+                                            `type` whose mark an `allOf` merge drops.";
+                            raw.insert(
+                                "description".into(),
+                                Value::String(if text.is_empty() {
+                                    sentence.to_owned()
+                                } else {
+                                    format!("{text}\n\n{sentence}")
+                                }),
+                            );
+                            *property = Value::Object(raw);
+                            notes.push(NormalizeNote {
+                                pointer: format!(
+                                    "{}/properties/{}",
+                                    child(&i.to_string()),
+                                    escape_pointer(name)
+                                ),
+                                message: "an object schema without `type` as a property of an \
+                                          `allOf` member: typed as serde_json::Value (the \
+                                          members' merge would drop the mark that widens it to \
+                                          every kind of value)"
+                                    .into(),
+                            });
+                        }
+                    }
                     // typify asserts that merged `allOf` members carry no metadata (it panics
                     // on a described member); their text goes to the parent's doc instead.
                     for member in &mut members {
