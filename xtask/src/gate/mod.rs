@@ -264,7 +264,7 @@ pub fn generate_gated(
     on_disk: OnDisk<'_>,
     progress: &Progress,
 ) -> Result<Generated> {
-    let generated = gate_crate(
+    let (generated, on_disk_already) = gate_crate(
         catalog,
         settings.clone(),
         scratch,
@@ -277,13 +277,11 @@ pub fn generate_gated(
     }
     // As for the crate: an output equal to what is on disk writes nothing and needs no check,
     // and the checked-in crate, which the workspace builds, is a pass.
-    if let Some(crate_on_disk) = on_disk.crate_on_disk() {
-        if crate_on_disk.is(&generated) {
-            if let OnDisk::CheckedIn(_) = on_disk {
-                verdicts.record_layout_pass(&generated);
-            }
-            return Ok(generated);
+    if on_disk_already {
+        if let OnDisk::CheckedIn(_) = on_disk {
+            verdicts.record_layout_pass(&generated);
         }
+        return Ok(generated);
     }
     check_layout(catalog, &settings, &generated, scratch, verdicts, progress)?;
     Ok(generated)
@@ -350,7 +348,8 @@ fn layout_dir(scratch: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The gate proper, on the crate as one package ([`generate_gated`]).
+/// The gate proper, on the crate as one package ([`generate_gated`]): the output, and whether
+/// it is exactly the crate on disk (then nothing was checked).
 fn gate_crate(
     catalog: &[u8],
     mut settings: passage_codegen::Settings,
@@ -358,7 +357,7 @@ fn gate_crate(
     verdicts: &Verdicts,
     on_disk: OnDisk<'_>,
     progress: &Progress,
-) -> Result<Generated> {
+) -> Result<(Generated, bool)> {
     const MAX_ROUNDS: usize = 4;
     let mut checks = 0;
     // Every module retyped so far and why, for the error when the rounds run out (a crate that
@@ -396,7 +395,7 @@ fn gate_crate(
                     "compile gate: the crate on disk is exactly this output, nothing to write, \
                      no cargo check needed",
                 );
-                return Ok(generated);
+                return Ok((generated, true));
             }
         }
         // Were a module's `Value` form recorded as failing too (a generator bug), `retype`
@@ -414,7 +413,7 @@ fn gate_crate(
             } else {
                 "compile gate: the retyped crate compiled before, no cargo check needed"
             });
-            return Ok(generated);
+            return Ok((generated, false));
         }
         if checks == MAX_ROUNDS {
             break;
@@ -442,7 +441,7 @@ fn gate_crate(
                     }
                     if report.is_clean() {
                         verdicts.record_pass(&generated);
-                        return Ok(generated);
+                        return Ok((generated, false));
                     }
                     for (module, error) in report.failing_modules {
                         verdicts.record_failure(&generated, &module, &error);
@@ -471,7 +470,7 @@ fn gate_crate(
                             types_count(&generated),
                         ));
                         verdicts.record_crate_pass(&generated);
-                        return Ok(generated);
+                        return Ok((generated, false));
                     }
                     split::SplitOutcome::Failing(failing_modules) => {
                         let report = GateReport {
@@ -503,7 +502,7 @@ fn gate_crate(
         stage.done(gate_summary(&report, types_count(&generated)));
         if report.is_clean() {
             verdicts.record_crate_pass(&generated);
-            return Ok(generated);
+            return Ok((generated, false));
         }
         for (module, error) in &report.failing_modules {
             verdicts.record_failure(&generated, module, error);
@@ -619,7 +618,7 @@ mod tests {
         let generated = passage_codegen::generate(&catalog, &settings).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("generated");
-        crate::regen::write_generated(&CrateOnDisk::read(&out).unwrap(), &generated).unwrap();
+        CrateOnDisk::read(&out).unwrap().write(&generated).unwrap();
         let on_disk = CrateOnDisk::read(&out).unwrap();
         // A scratch folder under a plain file: any attempt to check the crate fails loudly.
         let blocker = dir.path().join("not-a-folder");

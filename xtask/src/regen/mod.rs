@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use passage_catalog::Catalog;
-use passage_codegen::{diff, Generated, Settings};
+use passage_codegen::{diff, Settings};
 
 use crate::{cache, gate, progress, report, snapshots, staleness, typer, workspace_root};
 
@@ -358,7 +358,7 @@ pub(crate) fn regen_in(
             .with_context(|| format!("writing {}", pinned_path.display()))?;
         println!("pinned the new catalog as {PINNED}");
     }
-    let mut counts = write_generated(&on_disk, &generated)?;
+    let mut counts = on_disk.write(&generated)?;
     if args.out_dir.is_some() {
         let kept = out_dir.join(EXPERIMENT_CATALOG);
         std::fs::write(&kept, &catalog_bytes)
@@ -449,7 +449,7 @@ fn fetch_catalog(base_url: &str, api_key: &str) -> Result<Vec<u8>> {
     Ok(text.into_bytes())
 }
 
-/// What [`write_generated`] (and the snapshot step after it) did.
+/// What [`on_disk::CrateOnDisk::write`] (and the snapshot step after it) did.
 #[derive(Debug, Default)]
 pub(crate) struct WriteCounts {
     /// Generated files (crate-relative paths) whose contents changed or were new.
@@ -461,20 +461,6 @@ pub(crate) struct WriteCounts {
     pending_snapshots: usize,
     /// The files of the crate as written.
     total: usize,
-}
-
-/// Writes `generated` over the crate read in `on_disk` (see [`on_disk::CrateOnDisk::write`]).
-pub(crate) fn write_generated(
-    on_disk: &on_disk::CrateOnDisk,
-    generated: &Generated,
-) -> Result<WriteCounts> {
-    let (written, removed, total) = on_disk.write(generated)?;
-    Ok(WriteCounts {
-        written,
-        removed,
-        pending_snapshots: 0,
-        total,
-    })
 }
 
 pub(crate) fn sha_hex(bytes: &[u8]) -> String {

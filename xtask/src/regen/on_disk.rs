@@ -122,8 +122,8 @@ impl CrateOnDisk {
 
     /// Writes the output over this crate: files whose text changed or that are new, and
     /// removes the generator's files the output no longer has (with a shard's emptied folder).
-    /// Returns (written, removed), crate-relative.
-    pub(crate) fn write(&self, generated: &Generated) -> Result<(Vec<String>, Vec<String>, usize)> {
+    /// Counts what it wrote and removed (crate-relative paths).
+    pub(crate) fn write(&self, generated: &Generated) -> Result<super::WriteCounts> {
         let written_files = generated.written();
         let mut written = Vec::new();
         for (path, contents) in &written_files {
@@ -153,6 +153,11 @@ impl CrateOnDisk {
             }
             removed.push(extra.clone());
         }
-        Ok((written, removed, written_files.len()))
+        Ok(super::WriteCounts {
+            written,
+            removed,
+            pending_snapshots: 0,
+            total: written_files.len(),
+        })
     }
 }
